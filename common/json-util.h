@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "macro.h"
+
+DEFINE_CLEANUP(struct json_object *, json_object_put);

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+int parse_uint32(const char *s, uint32_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s || !*s || !isdigit((unsigned char) *s))
+                return -EINVAL;
+        /* No octal surprises: "010" is ten, and "0x10" is rejected. */
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno > 0)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        if (v > UINT32_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int parse_boolean(const char *s) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(s, yes[i]) == 0)
+                        return 1;
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(s, no[i]) == 0)
+                        return 0;
+        return -EINVAL;
+}
+
+char **strv_free(char **l) {
+        STRV_FOREACH(s, l)
+                free(*s);
+        return mfree(l);
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        char **c;
+
+        c = reallocarray(*l, n + 2, sizeof(char *));
+        if (!c) {
+                free(value);
+                return -ENOMEM;
+        }
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_split(const char *s, const char *separators, char ***ret) {
+        _cleanup_(strv_freep) char **l = NULL;
+        int r;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+
+        while (s && *s) {
+                size_t n;
+
+                s += strspn(s, separators);
+                n = strcspn(s, separators);
+                if (n == 0)
+                        break;
+
+                r = strv_push(&l, strndup(s, n));
+                if (r < 0)
+                        return r;
+                if (!l[strv_length(l) - 1])
+                        return -ENOMEM;
+                s += n;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+char *strstrip(char *s) {
+        char *e;
+
+        s += strspn(s, " \t\r\n");
+        e = s + strlen(s);
+        while (e > s && strchr(" \t\r\n", e[-1]))
+                e--;
+        *e = 0;
+        return s;
+}
+
+bool ifname_valid(const char *name) {
+        size_t n;
+
+        if (!name)
+                return false;
+        n = strlen(name);
+        if (n == 0 || n >= IFNAMSIZ)
+                return false;
+        if (streq(name, ".") || streq(name, ".."))
+                return false;
+        for (const char *p = name; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == '/' || *p == ':' || (unsigned char) *p >= 127)
+                        return false;
+        return true;
+}
+
+int read_full_file(const char *path, char **ret_contents, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+
+        for (;;) {
+                ssize_t k;
+
+                if (allocated - n < 4096) {
+                        char *b;
+
+                        if (allocated > 16 * 1024 * 1024)
+                                return -EFBIG;
+                        allocated = MAX(allocated * 2, (size_t) 8192);
+                        b = realloc(buf, allocated);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+
+                k = read(fd, buf + n, allocated - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+
+        buf[n] = 0;
+        *ret_contents = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = n;
+        return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const char *contents, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmp.%i", path, (int) getpid()) < 0)
+                return -ENOMEM;
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, mode) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        r = write_all(fd, contents, strlen(contents));
+        if (r < 0)
+                goto fail;
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return 0;
+
+fail:
+        (void) unlink(tmp);
+        return r;
+}
+
+int write_string_file(const char *path, const char *contents) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return write_all(fd, contents, strlen(contents));
+}
+
+int read_one_line_file(const char *path, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = read_full_file(path, &s, NULL);
+        if (r < 0)
+                return r;
+        s[strcspn(s, "\n")] = 0;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+char *path_join(const char *a, const char *b) {
+        char *p;
+
+        if (asprintf(&p, "%s/%s", a, b) < 0)
+                return NULL;
+        return p;
+}
+
+uint64_t now_usec(int clock) {
+        struct timespec ts;
+
+        (void) clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int pid_get_starttime(pid_t pid, uint64_t *ret) {
+        _cleanup_free_ char *path = NULL, *stat = NULL;
+        unsigned long long t;
+        const char *p;
+        int r;
+
+        if (asprintf(&path, "/proc/%i/stat", (int) pid) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, &stat, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+
+        /* The command name may hold spaces and parentheses: skip past the last ')'. */
+        p = strrchr(stat, ')');
+        if (!p)
+                return -EIO;
+        p++;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EIO;
+        }
+        if (sscanf(p, " %llu", &t) != 1)
+                return -EIO;
+        *ret = t;
+        return 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#define BUS_ERROR_PREFIX "org.cuttlefish.HostResources1.Error."
+#define BUS_ERROR_NO_SUCH_INSTANCE BUS_ERROR_PREFIX "NoSuchInstance"
+#define BUS_ERROR_NO_FREE_SLOT BUS_ERROR_PREFIX "NoFreeSlot"
+#define BUS_ERROR_SLOT_BUSY BUS_ERROR_PREFIX "SlotBusy"
+#define BUS_ERROR_INVALID_OPTION BUS_ERROR_PREFIX "InvalidOption"
+#define BUS_ERROR_INVALID_STATE BUS_ERROR_PREFIX "InvalidState"
+#define BUS_ERROR_QUOTA_EXCEEDED BUS_ERROR_PREFIX "QuotaExceeded"
+#define BUS_ERROR_NETWORK_DOWN BUS_ERROR_PREFIX "NetworkDown"
+#define BUS_ERROR_BACKEND_UNAVAILABLE BUS_ERROR_PREFIX "BackendUnavailable"
+#define BUS_ERROR_SPAWN_FAILED BUS_ERROR_PREFIX "SpawnFailed"
+/* Added beyond DESIGN.md §8: */
+#define BUS_ERROR_INVALID_CONFIG BUS_ERROR_PREFIX "InvalidConfig"
+#define BUS_ERROR_NETWORK_FAILED BUS_ERROR_PREFIX "NetworkFailed"
+
+/* Registered with sd_bus_error_add_map() by the daemon and by cfctl. */
+extern const sd_bus_error_map cf_bus_errors[];

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* /etc/default/cuttlefish-host-resources: the reference's KEY=value syntax, parsed, never
+ * sourced. Comments, blank lines, "export KEY=...", single or double quotes. Unknown keys are
+ * warnings; bad values are errors of the form "FILE:LINE: KEY=VALUE: reason. What to do." */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "plan.h"
+
+typedef enum Backend {
+        BACKEND_QEMU,
+        BACKEND_CROSVM,
+        BACKEND_CVD,
+        _BACKEND_MAX,
+        _BACKEND_INVALID = -EINVAL,
+} Backend;
+
+typedef struct Config {
+        NetConfig net;
+        unsigned max_instances_per_user;
+        Backend default_backend;
+        bool vmm_seccomp;
+} Config;
+
+#define CONFIG_MAX_INSTANCES_PER_USER_DEFAULT 8
+
+const char *backend_to_string(Backend b);
+Backend backend_from_string(const char *s);
+
+int config_init_defaults(Config *c);
+void config_done(Config *c);
+
+/* Parses text (the contents of file "source", for messages). On failure returns -EINVAL and
+ * sets *ret_error to "SOURCE:LINE: ..." (caller frees). Warnings go to *ret_warnings (strv). */
+int config_parse(const char *source, const char *text, Config *ret, char **ret_error, char ***ret_warnings);
+/* Reads path; a missing file at the default path means defaults, at any other path an error. */
+int config_load(const char *path, bool must_exist, Config *ret, char **ret_error, char ***ret_warnings);

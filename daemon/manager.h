@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "network.h"
+
+#define MANAGER_PATH "/org/cuttlefish/HostResources1"
+#define MANAGER_INTERFACE "org.cuttlefish.HostResources1.Manager"
+#define BUS_NAME "org.cuttlefish.HostResources1"
+
+/* The only long-lived state. */
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        sd_event_source *sigterm_source, *sigint_source, *sighup_source;
+        char *config_path;
+        bool config_must_exist;
+        Config config;
+        char *runtime_dir;
+        char *state_dir;
+        int lock_fd;
+        Network *network;
+        unsigned n_instances;
+        bool teardown_on_exit;
+};
+
+int manager_new(const char *config_path, bool config_must_exist, const char *runtime_dir, const char *state_dir,
+                Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_CLEANUP(Manager *, manager_free);
+
+/* Loads the config file; on error logs "FILE:LINE: reason" and returns it in *ret_error. */
+int manager_load_config(Manager *m, char **ret_error);
+/* Re-reads the config and reconciles the network (Reload(), SIGHUP). */
+int manager_reload(Manager *m, char **ret_error);
+int manager_startup(Manager *m);
+int manager_run(Manager *m);
+
+/* Called by Network when NetworkState or Slots change. */
+void manager_network_changed(Manager *m);
+void manager_update_status(Manager *m);
+
+/* daemon/bus-manager.c */
+int bus_register_objects(Manager *m, sd_bus *bus);
+int manager_connect_bus(Manager *m);

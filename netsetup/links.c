@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <netlink/addr.h>
+#include <netlink/attr.h>
+#include <netlink/cache.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+
+#include "links.h"
+#include "nl.h"
+#include "util.h"
+
+void link_table_done(LinkTable *t) {
+        t->links = mfree(t->links);
+        t->addrs = mfree(t->addrs);
+        t->n_links = t->n_addrs = 0;
+}
+
+int link_table_load(struct nl_sock *sk, LinkTable *ret) {
+        _cleanup_(nl_cache_freep) struct nl_cache *links = NULL, *addrs = NULL;
+        LinkTable t = {};
+        size_t i;
+        int r;
+
+        r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links);
+        if (r < 0)
+                return errno_from_nl(r);
+        r = rtnl_addr_alloc_cache(sk, &addrs);
+        if (r < 0)
+                return errno_from_nl(r);
+
+        t.links = calloc(MAX(nl_cache_nitems(links), 1), sizeof(LinkInfo));
+        t.addrs = calloc(MAX(nl_cache_nitems(addrs), 1), sizeof(AddrInfo));
+        if (!t.links || !t.addrs) {
+                link_table_done(&t);
+                return -ENOMEM;
+        }
+
+        i = 0;
+        for (struct nl_object *o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+                struct rtnl_link *l = (struct rtnl_link *) o;
+                LinkInfo *li = &t.links[i++];
+
+                (void) snprintf(li->name, sizeof(li->name), "%s", strempty(rtnl_link_get_name(l)));
+                (void) snprintf(li->kind, sizeof(li->kind), "%s", strempty(rtnl_link_get_type(l)));
+                li->ifindex = rtnl_link_get_ifindex(l);
+                li->master = rtnl_link_get_master(l);
+                li->group = rtnl_link_get_group(l);
+                li->flags = rtnl_link_get_flags(l);
+        }
+        t.n_links = i;
+
+        i = 0;
+        for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *) o;
+                struct nl_addr *local = rtnl_addr_get_local(a);
+                AddrInfo *ai = &t.addrs[i];
+
+                if (!local || nl_addr_get_len(local) > sizeof(ai->addr))
+                        continue;
+                ai->ifindex = rtnl_addr_get_ifindex(a);
+                ai->family = rtnl_addr_get_family(a);
+                memcpy(ai->addr, nl_addr_get_binary_addr(local), nl_addr_get_len(local));
+                ai->prefixlen = rtnl_addr_get_prefixlen(a);
+                ai->scope = rtnl_addr_get_scope(a);
+                i++;
+        }
+        t.n_addrs = i;
+
+        *ret = t;
+        return 0;
+}
+
+const LinkInfo *link_table_find(const LinkTable *t, const char *name) {
+        for (size_t i = 0; i < t->n_links; i++)
+                if (streq(t->links[i].name, name))
+                        return &t->links[i];
+        return NULL;
+}
+
+const LinkInfo *link_table_find_index(const LinkTable *t, int ifindex) {
+        for (size_t i = 0; i < t->n_links; i++)
+                if (t->links[i].ifindex == ifindex)
+                        return &t->links[i];
+        return NULL;
+}
+
+bool link_table_has_addr(const LinkTable *t, int ifindex, int family, const void *addr, unsigned prefixlen) {
+        size_t len = family == AF_INET ? 4 : 16;
+
+        for (size_t i = 0; i < t->n_addrs; i++) {
+                const AddrInfo *a = &t->addrs[i];
+                if (a->ifindex == ifindex && a->family == family && a->prefixlen == prefixlen &&
+                    memcmp(a->addr, addr, len) == 0)
+                        return true;
+        }
+        return false;
+}
+
+size_t link_table_count_group(const LinkTable *t, uint32_t group) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < t->n_links; i++)
+                if (t->links[i].group == group)
+                        n++;
+        return n;
+}
+
+void link_report_done(LinkReport *r) {
+        r->changes = strv_free(r->changes);
+        r->conflicts = strv_free(r->conflicts);
+        *r = (LinkReport) {};
+}
+
+static void report_line(char ***l, const char *fmt, ...) _printf_(2, 3);
+static void report_line(char ***l, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) >= 0)
+                (void) strv_push(l, s);
+        va_end(ap);
+}
+
+/* One desired link. */
+typedef struct WantLink {
+        char name[IFNAMSIZ];
+        bool bridge;            /* else a tap */
+        const char *master;     /* bridge to enslave to, or NULL */
+        int n_addrs;
+        struct {
+                int family;
+                unsigned char addr[16];
+                unsigned char broadcast[4];
+                bool has_broadcast;
+                unsigned prefixlen;
+        } addrs[2];
+} WantLink;
+
+typedef struct Want {
+        WantLink *links;
+        size_t n_links;
+} Want;
+
+static int want_add(Want *w, WantLink **ret) {
+        WantLink *l = reallocarray(w->links, w->n_links + 1, sizeof(WantLink));
+
+        if (!l)
+                return -ENOMEM;
+        w->links = l;
+        *ret = &w->links[w->n_links++];
+        **ret = (WantLink) {};
+        return 0;
+}
+
+static const WantLink *want_find(const Want *w, const char *name) {
+        for (size_t i = 0; i < w->n_links; i++)
+                if (streq(w->links[i].name, name))
+                        return &w->links[i];
+        return NULL;
+}
+
+static int want_add_ipv6_prefix(WantLink *l, const char *prefix, unsigned prefixlen) {
+        _cleanup_free_ char *s = NULL;
+
+        /* The reference gives the bridge "${prefix}1/${len}". */
+        if (asprintf(&s, "%s1", prefix) < 0)
+                return -ENOMEM;
+        if (inet_pton(AF_INET6, s, l->addrs[l->n_addrs].addr) != 1)
+                return -EINVAL;
+        l->addrs[l->n_addrs].family = AF_INET6;
+        l->addrs[l->n_addrs].prefixlen = prefixlen;
+        l->n_addrs++;
+        return 0;
+}
+
+static int want_build(const NetConfig *c, const bool *keep_slots, Want *ret) {
+        BridgePlan bridges[NET_BRIDGES];
+        Want w = {};
+        WantLink *l;
+        int r;
+
+        net_config_bridges(c, bridges);
+        for (size_t b = 0; b < NET_BRIDGES; b++) {
+                struct in_addr brd;
+
+                if (!bridges[b].managed)
+                        continue;
+                r = want_add(&w, &l);
+                if (r < 0)
+                        goto fail;
+                (void) snprintf(l->name, sizeof(l->name), "%s", bridges[b].name);
+                l->bridge = true;
+                l->addrs[0].family = AF_INET;
+                memcpy(l->addrs[0].addr, &bridges[b].address, 4);
+                brd.s_addr = bridges[b].address.s_addr | htonl(0xff);
+                memcpy(l->addrs[0].broadcast, &brd, 4);
+                l->addrs[0].has_broadcast = true;
+                l->addrs[0].prefixlen = 24;
+                l->n_addrs = 1;
+                if (bridges[b].ipv6_prefix) {
+                        r = want_add_ipv6_prefix(l, bridges[b].ipv6_prefix, bridges[b].ipv6_prefix_length);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+
+        for (unsigned slot = 1; slot <= NET_SLOTS_MAX; slot++) {
+                bool keep = slot <= c->n_slots || (keep_slots && keep_slots[slot]);
+
+                if (!keep)
+                        continue;
+                for (TapKind k = 0; k < _TAP_KIND_MAX; k++) {
+                        NetConfig wide = *c;
+                        Ipv4Slash30 a;
+                        int bi;
+
+                        /* A kept busy slot above n_slots keeps the taps it had. */
+                        wide.n_slots = MAX(c->n_slots, slot);
+                        if (!slot_has_tap(&wide, slot, k))
+                                continue;
+
+                        r = want_add(&w, &l);
+                        if (r < 0)
+                                goto fail;
+                        (void) slot_tap_name(slot, k, l->name);
+                        bi = tap_kind_bridge(k);
+                        if (bi >= 0)
+                                l->master = bridges[bi].name;
+                        if (slot_tap_ipv4(&wide, slot, k, &a) >= 0) {
+                                l->addrs[0].family = AF_INET;
+                                memcpy(l->addrs[0].addr, &a.gateway, 4);
+                                memcpy(l->addrs[0].broadcast, &a.broadcast, 4);
+                                l->addrs[0].has_broadcast = true;
+                                l->addrs[0].prefixlen = 30;
+                                l->n_addrs = 1;
+                        }
+                }
+        }
+
+        *ret = w;
+        return 0;
+
+fail:
+        free(w.links);
+        return r;
+}
+
+static struct nl_msg *link_msg(int type, int flags, int ifindex, unsigned ifi_flags, unsigned ifi_change) {
+        struct ifinfomsg ifi = {
+                .ifi_family = AF_UNSPEC,
+                .ifi_index = ifindex,
+                .ifi_flags = ifi_flags,
+                .ifi_change = ifi_change,
+        };
+        struct nl_msg *msg;
+
+        msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | flags);
+        if (!msg)
+                return NULL;
+        if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0) {
+                nlmsg_free(msg);
+                return NULL;
+        }
+        return msg;
+}
+
+static int batch_create_bridge(NlBatch *b, const char *name) {
+        _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+        struct nlattr *info, *data;
+
+        msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
+        if (!msg)
+                return -ENOMEM;
+        if (nla_put_string(msg, IFLA_IFNAME, name) < 0 || nla_put_u32(msg, IFLA_GROUP, NET_NETDEV_GROUP) < 0)
+                return -ENOMEM;
+        info = nla_nest_start(msg, IFLA_LINKINFO);
+        if (!info || nla_put_string(msg, IFLA_INFO_KIND, "bridge") < 0)
+                return -ENOMEM;
+        data = nla_nest_start(msg, IFLA_INFO_DATA);
+        /* As the reference: forward_delay 0, stp_state 0. */
+        if (!data || nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, 0) < 0 || nla_put_u32(msg, IFLA_BR_STP_STATE, 0) < 0)
+                return -ENOMEM;
+        nla_nest_end(msg, data);
+        nla_nest_end(msg, info);
+
+        return nl_batch_add(b, TAKE_PTR(msg), "create bridge %s", name);
+}
+
+static int batch_delete_link(NlBatch *b, const LinkInfo *li) {
+        struct nl_msg *msg = link_msg(RTM_DELLINK, 0, li->ifindex, 0, 0);
+
+        if (!msg)
+                return -ENOMEM;
+        return nl_batch_add(b, msg, "delete %s", li->name);
+}
+
+static int batch_set_link(NlBatch *b, const char *name, int ifindex, int master) {
+        _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+
+        msg = link_msg(RTM_SETLINK, 0, ifindex, IFF_UP, IFF_UP);
+        if (!msg)
+                return -ENOMEM;
+        if (nla_put_u32(msg, IFLA_GROUP, NET_NETDEV_GROUP) < 0)
+                return -ENOMEM;
+        if (master > 0 && nla_put_u32(msg, IFLA_MASTER, (uint32_t) master) < 0)
+                return -ENOMEM;
+        return nl_batch_add(b, TAKE_PTR(msg), "configure %s", name);
+}
+
+static int batch_addr(NlBatch *b, int type, const char *link, int ifindex, int family, const void *addr,
+                      unsigned prefixlen, const void *broadcast) {
+        _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+        struct ifaddrmsg ifa = {
+                .ifa_family = (unsigned char) family,
+                .ifa_prefixlen = (unsigned char) prefixlen,
+                .ifa_index = (unsigned) ifindex,
+                .ifa_scope = RT_SCOPE_UNIVERSE,
+        };
+        size_t len = family == AF_INET ? 4 : 16;
+        char s[INET6_ADDRSTRLEN];
+
+        msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+        if (!msg)
+                return -ENOMEM;
+        if (nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
+                return -ENOMEM;
+        if (nla_put(msg, IFA_LOCAL, (int) len, addr) < 0 || nla_put(msg, IFA_ADDRESS, (int) len, addr) < 0)
+                return -ENOMEM;
+        if (broadcast && nla_put(msg, IFA_BROADCAST, 4, broadcast) < 0)
+                return -ENOMEM;
+
+        (void) inet_ntop(family, addr, s, sizeof(s));
+        return nl_batch_add(b, TAKE_PTR(msg), "%s address %s/%u %s %s", type == RTM_NEWADDR ? "add" : "remove",
+                            s, prefixlen, type == RTM_NEWADDR ? "to" : "from", link);
+}
+
+static int tap_create(const char *name, gid_t group) {
+        _cleanup_close_ int fd = -EBADF;
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+
+        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        (void) snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+                return -errno;
+        if (group != (gid_t) -1 && ioctl(fd, TUNSETGROUP, (unsigned long) group) < 0)
+                return -errno;
+        if (ioctl(fd, TUNSETPERSIST, 1UL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int batch_run_checked(NlBatch *b, char **ret_error) {
+        const NlBatchItem *e;
+        int r;
+
+        if (b->n_items == 0)
+                return 0;
+
+        r = nl_batch_run(b);
+        if (r < 0) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "netlink: %s", strerror(-r));
+                return r;
+        }
+        e = nl_batch_first_error(b);
+        if (e) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "%s: %s%s", e->what, strerror(-e->error),
+                                        r > 1 ? " (and more)" : "");
+                return e->error;
+        }
+        return 0;
+}
+
+/* A link with one of our names that we did not create: reported, never touched. */
+static bool link_is_foreign(const LinkInfo *li) {
+        return li->group != NET_NETDEV_GROUP;
+}
+
+static bool link_kind_matches(const LinkInfo *li, const WantLink *w) {
+        return streq(li->kind, w->bridge ? "bridge" : "tun");
+}
+
+int links_apply(struct nl_sock *sk, const NetConfig *c, gid_t tap_group, const bool *keep_slots,
+                LinkReport *report, char **ret_error) {
+        _cleanup_(link_table_done) LinkTable t = {};
+        _cleanup_free_ WantLink *want_links = NULL;
+        NlBatch b = NL_BATCH_NULL(sk);
+        _cleanup_free_ bool *created = NULL;
+        bool created_taps = false;
+        Want w;
+        int r;
+
+        r = want_build(c, keep_slots, &w);
+        if (r < 0) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "bad IPv6 prefix in configuration");
+                return r;
+        }
+        want_links = w.links;
+        /* Taps come out of /dev/net/tun in netdev group 0; until phase 3 puts them in ours, only
+         * this record tells them from a foreign link. */
+        created = calloc(MAX(w.n_links, (size_t) 1), sizeof(bool));
+        if (!created)
+                return -ENOMEM;
+
+        r = link_table_load(sk, &t);
+        if (r < 0) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "netlink dump: %s", strerror(-r));
+                return r;
+        }
+
+        /* Phase 1: remove ours that should not exist or have the wrong kind; create bridges. */
+        for (size_t i = 0; i < t.n_links; i++) {
+                const LinkInfo *li = &t.links[i];
+                const WantLink *wl;
+
+                if (link_is_foreign(li))
+                        continue;
+                wl = want_find(&w, li->name);
+                if (wl && link_kind_matches(li, wl))
+                        continue;
+                r = batch_delete_link(&b, li);
+                if (r < 0)
+                        goto finish;
+                report->deleted++;
+                report_line(&report->changes, "removed %s", li->name);
+        }
+
+        for (size_t i = 0; i < w.n_links; i++) {
+                const WantLink *wl = &w.links[i];
+                const LinkInfo *li = link_table_find(&t, wl->name);
+
+                if (li && link_is_foreign(li)) {
+                        report_line(&report->conflicts,
+                                    "%s exists but was not created by this service (netdev group %u, kind %s)",
+                                    li->name, li->group, li->kind[0] ? li->kind : "unknown");
+                        continue;
+                }
+                if (li && link_kind_matches(li, wl))
+                        continue;
+                if (!wl->bridge)
+                        continue;
+                r = batch_create_bridge(&b, wl->name);
+                if (r < 0)
+                        goto finish;
+                report->created++;
+                report_line(&report->changes, "created %s", wl->name);
+        }
+
+        r = batch_run_checked(&b, ret_error);
+        nl_batch_done(&b);
+        if (r < 0)
+                goto finish;
+
+        /* Phase 2: taps come from /dev/net/tun, not netlink. */
+        for (size_t i = 0; i < w.n_links; i++) {
+                const WantLink *wl = &w.links[i];
+                const LinkInfo *li = link_table_find(&t, wl->name);
+
+                if (wl->bridge || (li && (link_is_foreign(li) || link_kind_matches(li, wl))))
+                        continue;
+                r = tap_create(wl->name, tap_group);
+                if (r < 0) {
+                        if (ret_error)
+                                (void) asprintf(ret_error, "create tap %s: %s%s", wl->name, strerror(-r),
+                                                r == -ENOENT ? " (no /dev/net/tun: run 'modprobe tun')" : "");
+                        goto finish;
+                }
+                created_taps = true;
+                created[i] = true;
+                report->created++;
+                report_line(&report->changes, "created %s", wl->name);
+        }
+
+        if (report->created > 0 || report->deleted > 0 || created_taps) {
+                link_table_done(&t);
+                r = link_table_load(sk, &t);
+                if (r < 0) {
+                        if (ret_error)
+                                (void) asprintf(ret_error, "netlink dump: %s", strerror(-r));
+                        goto finish;
+                }
+        }
+
+        /* Phase 3: group, master, up, addresses. */
+        for (size_t i = 0; i < w.n_links; i++) {
+                const WantLink *wl = &w.links[i];
+                const LinkInfo *li = link_table_find(&t, wl->name), *master = NULL;
+                int master_index = 0;
+
+                if (!li || (link_is_foreign(li) && !created[i]))
+                        continue;
+                if (wl->master) {
+                        master = link_table_find(&t, wl->master);
+                        /* Never enslave to a foreign link that squats on a managed bridge's name. */
+                        if (master && (!c->bridge_interface && link_is_foreign(master)))
+                                master = NULL;
+                        master_index = master ? master->ifindex : 0;
+                }
+
+                if (!(li->flags & IFF_UP) || li->group != NET_NETDEV_GROUP ||
+                    (master_index > 0 && li->master != master_index)) {
+                        r = batch_set_link(&b, li->name, li->ifindex, master_index);
+                        if (r < 0)
+                                goto finish;
+                        /* A tap created in this pass was already reported as created. */
+                        if (!created[i]) {
+                                report->modified++;
+                                if (master_index > 0 && li->master != master_index)
+                                        report_line(&report->changes, "attached %s to %s", li->name, wl->master);
+                                else
+                                        report_line(&report->changes, "set %s up in group %u", li->name,
+                                                    NET_NETDEV_GROUP);
+                        }
+                }
+
+                for (int a = 0; a < wl->n_addrs; a++) {
+                        if (link_table_has_addr(&t, li->ifindex, wl->addrs[a].family, wl->addrs[a].addr,
+                                                wl->addrs[a].prefixlen))
+                                continue;
+                        r = batch_addr(&b, RTM_NEWADDR, li->name, li->ifindex, wl->addrs[a].family,
+                                       wl->addrs[a].addr, wl->addrs[a].prefixlen,
+                                       wl->addrs[a].has_broadcast ? wl->addrs[a].broadcast : NULL);
+                        if (r < 0)
+                                goto finish;
+                        report->addresses++;
+                        report_line(&report->changes, "%s", b.items[b.n_items - 1].what);
+                }
+        }
+
+        /* Addresses on our links that the plan does not have (a changed IPv6 prefix, say). */
+        for (size_t i = 0; i < t.n_addrs; i++) {
+                const AddrInfo *ai = &t.addrs[i];
+                const LinkInfo *li = link_table_find_index(&t, ai->ifindex);
+                const WantLink *wl;
+                bool wanted = false;
+
+                if (!li || link_is_foreign(li) || ai->scope != RT_SCOPE_UNIVERSE)
+                        continue;
+                wl = want_find(&w, li->name);
+                if (!wl)
+                        continue;
+                for (int a = 0; a < wl->n_addrs; a++)
+                        if (wl->addrs[a].family == ai->family && wl->addrs[a].prefixlen == ai->prefixlen &&
+                            memcmp(wl->addrs[a].addr, ai->addr, ai->family == AF_INET ? 4 : 16) == 0)
+                                wanted = true;
+                if (wanted)
+                        continue;
+                r = batch_addr(&b, RTM_DELADDR, li->name, li->ifindex, ai->family, ai->addr, ai->prefixlen, NULL);
+                if (r < 0)
+                        goto finish;
+                report->addresses++;
+                report_line(&report->changes, "%s", b.items[b.n_items - 1].what);
+        }
+
+        r = batch_run_checked(&b, ret_error);
+
+finish:
+        nl_batch_done(&b);
+        return r;
+}
+
+int links_teardown(struct nl_sock *sk, char **ret_error) {
+        _cleanup_(nl_batch_done) NlBatch b = NL_BATCH_NULL(sk);
+        struct nl_msg *msg;
+        int r;
+
+        /* ifindex 0 plus IFLA_GROUP: the kernel deletes every link in the group at once. */
+        msg = link_msg(RTM_DELLINK, 0, 0, 0, 0);
+        if (!msg)
+                return -ENOMEM;
+        if (nla_put_u32(msg, IFLA_GROUP, NET_NETDEV_GROUP) < 0) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        r = nl_batch_add(&b, msg, "delete links in netdev group %u", NET_NETDEV_GROUP);
+        if (r < 0)
+                return r;
+
+        r = batch_run_checked(&b, ret_error);
+        if (r == -ENODEV) /* nothing of ours left */
+                return 0;
+        return r;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Link and address change notifications (RTNLGRP_LINK, IPv4/IPv6 IFADDR), for drift repair. */
+
+#include <stdbool.h>
+
+typedef struct NetMonitor NetMonitor;
+
+int net_monitor_new(NetMonitor **ret);
+NetMonitor *net_monitor_free(NetMonitor *m);
+int net_monitor_fd(NetMonitor *m);
+/* Reads what is queued. Returns 1 if anything may concern our links, 0 if not; -ENOBUFS
+ * (overrun) is reported as 1, since a full resync is the answer to a lost event. */
+int net_monitor_drain(NetMonitor *m);

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sysctl.h"
+#include "util.h"
+
+static char *sysctl_path(const char *name) {
+        char *p;
+
+        if (asprintf(&p, "/proc/sys/%s", name) < 0)
+                return NULL;
+        return p;
+}
+
+int sysctl_write(const char *name, const char *value) {
+        _cleanup_free_ char *p = sysctl_path(name);
+
+        if (!p)
+                return -ENOMEM;
+        return write_string_file(p, value);
+}
+
+int sysctl_read(const char *name, char **ret) {
+        _cleanup_free_ char *p = sysctl_path(name);
+
+        if (!p)
+                return -ENOMEM;
+        return read_one_line_file(p, ret);
+}
+
+static bool wants_ipv6_forwarding(const NetConfig *c) {
+        return c->ethernet_ipv6_prefix || c->wifi_ipv6_prefix || (c->bridge_interface && c->ipv6_bridge == false);
+}
+
+int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
+        _cleanup_(strv_freep) char **names = NULL;
+        BridgePlan bridges[NET_BRIDGES];
+        _cleanup_free_ char *saved = NULL;
+        size_t saved_len = 0;
+        FILE *f = NULL;
+        int r;
+
+        names = calloc(1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        r = strv_push(&names, strdup("net/ipv4/ip_forward"));
+        if (r < 0)
+                return r;
+        /* The reference sets all.forwarding=1 unconditionally, which makes every accept_ra=1
+         * interface of the host ignore router advertisements. Only do it when IPv6 is routed. */
+        if (wants_ipv6_forwarding(c)) {
+                r = strv_push(&names, strdup("net/ipv6/conf/all/forwarding"));
+                if (r < 0)
+                        return r;
+        }
+
+        if (saved_path && access(saved_path, F_OK) < 0) {
+                f = open_memstream(&saved, &saved_len);
+                if (!f)
+                        return -ENOMEM;
+        }
+
+        STRV_FOREACH(n, names) {
+                _cleanup_free_ char *old = NULL;
+
+                if (!*n)
+                        return -ENOMEM;
+                r = sysctl_read(*n, &old);
+                if (r >= 0 && streq(old, "1"))
+                        continue;
+                if (f && r >= 0)
+                        fprintf(f, "%s=%s\n", *n, old);
+                r = sysctl_write(*n, "1");
+                if (r < 0) {
+                        if (f)
+                                fclose(f);
+                        if (ret_error)
+                                (void) asprintf(ret_error, "set /proc/sys/%s=1: %s", *n, strerror(-r));
+                        return r;
+                }
+        }
+
+        if (f) {
+                if (fclose(f) != 0)
+                        return -ENOMEM;
+                if (saved_len > 0) {
+                        r = write_file_atomic(saved_path, saved, 0600);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        /* Managed bridges get IPv6 link-local and SLAAC as in the reference. */
+        net_config_bridges(c, bridges);
+        for (size_t b = 0; b < NET_BRIDGES; b++) {
+                static const char *const keys[][2] = {
+                        { "disable_ipv6", "0" },
+                        { "addr_gen_mode", "0" },
+                        { "autoconf", "1" },
+                };
+
+                if (!bridges[b].managed)
+                        continue;
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                        _cleanup_free_ char *name = NULL, *old = NULL;
+
+                        if (asprintf(&name, "net/ipv6/conf/%s/%s", bridges[b].name, keys[k][0]) < 0)
+                                return -ENOMEM;
+                        if (sysctl_read(name, &old) >= 0 && streq(old, keys[k][1]))
+                                continue;
+                        /* Hosts booted with ipv6.disable=1 have no such files: not an error. */
+                        r = sysctl_write(name, keys[k][1]);
+                        if (r < 0 && r != -ENOENT) {
+                                if (ret_error)
+                                        (void) asprintf(ret_error, "set /proc/sys/%s: %s", name, strerror(-r));
+                                return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+int sysctl_restore(const char *saved_path) {
+        _cleanup_free_ char *contents = NULL;
+        _cleanup_(strv_freep) char **lines = NULL;
+        int r, ret = 0;
+
+        if (!saved_path)
+                return 0;
+        r = read_full_file(saved_path, &contents, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = strv_split(contents, "\n", &lines);
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH(l, lines) {
+                char *eq = strchr(*l, '=');
+
+                if (!eq)
+                        continue;
+                *eq = 0;
+                /* Only our own keys: the file is ours, but stay strict about what we write. */
+                if (strncmp(*l, "net/", 4) != 0 || strstr(*l, ".."))
+                        continue;
+                r = sysctl_write(*l, eq + 1);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        (void) unlink(saved_path);
+        return ret;
+}
