@@ -1,0 +1,170 @@
+# shellcheck shell=bash
+# Helpers for integration tests. Each test re-executes itself inside a fresh network and mount
+# namespace (unshare --net --mount), starts a private dbus-daemon there, and runs the daemon
+# against it. Nothing touches the machine's own network namespace; everything a test starts is
+# stopped by pid in the EXIT trap, and the namespace dies with the test.
+#
+# Needs: CF_BUILD_DIR (meson sets it), root. Exit 77 = skip.
+
+set -euo pipefail
+
+CF_SRC_DIR=${CF_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CF_BUILD_DIR=${CF_BUILD_DIR:-$CF_SRC_DIR/build}
+DAEMON=$CF_BUILD_DIR/cuttlefish-host-resourcesd
+CFCTL=$CF_BUILD_DIR/cfctl/cfctl
+GROUP=3312
+
+cf_skip() { echo "SKIP: $*"; exit 77; }
+cf_fail() { echo "FAIL: $*" >&2; [ -n "${CF_TMP:-}" ] && [ -f "$CF_TMP/daemon.log" ] && { echo "--- daemon log:" >&2; tail -n 40 "$CF_TMP/daemon.log" >&2; }; exit 1; }
+cf_info() { echo "# $*"; }
+
+# Re-executes the calling script in its own network + mount namespace.
+cf_enter_namespace() {
+        [ "$(id -u)" = 0 ] || cf_skip "needs root"
+        if [ -z "${CF_IN_TEST_NS:-}" ]; then
+                command -v unshare >/dev/null || cf_skip "unshare missing"
+                CF_IN_TEST_NS=1 exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
+        fi
+}
+
+CF_PIDS=()
+cf_cleanup() {
+        local rc=$?
+        set +e
+        # Reverse start order: daemon (it stops its dnsmasq), helpers, then the bus.
+        for (( i=${#CF_PIDS[@]}-1; i>=0; i-- )); do
+                kill "${CF_PIDS[i]}" 2>/dev/null && cf_wait_gone "${CF_PIDS[i]}" 50
+        done
+        # dnsmasq children a killed daemon may have left, found by their pid records.
+        for f in "$CF_TMP"/run/dnsmasq-*.pid; do
+                [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
+        done
+        [ -n "${CF_TMP:-}" ] && rm -rf "$CF_TMP"
+        exit $rc
+}
+
+# Waits (bounded, in 0.1 s steps) until pid is gone.
+cf_wait_gone() {
+        local pid=$1 tries=${2:-100}
+        while kill -0 "$pid" 2>/dev/null && (( tries-- > 0 )); do
+                sleep 0.1
+        done
+        ! kill -0 "$pid" 2>/dev/null
+}
+
+# cf_wait_for SECONDS CMD...: polls CMD until it succeeds or SECONDS pass.
+cf_wait_for() {
+        local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+        until "$@" >/dev/null 2>&1; do
+                (( $(date +%s%N) < deadline )) || return 1
+                sleep 0.05
+        done
+}
+
+cf_setup() {
+        cf_enter_namespace "$@"
+        [ -x "$DAEMON" ] && [ -x "$CFCTL" ] || cf_fail "build first: $DAEMON / $CFCTL missing"
+        command -v dbus-daemon >/dev/null || cf_skip "dbus-daemon missing"
+        command -v jq >/dev/null || cf_skip "jq missing"
+        CF_TMP=$(mktemp -d /tmp/cfhr-test.XXXXXX)
+        chmod 755 "$CF_TMP"
+        trap cf_cleanup EXIT
+        ip link set lo up
+        cf_start_bus
+}
+
+cf_start_bus() {
+        local w=$CF_TMP/bus
+        mkdir -p "$w/system.d"
+        cp "$CF_SRC_DIR/dbus/org.cuttlefish.HostResources1.conf" "$w/system.d/"
+        sed -e "s#<listen>[^<]*</listen>#<listen>unix:path=$w/socket</listen>#" \
+            -e "s#<pidfile>[^<]*</pidfile>##" \
+            -e "s#<includedir>system.d</includedir>#<includedir>/usr/share/dbus-1/system.d</includedir><includedir>$w/system.d</includedir>#" \
+            -e '/<fork\/>/d' -e '/<standard_system_servicedirs\/>/d' -e '/<servicehelper>/d' \
+            /usr/share/dbus-1/system.conf > "$w/system.conf"
+        dbus-daemon --config-file="$w/system.conf" --nofork --nopidfile </dev/null >"$w/log" 2>&1 &
+        CF_PIDS+=($!)
+        cf_wait_for 10 test -S "$w/socket" || cf_fail "private dbus-daemon did not start"
+        export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$w/socket
+}
+
+# cf_write_config "key=value" ...
+cf_write_config() {
+        printf '%s\n' "# test config" "$@" > "$CF_TMP/config"
+}
+
+# Starts the daemon and waits until it owns its name and the network is up (or failed).
+cf_start_daemon() {
+        [ -f "$CF_TMP/config" ] || cf_write_config
+        "$DAEMON" --config="$CF_TMP/config" --runtime-dir="$CF_TMP/run" --state-dir="$CF_TMP/state" \
+                --log-level="${CF_LOG_LEVEL:-info}" "$@" </dev/null >>"$CF_TMP/daemon.log" 2>&1 &
+        DAEMON_PID=$!
+        CF_PIDS+=("$DAEMON_PID")
+        cf_wait_for 15 cf_network_settled || cf_fail "daemon did not come up"
+}
+
+cf_network_state() {
+        busctl --system get-property org.cuttlefish.HostResources1 /org/cuttlefish/HostResources1 \
+                org.cuttlefish.HostResources1.Manager NetworkState 2>/dev/null | sed -e 's/^s "//' -e 's/"$//'
+}
+
+cf_network_settled() {
+        case "$(cf_network_state)" in up|degraded|failed|down) return 0 ;; *) return 1 ;; esac
+}
+
+cf_stop_daemon() {
+        kill -TERM "$DAEMON_PID"
+        cf_wait_gone "$DAEMON_PID" 100 || cf_fail "daemon did not exit on SIGTERM"
+        wait "$DAEMON_PID" 2>/dev/null || true
+}
+
+cfctl() { "$CFCTL" "$@"; }
+status_json() { "$CFCTL" --json=short network status; }
+
+# Links in our netdev group, sorted names.
+our_links() { ip -o link show group "$GROUP" | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
+count_our_links() { our_links | wc -l; }
+
+# pids of dnsmasq processes in this network namespace (dnsmasq drops to another uid).
+our_dnsmasq_pids() {
+        local me p
+        me=$(readlink /proc/self/ns/net)
+        for p in $(pgrep -x dnsmasq || true); do
+                [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$me" ] && echo "$p"
+        done
+        return 0
+}
+
+assert_eq() { [ "$1" = "$2" ] || cf_fail "${3:-values differ}: expected '$2', got '$1'"; }
+
+# A guest: a veth whose far end lives in its own network namespace with the given MAC.
+# Sets GUEST_PID (a process holding the namespace) and GUEST_IF.
+cf_add_guest() {
+        local bridge=$1 mac=$2 name=${3:-g0} me
+        me=$(readlink /proc/self/ns/net)
+        unshare --net sleep 3600 </dev/null >/dev/null 2>&1 &
+        GUEST_PID=$!
+        CF_PIDS+=("$GUEST_PID")
+        cf_wait_for 5 bash -c "[ \"\$(readlink /proc/$GUEST_PID/ns/net)\" != '$me' ]" || cf_fail "guest namespace"
+        ip link add "$name-b" type veth peer name "$name"
+        ip link set "$name-b" master "$bridge" up
+        ip link set "$name" address "$mac" netns "$GUEST_PID"
+        nsenter -t "$GUEST_PID" -n ip link set lo up
+        nsenter -t "$GUEST_PID" -n ip link set "$name" up
+        GUEST_IF=$name
+        cat > "$CF_TMP/udhcpc.script" <<'EOS'
+#!/bin/sh
+case "$1" in
+bound|renew) ip addr add "$ip/${mask:-24}" dev "$interface" 2>/dev/null; echo "LEASE $ip" ;;
+deconfig) ip addr flush dev "$interface" ;;
+esac
+exit 0
+EOS
+        chmod +x "$CF_TMP/udhcpc.script"
+}
+
+# Runs one DHCP exchange in the guest; prints the leased address.
+cf_guest_dhcp() {
+        nsenter -t "$GUEST_PID" -n busybox udhcpc -i "$GUEST_IF" -f -q -n -t 10 -T 1 \
+                -s "$CF_TMP/udhcpc.script" 2>/dev/null | awk '/^LEASE/ {print $2}' | tail -n 1
+}
