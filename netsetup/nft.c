@@ -14,7 +14,7 @@ static struct nft_ctx *nft_ctx_freep_helper(struct nft_ctx *c) {
 }
 DEFINE_CLEANUP(struct nft_ctx *, nft_ctx_freep_helper);
 
-static int nft_run(const char *script, char **ret_output, char **ret_error) {
+static int nft_run_full(const char *script, bool dry_run, char **ret_output, char **ret_error) {
         _cleanup_(nft_ctx_freep_helperp) struct nft_ctx *ctx = NULL;
         int r;
 
@@ -23,6 +23,7 @@ static int nft_run(const char *script, char **ret_output, char **ret_error) {
                 return -ENOMEM;
         if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
                 return -ENOMEM;
+        nft_ctx_set_dry_run(ctx, dry_run);
 
         r = nft_run_cmd_from_buffer(ctx, script);
         if (r != 0) {
@@ -42,6 +43,10 @@ static int nft_run(const char *script, char **ret_output, char **ret_error) {
         return 0;
 }
 
+static int nft_run(const char *script, char **ret_output, char **ret_error) {
+        return nft_run_full(script, false, ret_output, ret_error);
+}
+
 static void tap_set(FILE *f, const NetConfig *c, TapKind kind) {
         bool first = true;
 
@@ -58,7 +63,7 @@ static void tap_set(FILE *f, const NetConfig *c, TapKind kind) {
         fputs(" }", f);
 }
 
-int nft_build_ruleset(const NetConfig *c, char **ret) {
+int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
         _cleanup_(strv_freep) char **sources = NULL;
         _cleanup_free_ char *buf = NULL;
         BridgePlan bridges[NET_BRIDGES];
@@ -114,7 +119,11 @@ int nft_build_ruleset(const NetConfig *c, char **ret) {
                         for (TapKind k = TAP_ETHERNET; k <= TAP_WIFI; k++) {
                                 fputs("\t\tiifname ", f);
                                 tap_set(f, c, k);
-                                fprintf(f, " ether type %s meta broute set 1 accept\n", v == 0 ? "ip" : "ip6");
+                                /* The tap carries no address of that family, so a brouted frame
+                                 * ends in the tap's own stack: where nftables predates "meta
+                                 * broute" (before 1.0.7), dropping it is the same outcome. */
+                                fprintf(f, " ether type %s %s\n", v == 0 ? "ip" : "ip6",
+                                        broute ? "meta broute set 1 accept" : "drop");
                         }
                 }
                 fputs("\t}\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n", f);
@@ -144,9 +153,15 @@ int nft_apply(const NetConfig *c, char **ret_error) {
         if (c->firewall == FIREWALL_NONE)
                 return nft_remove(ret_error);
 
-        r = nft_build_ruleset(c, &script);
+        r = nft_build_ruleset(c, true, &script);
         if (r < 0)
                 return r;
+        if (strstr(script, "broute") && nft_run_full(script, true, NULL, NULL) < 0) {
+                script = mfree(script);
+                r = nft_build_ruleset(c, false, &script);
+                if (r < 0)
+                        return r;
+        }
         return nft_run(script, NULL, ret_error);
 }
 

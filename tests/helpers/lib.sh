@@ -168,3 +168,10 @@ cf_guest_dhcp() {
         nsenter -t "$GUEST_PID" -n busybox udhcpc -i "$GUEST_IF" -f -q -n -t 10 -T 1 \
                 -s "$CF_TMP/udhcpc.script" 2>/dev/null | awk '/^LEASE/ {print $2}' | tail -n 1
 }
+
+# True while pid runs (a zombie awaiting its reaper counts as gone).
+pid_alive() {
+        local st
+        st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+        [ -n "$st" ] && [ "$st" != Z ]
+}

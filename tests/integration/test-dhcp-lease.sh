@@ -28,7 +28,7 @@ OLD=$(status_json | jq -r '.bridges[] | select(.name == "cvd-ebr") | .dnsmasq.pi
 [ "$OLD" -gt 1 ] || cf_fail "no dnsmasq pid in status"
 kill -9 "$OLD"
 new_pid() { status_json | jq -r '.bridges[] | select(.name == "cvd-ebr") | .dnsmasq.pid // 0'; }
-restarted() { local p; p=$(new_pid); [ "$p" != 0 ] && [ "$p" != "$OLD" ] && kill -0 "$p"; }
+restarted() { local p; p=$(new_pid); [ "$p" != 0 ] && [ "$p" != "$OLD" ] && pid_alive "$p"; }
 cf_wait_for 10 restarted || cf_fail "dnsmasq was not restarted"
 cf_info "dnsmasq restarted: $OLD -> $(new_pid)"
 assert_eq "$(status_json | jq -r '.bridges[] | select(.name == "cvd-ebr") | .dnsmasq.restarts')" 1 "restart count"
