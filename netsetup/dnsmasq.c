@@ -50,7 +50,9 @@ int dnsmasq_config_build(const NetConfig *c, const BridgePlan *b, const char *le
                 "dhcp-range=%s,%s\n"
                 "dhcp-no-override\n"
                 "dhcp-leasefile=%s\n"
-                "log-facility=-\n",
+                "log-facility=-\n"
+                "# No pid file: the daemon tracks its child (dnsmasq's default /run/dnsmasq.pid would clash).\n"
+                "pid-file=\n",
                 b->name, b->name, addr, first, last, lease_path);
 
         if (c->dnsmasq_user)

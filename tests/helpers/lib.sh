@@ -13,6 +13,8 @@ CF_BUILD_DIR=${CF_BUILD_DIR:-$CF_SRC_DIR/build}
 DAEMON=$CF_BUILD_DIR/cuttlefish-host-resourcesd
 CFCTL=$CF_BUILD_DIR/cfctl/cfctl
 GROUP=3312
+# shellcheck source=privbus.sh
+source "$CF_SRC_DIR/tests/helpers/privbus.sh"
 
 cf_skip() { echo "SKIP: $*"; exit 77; }
 cf_fail() { echo "FAIL: $*" >&2; [ -n "${CF_TMP:-}" ] && [ -f "$CF_TMP/daemon.log" ] && { echo "--- daemon log:" >&2; tail -n 40 "$CF_TMP/daemon.log" >&2; }; exit 1; }
@@ -74,18 +76,10 @@ cf_setup() {
 }
 
 cf_start_bus() {
-        local w=$CF_TMP/bus
-        mkdir -p "$w/system.d"
-        cp "$CF_SRC_DIR/dbus/org.cuttlefish.HostResources1.conf" "$w/system.d/"
-        sed -e "s#<listen>[^<]*</listen>#<listen>unix:path=$w/socket</listen>#" \
-            -e "s#<pidfile>[^<]*</pidfile>##" \
-            -e "s#<includedir>system.d</includedir>#<includedir>/usr/share/dbus-1/system.d</includedir><includedir>$w/system.d</includedir>#" \
-            -e '/<fork\/>/d' -e '/<standard_system_servicedirs\/>/d' -e '/<servicehelper>/d' \
-            /usr/share/dbus-1/system.conf > "$w/system.conf"
-        dbus-daemon --config-file="$w/system.conf" --nofork --nopidfile </dev/null >"$w/log" 2>&1 &
-        CF_PIDS+=($!)
-        cf_wait_for 10 test -S "$w/socket" || cf_fail "private dbus-daemon did not start"
-        export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$w/socket
+        privbus_start "$CF_TMP/bus" "$CF_SRC_DIR/dbus/org.cuttlefish.HostResources1.conf" ||
+                cf_fail "private dbus-daemon did not start: $(cat "$CF_TMP/bus/log" 2>/dev/null)"
+        CF_PIDS+=("$PRIVBUS_PID")
+        export DBUS_SYSTEM_BUS_ADDRESS=$PRIVBUS_ADDRESS
 }
 
 # cf_write_config "key=value" ...

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# dev.sh: everything a developer or CI needs, on Debian/Ubuntu (apt) or CentOS Stream/Fedora (dnf).
+#
+#   ./dev.sh run     install dependencies, build, start the daemon and bring the network up
+#   ./dev.sh test    install dependencies, build, run every test suite
+#   ./dev.sh stop    stop what 'run' started
+#   ./dev.sh deps | build | bench
+#
+# It acts on the network namespace it runs in. To try it on a shared machine without touching the
+# host's network: sudo unshare --net --mount ./dev.sh run
+set -euo pipefail
+cd "$(dirname "$0")"
+SRC=$PWD
+BUILD=${BUILD_DIR:-$SRC/build}
+DEV_DIR=${CF_DEV_DIR:-/run/cuttlefish-host-resources-dev}
+UNIT=cuttlefish-host-resources-dev
+
+if [ "$(id -u)" != 0 ]; then
+        echo "dev.sh needs root (it installs packages and configures networking); re-running with sudo." >&2
+        exec sudo --preserve-env=CI,BUILD_DIR,CF_DEV_DIR "$0" "$@"
+fi
+
+APT_PACKAGES=(
+        # build
+        gcc meson ninja-build pkg-config libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev
+        # runtime
+        dbus dnsmasq-base nftables iproute2 passwd
+        # tests
+        jq busybox-static procps util-linux
+)
+DNF_PACKAGES=(
+        gcc meson ninja-build pkgconf-pkg-config systemd-devel libnl3-devel nftables-devel json-c-devel
+        dbus-daemon dnsmasq nftables iproute shadow-utils
+        jq busybox procps-ng util-linux
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+deps() {
+        if command -v apt-get >/dev/null; then
+                local missing=()
+                for p in "${APT_PACKAGES[@]}"; do
+                        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+                done
+                if [ ${#missing[@]} -gt 0 ]; then
+                        log "Installing ${missing[*]}"
+                        apt-get -o DPkg::Lock::Timeout=900 update -q
+                        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
+                                --no-install-recommends "${missing[@]}"
+                fi
+        elif command -v dnf >/dev/null; then
+                rpm -q "${DNF_PACKAGES[@]}" >/dev/null 2>&1 || { log "Installing packages"; dnf install -y "${DNF_PACKAGES[@]}"; }
+        else
+                echo "Neither apt-get nor dnf found: install the packages listed in dev.sh by hand." >&2
+                exit 1
+        fi
+        # Taps are created with group cvdnetwork, as the package's sysusers.d entry provides.
+        getent group cvdnetwork >/dev/null || { log "Creating group cvdnetwork"; groupadd --system cvdnetwork; }
+}
+
+build() {
+        local opts=()
+        [ "${CI:-}" = true ] && opts+=(-Dwerror=true)
+        if [ ! -f "$BUILD/build.ninja" ]; then
+                log "Configuring $BUILD"
+                meson setup "$BUILD" "${opts[@]}"
+        elif [ ${#opts[@]} -gt 0 ]; then
+                meson configure "$BUILD" "${opts[@]}"
+        fi
+        log "Building"
+        ninja -C "$BUILD"
+}
+
+run_tests() {
+        local rc=0
+        log "Running suites unit, netns, integration, fuzz"
+        meson test -C "$BUILD" --suite unit --suite netns --suite integration --suite fuzz \
+                --print-errorlogs --num-processes 2 || rc=$?
+        # One plain closing line for whoever reads only the end.
+        jq -r .result "$BUILD/meson-logs/testlog.json" | awk '
+                /^(OK|EXPECTEDFAIL)$/ {p++} /^(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR)$/ {f++} /^SKIP$/ {s++}
+                END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'
+        return $rc
+}
+
+pid_running() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+run_daemon() {
+        [ -f /etc/default/cuttlefish-host-resources ] || log "No /etc/default/cuttlefish-host-resources: using defaults (10 slots)"
+        if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ "$(readlink /proc/1/ns/net)" = "$(readlink /proc/self/ns/net)" ]; then
+                log "Starting $UNIT.service under systemd"
+                install -m 0644 dbus/org.cuttlefish.HostResources1.conf /etc/dbus-1/system.d/
+                systemctl reload dbus 2>/dev/null || true
+                systemd-run --unit="$UNIT" --property=Type=notify --property=KillMode=process \
+                        --property=ExecReload="/bin/kill -HUP \$MAINPID" \
+                        "$BUILD/cuttlefish-host-resourcesd" --runtime-dir="$DEV_DIR/run" --state-dir="$DEV_DIR/state"
+                "$BUILD/cfctl/cfctl" network status | head -n 12
+                cat <<TXT
+
+The service runs as $UNIT.service on the system bus.
+  $BUILD/cfctl/cfctl network status
+  journalctl -u $UNIT
+Stop it with: sudo ./dev.sh stop
+TXT
+                return
+        fi
+
+        # No systemd here (or a private network namespace): a private bus and the daemon in the background.
+        source "$SRC/tests/helpers/privbus.sh"
+        mkdir -p "$DEV_DIR"
+        if pid_running "$(cat "$DEV_DIR/daemon.pid" 2>/dev/null)"; then
+                echo "Already running (pid $(cat "$DEV_DIR/daemon.pid")). Stop it first: sudo ./dev.sh stop" >&2
+                exit 1
+        fi
+        log "Starting a private system bus in $DEV_DIR/bus"
+        privbus_start "$DEV_DIR/bus" "$SRC/dbus/org.cuttlefish.HostResources1.conf" || { cat "$DEV_DIR/bus/log" >&2; exit 1; }
+        echo "$PRIVBUS_PID" > "$DEV_DIR/bus.pid"
+        export DBUS_SYSTEM_BUS_ADDRESS=$PRIVBUS_ADDRESS
+
+        log "Starting cuttlefish-host-resourcesd (log: $DEV_DIR/daemon.log)"
+        setsid "$BUILD/cuttlefish-host-resourcesd" --runtime-dir="$DEV_DIR/run" --state-dir="$DEV_DIR/state" \
+                </dev/null >"$DEV_DIR/daemon.log" 2>&1 &
+        echo $! > "$DEV_DIR/daemon.pid"
+        local tries=100 state=""
+        while (( tries-- > 0 )); do
+                state=$(busctl --system get-property org.cuttlefish.HostResources1 /org/cuttlefish/HostResources1 \
+                        org.cuttlefish.HostResources1.Manager NetworkState 2>/dev/null || true)
+                case "$state" in *up*|*degraded*|*failed*) break ;; esac
+                pid_running "$(cat "$DEV_DIR/daemon.pid")" || { cat "$DEV_DIR/daemon.log" >&2; exit 1; }
+                sleep 0.1
+        done
+        "$BUILD/cfctl/cfctl" network status | head -n 14
+        cat <<TXT
+
+cuttlefish-host-resourcesd runs in the background (pid $(cat "$DEV_DIR/daemon.pid")) on a private bus.
+  export DBUS_SYSTEM_BUS_ADDRESS=$PRIVBUS_ADDRESS
+  $BUILD/cfctl/cfctl network status
+  busctl --system call org.cuttlefish.HostResources1 /org/cuttlefish/HostResources1 org.cuttlefish.HostResources1.Manager DescribeNetwork
+Its network lives in the namespace dev.sh ran in; from another shell enter it with:
+  sudo nsenter -t $(cat "$DEV_DIR/daemon.pid") -n -m
+Log: $DEV_DIR/daemon.log
+Stop it (the network is removed): sudo ./dev.sh stop
+TXT
+}
+
+stop() {
+        if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && systemctl is-active -q "$UNIT" 2>/dev/null; then
+                systemctl stop "$UNIT"
+                log "Stopped $UNIT.service"
+        fi
+        local f pid
+        for f in daemon bus; do
+                pid=$(cat "$DEV_DIR/$f.pid" 2>/dev/null || true)
+                if pid_running "$pid"; then
+                        kill "$pid"
+                        for _ in $(seq 100); do pid_running "$pid" || break; sleep 0.1; done
+                        log "Stopped $f (pid $pid)"
+                fi
+                rm -f "$DEV_DIR/$f.pid"
+        done
+}
+
+bench() {
+        deps
+        build
+        "$SRC/bench/network.sh" "$@"
+}
+
+case "${1:-}" in
+        deps) deps ;;
+        build) deps; build ;;
+        test) deps; build; run_tests ;;
+        run) deps; build; run_daemon ;;
+        stop) stop ;;
+        bench) shift; bench "$@" ;;
+        *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; [ -z "${1:-}" ] || exit 2 ;;
+esac
