@@ -325,6 +325,7 @@ static bool dnsmasq_config_differs(const NetConfig *a, const NetConfig *b) {
 static int network_apply(Network *n, const NetConfig *c, bool repair) {
         _cleanup_(link_report_done) LinkReport report = {};
         _cleanup_free_ char *error = NULL, *saved = NULL;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC), t_links, t_sysctl, t_nft;
         bool config_changed;
         int r;
 
@@ -354,6 +355,7 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 return log_error_errno(r, "Failed to configure links: %s", strempty(error));
         }
 
+        t_links = now_usec(CLOCK_MONOTONIC);
         STRV_FOREACH(s, report.changes)
                 log_full(repair ? LOG_WARNING : LOG_DEBUG, "%s%s", repair ? "Repaired drift: " : "", *s);
         if (repair && link_report_total(&report) > 0)
@@ -371,7 +373,9 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 return log_error_errno(r, "Failed to set sysctls: %s", strempty(error));
         }
 
+        t_sysctl = now_usec(CLOCK_MONOTONIC);
         r = nft_apply(&n->applied, &error);
+        t_nft = now_usec(CLOCK_MONOTONIC);
         if (r < 0) {
                 network_set_error(n, error);
                 return log_error_errno(r, "Failed to apply nftables ruleset: %s", strempty(error));
@@ -384,6 +388,10 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
         }
 
         network_set_error(n, NULL);
+        log_debug("Apply took %llu us: links %llu, sysctls %llu, nftables %llu, dnsmasq %llu.",
+                  (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t0), (unsigned long long) (t_links - t0),
+                  (unsigned long long) (t_sysctl - t_links), (unsigned long long) (t_nft - t_sysctl),
+                  (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t_nft));
         if (!repair)
                 log_info("Network up: %u slots, %u links created, %u removed, %u changed, %u address changes.",
                          n->applied.n_slots, report.created, report.deleted, report.modified, report.addresses);
