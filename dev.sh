@@ -158,6 +158,9 @@ stop() {
                 fi
                 rm -f "$DEV_DIR/$f.pid"
         done
+        rm -rf "${DEV_DIR:?}/bus" "${DEV_DIR:?}/run"
+        [ -f "$DEV_DIR/daemon.log" ] && log "Log kept in $DEV_DIR/daemon.log"
+        return 0
 }
 
 bench() {
