@@ -63,7 +63,8 @@ build() {
         [ "${CI:-}" = true ] && opts+=(-Dwerror=true)
         if [ ! -f "$BUILD/build.ninja" ]; then
                 log "Configuring $BUILD"
-                meson setup "$BUILD" "${opts[@]}"
+                # The paths the daemon reads by default: /etc/default/..., /var/lib/...
+                meson setup "$BUILD" --prefix=/usr --sysconfdir=/etc --localstatedir=/var "${opts[@]}"
         elif [ ${#opts[@]} -gt 0 ]; then
                 meson configure "$BUILD" "${opts[@]}"
         fi

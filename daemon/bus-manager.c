@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
+#include <string.h>
 
 #include "build-config.h"
 
@@ -92,6 +93,8 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
 
         log_info("Reload() requested.");
         r = manager_reload(m, &e);
+        if (e && *e && e[strlen(e) - 1] == '.')
+                e[strlen(e) - 1] = 0;
         if (r == -EINVAL)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
                                          "%s. The running configuration is unchanged; fix the file and reload again.",

@@ -440,11 +440,14 @@ static int config_validate(Parser *p) {
                 return -EINVAL;
         }
 
-        p->line = 0;
-        if (n->bridge_interface && (n->ethernet_ipv6_prefix || n->wifi_ipv6_prefix))
+        if (n->bridge_interface && (n->ethernet_ipv6_prefix || n->wifi_ipv6_prefix)) {
+                p->line = p->key_lines[n->ethernet_ipv6_prefix ? K_ETHERNET_IPV6_PREFIX : K_WIFI_IPV6_PREFIX];
                 warn(p, "IPv6 prefixes apply to the managed bridges only; with bridge_interface they are ignored.");
-        if (!n->bridge_interface && (!n->ipv4_bridge || !n->ipv6_bridge))
+        }
+        if (!n->bridge_interface && (!n->ipv4_bridge || !n->ipv6_bridge)) {
+                p->line = p->key_lines[!n->ipv4_bridge ? K_IPV4_BRIDGE : K_IPV6_BRIDGE];
                 warn(p, "ipv4_bridge/ipv6_bridge apply only with bridge_interface; ignored.");
+        }
         return 0;
 }
 

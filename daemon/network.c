@@ -373,22 +373,24 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 return log_error_errno(r, "Failed to set sysctls: %s", strempty(error));
         }
 
+        /* dnsmasq follows the links, whatever the firewall does next: a bridge removed by a reload
+         * must not keep a dnsmasq bound to it because the nft transaction failed. */
         t_sysctl = now_usec(CLOCK_MONOTONIC);
-        r = nft_apply(&n->applied, &error);
-        t_nft = now_usec(CLOCK_MONOTONIC);
-        if (r < 0) {
-                network_set_error(n, error);
-                return log_error_errno(r, "Failed to apply nftables ruleset: %s", strempty(error));
-        }
-
         r = network_sync_dnsmasq(n, config_changed);
         if (r < 0) {
                 network_set_error(n, "dnsmasq could not be started");
                 return r;
         }
 
+        t_nft = now_usec(CLOCK_MONOTONIC);
+        r = nft_apply(&n->applied, &error);
+        if (r < 0) {
+                network_set_error(n, error);
+                return log_error_errno(r, "Failed to apply nftables ruleset: %s", strempty(error));
+        }
+
         network_set_error(n, NULL);
-        log_debug("Apply took %llu us: links %llu, sysctls %llu, nftables %llu, dnsmasq %llu.",
+        log_debug("Apply took %llu us: links %llu, sysctls %llu, dnsmasq %llu, nftables %llu.",
                   (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t0), (unsigned long long) (t_links - t0),
                   (unsigned long long) (t_sysctl - t_links), (unsigned long long) (t_nft - t_sysctl),
                   (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t_nft));
@@ -670,7 +672,9 @@ int network_describe(Network *n, struct json_object **ret) {
                 b = json_object_new_object();
                 json_object_object_add(b, "name", json_object_new_string(bridges[i].name));
                 json_object_object_add(b, "managed", json_object_new_boolean(bridges[i].managed));
-                json_object_object_add(b, "present", json_object_new_boolean(!!li));
+                /* A managed bridge's name held by a link that is not ours is a conflict, not "present". */
+                json_object_object_add(b, "present", json_object_new_boolean(
+                                                   li && (!bridges[i].managed || li->group == NET_NETDEV_GROUP)));
                 json_object_object_add(b, "up", json_object_new_boolean(li && (li->flags & IFF_UP)));
                 if (bridges[i].managed) {
                         ipv4_to_string(bridges[i].address, a);

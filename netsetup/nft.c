@@ -119,9 +119,12 @@ int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
                         for (TapKind k = TAP_ETHERNET; k <= TAP_WIFI; k++) {
                                 fputs("\t\tiifname ", f);
                                 tap_set(f, c, k);
-                                /* The tap carries no address of that family, so a brouted frame
-                                 * ends in the tap's own stack: where nftables predates "meta
-                                 * broute" (before 1.0.7), dropping it is the same outcome. */
+                                /* Brouting hands the frame to the host's IP stack through the tap
+                                 * (which has no address of that family), so it is delivered only
+                                 * if the host routes for the tap. nftables before 1.0.8 cannot say
+                                 * "meta broute": then the frame is dropped, which keeps the same
+                                 * family off the shared bridge but loses that routed case.
+                                 * DescribeNetwork and the man page say which one is in force. */
                                 fprintf(f, " ether type %s %s\n", v == 0 ? "ip" : "ip6",
                                         broute ? "meta broute set 1 accept" : "drop");
                         }

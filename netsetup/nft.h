@@ -9,7 +9,7 @@
 
 #include "plan.h"
 
-/* The nft script for c; exposed for tests. broute: use "meta broute" (nftables >= 1.0.7) for
+/* The nft script for c; exposed for tests. broute: use "meta broute" (nftables >= 1.0.8) for
  * bridge_interface with ipv4_bridge=0/ipv6_bridge=0, else an equivalent drop. */
 int nft_build_ruleset(const NetConfig *c, bool broute, char **ret);
 int nft_apply(const NetConfig *c, char **ret_error);

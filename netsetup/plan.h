@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NET_SLOTS_MAX 253        /* guests per /24 bridge DHCP range (.2 - .254) */
+#define NET_SLOTS_MAX 253        /* guests a /24 bridge can lease to: .2 - .254 */
 #define NET_POOLS_MAX 8          /* /24s per pool list; 4 cover 253 slots */
 #define NET_SLOTS_PER_POOL 64    /* /30s per /24 */
 #define NET_NETDEV_GROUP 3312    /* 0xcf0: every link we create carries it */

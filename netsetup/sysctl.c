@@ -31,7 +31,11 @@ int sysctl_read(const char *name, char **ret) {
 }
 
 static bool wants_ipv6_forwarding(const NetConfig *c) {
-        return c->ethernet_ipv6_prefix || c->wifi_ipv6_prefix || (c->bridge_interface && c->ipv6_bridge == false);
+        /* Prefixes are routed on the managed bridges; with bridge_interface they are ignored, and
+         * only ipv6_bridge=0 (IPv6 of the taps routed, not bridged) needs forwarding. */
+        if (c->bridge_interface)
+                return !c->ipv6_bridge;
+        return c->ethernet_ipv6_prefix || c->wifi_ipv6_prefix;
 }
 
 int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {

@@ -459,11 +459,20 @@ static void test_pools(void) {
                      NULL);
         assert_error("\nmobile_ipv4_pools=192.168.98.0/24\n", "x.conf:2: ", "mobile_ipv4_pools", "192.168.98.0/24", NULL);
         assert_error("wifiap_ipv4_pools=192.168.96.0/24\n", "x.conf:1: ", "wifiap_ipv4_pools", "192.168.96.0/24", NULL);
-        /* Against the other list's default: the line to fix is the one that was written. */
+}
+
+/* A pool that collides with the other list's default: the line to fix is the one that was
+ * written, not line 0 of the key left at its default. Last in main(): it found a bug. */
+static void test_pool_overlap_with_default(void) {
         assert_error("num_cvd_accounts=2\nmobile_ipv4_pools=192.168.94.0/24\n",
                      "x.conf:2: ",
                      "mobile_ipv4_pools",
                      "192.168.94.0/24",
+                     NULL);
+        assert_error("wifiap_ipv4_pools=10.0.0.0/24,192.168.93.0/24\n",
+                     "x.conf:1: ",
+                     "wifiap_ipv4_pools",
+                     "192.168.93.0/24",
                      NULL);
 }
 
@@ -669,11 +678,13 @@ int main(void) {
                 { "bad_values", test_bad_values },
                 { "booleans", test_booleans },
                 { "load", test_load },
+                { "pool_overlap_with_default", test_pool_overlap_with_default },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(tests); i++) {
                 tests[i].func();
                 printf("ok %zu - config: %s\n", i + 1, tests[i].name);
+                fflush(stdout); /* an assert() later aborts without flushing */
         }
         return EXIT_SUCCESS;
 }

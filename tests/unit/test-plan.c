@@ -509,6 +509,7 @@ int main(void) {
         for (size_t i = 0; i < ELEMENTSOF(tests); i++) {
                 tests[i].func();
                 printf("ok %zu - plan: %s\n", i + 1, tests[i].name);
+                fflush(stdout); /* an assert() later aborts without flushing */
         }
         return EXIT_SUCCESS;
 }
