@@ -388,6 +388,11 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 network_set_error(n, error);
                 return log_error_errno(r, "Failed to apply nftables ruleset: %s", strempty(error));
         }
+        if (r > 0 && !n->bridge_filter_drop)
+                log_warning("This nftables cannot express \"meta broute\" (needs 1.0.8): IP of the taps is "
+                            "dropped on %s instead of being handed to the host to route.",
+                            n->applied.bridge_interface);
+        n->bridge_filter_drop = r > 0;
 
         network_set_error(n, NULL);
         log_debug("Apply took %llu us: links %llu, sysctls %llu, dnsmasq %llu, nftables %llu.",
@@ -654,6 +659,11 @@ int network_describe(Network *n, struct json_object **ret) {
         json_object_object_add(o, "netdev_group", json_object_new_int(NET_NETDEV_GROUP));
         json_object_object_add(o, "links", json_object_new_int(have_table ? (int) link_table_count_group(&t, NET_NETDEV_GROUP) : -1));
         json_object_object_add(o, "bridge_interface", json_str_or_null(c->bridge_interface));
+        /* With bridge_interface and ipv4_bridge=0/ipv6_bridge=0: how frames are kept off it. */
+        json_object_object_add(o, "bridge_filter",
+                               c->bridge_interface && (!c->ipv4_bridge || !c->ipv6_bridge)
+                                       ? json_object_new_string(n->bridge_filter_drop ? "drop" : "broute")
+                                       : NULL);
         json_object_object_add(o, "repairs", json_object_new_int((int) n->repairs));
 
         arr = json_object_new_array();

@@ -56,6 +56,7 @@ struct Network {
         char *error;            /* why the last apply failed */
         char **conflicts;       /* names held by links that are not ours */
         unsigned repairs;       /* drift repairs since start */
+        bool bridge_filter_drop; /* bridge rules use "drop": nftables lacks "meta broute" */
         gid_t tap_group;
 };
 

@@ -151,6 +151,7 @@ int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
 
 int nft_apply(const NetConfig *c, char **ret_error) {
         _cleanup_free_ char *script = NULL;
+        bool fallback = false;
         int r;
 
         if (c->firewall == FIREWALL_NONE)
@@ -164,8 +165,12 @@ int nft_apply(const NetConfig *c, char **ret_error) {
                 r = nft_build_ruleset(c, false, &script);
                 if (r < 0)
                         return r;
+                fallback = true;
         }
-        return nft_run(script, NULL, ret_error);
+        r = nft_run(script, NULL, ret_error);
+        if (r < 0)
+                return r;
+        return fallback;
 }
 
 int nft_remove(char **ret_error) {

@@ -12,6 +12,7 @@
 /* The nft script for c; exposed for tests. broute: use "meta broute" (nftables >= 1.0.8) for
  * bridge_interface with ipv4_bridge=0/ipv6_bridge=0, else an equivalent drop. */
 int nft_build_ruleset(const NetConfig *c, bool broute, char **ret);
+/* Returns 0, or 1 when bridge rules had to use the drop fallback (no "meta broute"). */
 int nft_apply(const NetConfig *c, char **ret_error);
 int nft_remove(char **ret_error);
 /* 1 if our inet table exists, 0 if not. */

@@ -20,6 +20,7 @@ nft list table bridge cuttlefish_host_resources | grep -Eq 'ether type ip (meta 
 nft list table bridge cuttlefish_host_resources | grep -q 'cvd-etap-03' || cf_fail "broute rules lack slot 3"
 assert_eq "$(status_json | jq -r '.bridges | length')" 1 "bridges listed"
 assert_eq "$(status_json | jq -r '.bridges[0].managed')" false "br-ext managed"
+status_json | jq -e '.bridge_filter == "broute" or .bridge_filter == "drop"' >/dev/null || cf_fail "bridge_filter not reported"
 
 cf_stop_daemon
 ip link show br-ext >/dev/null || cf_fail "br-ext was removed"
