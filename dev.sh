@@ -24,13 +24,13 @@ APT_PACKAGES=(
         # build
         gcc meson ninja-build pkg-config libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev
         # runtime
-        dbus dnsmasq-base nftables iproute2 passwd
+        dbus polkitd dnsmasq-base nftables iproute2 passwd
         # tests
         jq busybox-static procps util-linux
 )
 DNF_PACKAGES=(
         gcc meson ninja-build pkgconf-pkg-config systemd-devel libnl3-devel nftables-devel json-c-devel
-        dbus-daemon dnsmasq nftables iproute shadow-utils
+        dbus-daemon polkit dnsmasq nftables iproute shadow-utils
         jq busybox procps-ng util-linux
 )
 

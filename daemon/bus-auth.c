@@ -1,11 +1,215 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bus-auth.h"
+#include "log.h"
 #include "macro.h"
+#include "manager.h"
 
-int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, sd_bus_error *error) {
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_INTERFACE "org.freedesktop.PolicyKit1.Authority"
+#define AUTH_QUERIES_MAX 256
+
+typedef enum AuthVerdict {
+        AUTH_PENDING,
+        AUTH_ALLOWED,
+        AUTH_DENIED,
+        AUTH_CHALLENGE,         /* polkit would ask for a password, but the caller disallowed it */
+        AUTH_NO_POLKIT,         /* polkit is not on the bus: fallback rules apply */
+        AUTH_FAILED,
+} AuthVerdict;
+
+struct AuthQuery {
+        Manager *manager;
+        AuthQuery *next;
+        sd_bus_message *request;        /* the method call, replayed when the answer arrives */
+        char *action;
+        sd_bus_slot *slot;
+        AuthVerdict verdict;
+        char *failure;                  /* AUTH_FAILED: what went wrong */
+};
+
+static AuthQuery *auth_query_free(AuthQuery *q) {
+        if (!q)
+                return NULL;
+        sd_bus_slot_unref(q->slot);
+        sd_bus_message_unref(q->request);
+        free(q->action);
+        free(q->failure);
+        return mfree(q);
+}
+
+static void auth_query_unlink(AuthQuery *q) {
+        for (AuthQuery **p = &q->manager->auth_queries; *p; p = &(*p)->next)
+                if (*p == q) {
+                        *p = q->next;
+                        q->manager->n_auth_queries--;
+                        return;
+                }
+}
+
+void auth_queries_free(Manager *m) {
+        while (m->auth_queries) {
+                AuthQuery *q = m->auth_queries;
+                auth_query_unlink(q);
+                auth_query_free(q);
+        }
+}
+
+static AuthQuery *auth_query_find(Manager *m, sd_bus_message *request, const char *action) {
+        for (AuthQuery *q = m->auth_queries; q; q = q->next)
+                if (q->request == request && streq(q->action, action))
+                        return q;
+        return NULL;
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        AuthQuery *q = userdata;
+        const sd_bus_error *e;
+        int authorized, challenge, r;
+
+        q->slot = sd_bus_slot_unref(q->slot);
+
+        e = sd_bus_message_get_error(reply);
+        if (e) {
+                if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                        q->verdict = AUTH_NO_POLKIT;
+                else {
+                        q->verdict = AUTH_FAILED;
+                        q->failure = strdup(e->message ?: e->name);
+                }
+        } else {
+                r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+                if (r < 0) {
+                        q->verdict = AUTH_FAILED;
+                        q->failure = strdup("malformed answer from polkit");
+                } else
+                        q->verdict = authorized ? AUTH_ALLOWED : challenge ? AUTH_CHALLENGE : AUTH_DENIED;
+        }
+
+        /* Dispatch the original call again; its handler finds this verdict. */
+        r = sd_bus_message_rewind(q->request, true);
+        if (r >= 0)
+                r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(q->request), q->request);
+        if (r < 0) {
+                log_error_errno(r, "Failed to replay the call waiting for authorization: %m");
+                (void) sd_bus_reply_method_errno(q->request, r, NULL);
+                auth_query_unlink(q);
+                auth_query_free(q);
+        }
+        return 1;
+}
+
+static int caller_in_group(sd_bus_creds *creds, gid_t gid) {
+        const gid_t *groups;
+        gid_t egid;
+        int n;
+
+        if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == gid)
+                return 1;
+        n = sd_bus_creds_get_supplementary_gids(creds, &groups);
+        if (n < 0)
+                return n;
+        for (int i = 0; i < n; i++)
+                if (groups[i] == gid)
+                        return 1;
+        return 0;
+}
+
+/* Without polkit: creating instances for cvdnetwork members, nothing else for non-root. */
+static int fallback_verdict(sd_bus_message *message, const char *action, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        struct group *g;
+        int r;
+
+        if (streq(action, AUTH_ACTION_CREATE_INSTANCE)) {
+                g = getgrnam(AUTH_GROUP);
+                r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
+                if (r < 0)
+                        return r;
+                if (g && caller_in_group(creds, g->gr_gid) > 0)
+                        return 1;
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Creating instances needs membership in group '%s' (polkit is not running). "
+                                         "Ask an administrator: usermod -aG %s $USER, then log in again.",
+                                         AUTH_GROUP, AUTH_GROUP);
+        }
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Not allowed: %s needs root while polkit is not running. Run the command with sudo.",
+                                 action);
+}
+
+static int verdict_to_result(AuthQuery *q, sd_bus_message *message, sd_bus_error *error) {
+        switch (q->verdict) {
+        case AUTH_ALLOWED:
+                return 1;
+        case AUTH_DENIED:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Not authorized by polkit for %s. Ask an administrator to grant it "
+                                         "(see cuttlefish-host-resourcesd(8), AUTHORIZATION).",
+                                         q->action);
+        case AUTH_CHALLENGE:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                         "%s needs authentication. Run it from a terminal without "
+                                         "--no-ask-password, or with sudo.",
+                                         q->action);
+        case AUTH_NO_POLKIT:
+                return fallback_verdict(message, q->action, error);
+        case AUTH_FAILED:
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Authorization check failed: %s.",
+                                         strempty(q->failure));
+        case AUTH_PENDING:
+                break;
+        }
+        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Authorization still pending.");
+}
+
+static int polkit_check_async(AuthQuery *q, const char *const *details, bool interactive) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(q->request);
+        const char *sender = sd_bus_message_get_sender(q->request);
+        int r;
+
+        if (!sender)
+                return -EBADMSG;
+
+        r = sd_bus_message_new_method_call(bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
+                                           "CheckAuthorization");
+        if (r < 0)
+                return r;
+        /* Subject: the caller's unique bus name; polkit resolves its credentials itself. */
+        r = sd_bus_message_append(call, "(sa{sv})s", "system-bus-name", 1, "name", "s", sender, q->action);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(call, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        for (const char *const *d = details; d && d[0] && d[1]; d += 2) {
+                r = sd_bus_message_append(call, "{ss}", d[0], d[1]);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(call);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(call, "us", (uint32_t) (interactive ? 1 : 0), "");
+        if (r < 0)
+                return r;
+
+        /* An interactive check may wait for a person typing a password. */
+        return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, interactive ? UINT64_C(300000000) : 0);
+}
+
+int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
+                          sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        AuthQuery *q;
         uid_t euid;
         int r;
 
@@ -19,6 +223,43 @@ int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *actio
         if (euid == 0)
                 return 1;
 
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Only root may do this (%s). Run the command with sudo.", action);
+        q = auth_query_find(m, message, action);
+        if (q) {
+                if (q->verdict == AUTH_PENDING)
+                        return 0;
+                auth_query_unlink(q);
+                r = verdict_to_result(q, message, error);
+                log_full(r > 0 ? LOG_DEBUG : LOG_NOTICE, "Authorization of uid %u for %s: %s", (unsigned) euid,
+                         action, r > 0 ? "granted" : "denied");
+                auth_query_free(q);
+                return r;
+        }
+
+        if (m->n_auth_queries >= AUTH_QUERIES_MAX)
+                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                        "Too many authorization requests in flight. Try again shortly.");
+
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        *q = (AuthQuery) {
+                .manager = m,
+                .request = sd_bus_message_ref(message),
+                .action = strdup(action),
+                .verdict = AUTH_PENDING,
+        };
+        if (!q->action) {
+                auth_query_free(q);
+                return -ENOMEM;
+        }
+
+        r = polkit_check_async(q, details, sd_bus_message_get_allow_interactive_authorization(message) > 0);
+        if (r < 0) {
+                auth_query_free(q);
+                return r;
+        }
+        q->next = m->auth_queries;
+        m->auth_queries = q;
+        m->n_auth_queries++;
+        return 0;
 }

@@ -4,12 +4,30 @@
 #include <systemd/sd-bus.h>
 
 typedef struct Manager Manager;
+typedef struct AuthQuery AuthQuery;
 
-/* Polkit action ids (org.cuttlefish.hostresources.<action>). */
+/* Polkit action ids (org.cuttlefish.hostresources.<action>), shipped in
+ * dbus/org.cuttlefish.hostresources.policy. */
+#define AUTH_ACTION_CREATE_INSTANCE "org.cuttlefish.hostresources.create-instance"
+#define AUTH_ACTION_MANAGE_INSTANCES "org.cuttlefish.hostresources.manage-instances"
 #define AUTH_ACTION_MANAGE_NETWORK "org.cuttlefish.hostresources.manage-network"
 
-/* Decides whether the sender of message may perform action. Returns >0 allowed, 0 "will call
- * back" (the handler returns 1 and is re-dispatched when the answer arrives), <0 error (set in
- * error). This version allows root only; polkit (asynchronous CheckAuthorization with the
- * caller's bus name as subject) plugs in behind the same signature. */
-int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, sd_bus_error *error);
+/* Group whose members may create instances when polkit is absent (and by the shipped rules). */
+#define AUTH_GROUP "cvdnetwork"
+
+/* Decides whether the sender of message may perform action. Returns >0 allowed, 0 "asked
+ * polkit, will call back": the method handler returns 1 and is dispatched again with the same
+ * message once the answer is in; <0 error, with error set (AccessDenied,
+ * InteractiveAuthorizationRequired, ...).
+ *
+ * Root is always allowed. Otherwise polkit decides, asked asynchronously with the caller's bus
+ * name as subject ("system-bus-name"), honouring the message's allow-interactive-authorization
+ * flag. Without polkit on the bus: create-instance for members of cvdnetwork, the rest for root
+ * only. Identity always comes from the bus credentials, never from arguments.
+ *
+ * details: NULL or a NULL-terminated list of key, value pairs handed to polkit rules. */
+int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
+                          sd_bus_error *error);
+
+/* Drops pending queries (daemon shutdown). */
+void auth_queries_free(Manager *m);

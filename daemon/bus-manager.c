@@ -51,7 +51,7 @@ static int method_setup_network(sd_bus_message *message, void *userdata, sd_bus_
         Manager *m = userdata;
         int r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, error);
+        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -66,7 +66,7 @@ static int method_teardown_network(sd_bus_message *message, void *userdata, sd_b
         Manager *m = userdata;
         int r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, error);
+        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -87,7 +87,7 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         Manager *m = userdata;
         int r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, error);
+        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 

@@ -154,7 +154,8 @@ static int parse_ipv6_prefix(Parser *p, const char *v, char **ret) {
                 /* The bridge gets "${prefix}1", so the prefix must end in ':' ("2001:db8:1::"). */
                 if (asprintf(&probe, "%s1", v) < 0)
                         return -ENOMEM;
-                if (inet_pton(AF_INET6, probe, &a) != 1)
+                if (inet_pton(AF_INET6, probe, &a) != 1 || IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_MULTICAST(&a) ||
+                    IN6_IS_ADDR_LINKLOCAL(&a))
                         return fail(p, "not an IPv6 prefix the bridge address '%s' can be made from. "
                                        "Write it ending in '::', e.g. 2001:db8:1::", probe);
         }
@@ -330,7 +331,7 @@ static int parse_key(Parser *p, int k, const char *v) {
 /* Splits one line into key and value in place. Returns 0 for a blank/comment line, 1 for an
  * assignment, or -EINVAL with a reason in *ret_reason. */
 static int split_line(char *line, char **ret_key, char **ret_value, const char **ret_reason) {
-        char *s = strstrip(line), *eq, *v, *end;
+        char *s = strstrip(line), *eq, *v, *end, quote;
 
         if (*s == 0 || *s == '#')
                 return 0;
@@ -354,6 +355,7 @@ static int split_line(char *line, char **ret_key, char **ret_value, const char *
         }
 
         v = eq + 1;
+        quote = *v;
         if (*v == '"' || *v == '\'') {
                 char q = *v++;
 
@@ -373,8 +375,9 @@ static int split_line(char *line, char **ret_key, char **ret_value, const char *
                 *ret_reason = "unexpected text after the value. Quote values that contain spaces.";
                 return -EINVAL;
         }
-        if (strpbrk(v, "$`")) {
-                *ret_reason = "shell expansion is not supported: this file is parsed, not sourced. Write the value literally.";
+        if (quote != '\'' && strpbrk(v, "$`")) {
+                *ret_reason = "shell expansion is not supported: this file is parsed, not sourced. Write the value "
+                              "literally (in single quotes '$' is literal).";
                 return -EINVAL;
         }
 
@@ -387,6 +390,7 @@ static int config_validate(Parser *p) {
         NetConfig *n = &p->config->net;
         unsigned cap = net_config_slot_capacity(n);
         struct in_addr all[2 * NET_POOLS_MAX + 2];
+        int owner[2 * NET_POOLS_MAX + 2] = {}; /* key that put all[i] there; -1 for the bridges */
         size_t n_all = 0;
 
         if (n->n_slots > cap) {
@@ -403,9 +407,9 @@ static int config_validate(Parser *p) {
 
         /* Pools must not overlap each other or the bridges' /24s. */
         if (inet_pton(AF_INET, "192.168.98.0", &all[n_all]) == 1)
-                n_all++;
+                owner[n_all++] = -1;
         if (inet_pton(AF_INET, "192.168.96.0", &all[n_all]) == 1)
-                n_all++;
+                owner[n_all++] = -1;
         for (int pass = 0; pass < 2; pass++) {
                 const struct in_addr *pools = pass == 0 ? n->mobile_pools : n->wifiap_pools;
                 size_t np = pass == 0 ? n->n_mobile_pools : n->n_wifiap_pools;
@@ -416,6 +420,10 @@ static int config_validate(Parser *p) {
                                 if (all[j].s_addr == pools[i].s_addr) {
                                         char s[INET_ADDRSTRLEN];
 
+                                        /* Blame the line that was written: a list left at
+                                         * its default has no line. */
+                                        if (p->key_lines[k] == 0 && owner[j] >= 0)
+                                                k = owner[j];
                                         ipv4_to_string(pools[i], s);
                                         free(p->error);
                                         if (asprintf(&p->error,
@@ -425,6 +433,7 @@ static int config_validate(Parser *p) {
                                                 p->error = NULL;
                                         return -EINVAL;
                                 }
+                        owner[n_all] = k;
                         all[n_all++] = pools[i];
                 }
         }
@@ -451,6 +460,29 @@ static int config_validate(Parser *p) {
         return 0;
 }
 
+/* Messages quote the file's bytes; D-Bus needs valid UTF-8 and the journal no control characters.
+ * Replaces anything outside printable ASCII with \xNN. */
+static char *escape_nonprintable(char *s) {
+        _cleanup_free_ char *orig = s;
+        size_t n = 0;
+        char *e, *o;
+
+        if (!s)
+                return NULL;
+        for (const char *c = s; *c; c++)
+                n += (unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f ? 4 : 1;
+        e = o = malloc(n + 1);
+        if (!e)
+                return NULL;
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c >= 0x7f)
+                        o += sprintf(o, "\\x%02x", *c);
+                else
+                        *o++ = (char) *c;
+        *o = 0;
+        return e;
+}
+
 int config_parse(const char *source, const char *text, Config *ret, char **ret_error, char ***ret_warnings) {
         _cleanup_(strv_freep) char **lines = NULL;
         Config c;
@@ -464,17 +496,20 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
                 return r;
         }
 
-        /* Split by hand so line numbers count blank lines too. */
-        lines = calloc(1, sizeof(char *));
+        /* Split by hand so line numbers count blank lines too; one allocation, linear time. */
+        size_t n_lines = 1;
+        for (const char *ch = t; *ch; ch++)
+                n_lines += *ch == '\n';
+        lines = calloc(n_lines + 1, sizeof(char *));
         if (!lines) {
                 r = -ENOMEM;
                 goto fail;
         }
-        while (*t) {
+        for (size_t i = 0; *t; i++) {
                 size_t n = strcspn(t, "\n");
 
-                r = strv_push(&lines, strndup(t, n));
-                if (r < 0 || !lines[strv_length(lines) - 1]) {
+                lines[i] = strndup(t, n);
+                if (!lines[i]) {
                         r = -ENOMEM;
                         goto fail;
                 }
@@ -529,6 +564,8 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
                 goto fail;
 
         *ret = c;
+        STRV_FOREACH(w, p.warnings)
+                *w = escape_nonprintable(*w) ?: strdup("(warning lost: out of memory)");
         if (ret_warnings)
                 *ret_warnings = TAKE_PTR(p.warnings);
         strv_free(p.warnings);
@@ -539,7 +576,7 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
 fail:
         config_done(&c);
         if (ret_error)
-                *ret_error = p.error ? TAKE_PTR(p.error) : strdup("out of memory");
+                *ret_error = p.error ? escape_nonprintable(TAKE_PTR(p.error)) : strdup("out of memory");
         free(p.error);
         strv_free(p.warnings);
         return r == -ENOMEM ? -ENOMEM : -EINVAL;

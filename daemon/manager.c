@@ -112,6 +112,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         m->network = network_free(m->network);
+        auth_queries_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);

@@ -6,6 +6,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-auth.h"
 #include "config.h"
 #include "network.h"
 
@@ -26,6 +27,8 @@ struct Manager {
         int lock_fd;
         Network *network;
         unsigned n_instances;
+        AuthQuery *auth_queries;        /* polkit checks in flight (daemon/bus-auth.c) */
+        unsigned n_auth_queries;
         bool teardown_on_exit;
 };
 

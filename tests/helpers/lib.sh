@@ -27,7 +27,7 @@ cf_enter_namespace() {
         [ "$(id -u)" = 0 ] || cf_skip "needs root"
         if [ -z "${CF_IN_TEST_NS:-}" ]; then
                 command -v unshare >/dev/null || cf_skip "unshare missing"
-                CF_IN_TEST_NS=1 exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
+                CF_IN_TEST_NS=1 exec unshare --net --mount --propagation private -- "$BASH" ${CF_TRACE:+-x} "$0" "$@"
         fi
 }
 
@@ -39,6 +39,7 @@ cf_cleanup() {
         for (( i=${#CF_PIDS[@]}-1; i>=0; i-- )); do
                 kill "${CF_PIDS[i]}" 2>/dev/null && cf_wait_gone "${CF_PIDS[i]}" 50
         done
+        cf_remove_files
         # dnsmasq children a killed daemon may have left, found by their pid records.
         for f in "$CF_TMP"/run/dnsmasq-*.pid; do
                 [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
@@ -73,6 +74,9 @@ cf_setup() {
         CF_TMP=$(mktemp -d /tmp/cfhr-test.XXXXXX)
         chmod 755 "$CF_TMP"
         trap cf_cleanup EXIT
+        # timeout(1) and ^C end a test with a signal: clean up then too.
+        trap 'exit 143' TERM
+        trap 'exit 130' INT
         ip link set lo up
         cf_start_bus
 }
@@ -171,3 +175,32 @@ pid_alive() {
         st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
         [ -n "$st" ] && [ "$st" != Z ]
 }
+
+# Real polkitd on the private bus (TESTING.md (c)). polkitd 122 reads actions and rules only
+# from the system directories, so the test installs ours there and removes them in cleanup.
+POLKIT_ACTIONS=/usr/share/polkit-1/actions/org.cuttlefish.hostresources.policy
+POLKIT_TEST_RULES=/etc/polkit-1/rules.d/49-cfhr-test.rules
+cf_start_polkit() {
+        local polkitd
+        polkitd=$(ls /usr/lib/polkit-1/polkitd /usr/libexec/polkitd 2>/dev/null | head -n 1)
+        [ -n "$polkitd" ] || cf_skip "polkitd not installed"
+        if ! cmp -s "$CF_SRC_DIR/dbus/org.cuttlefish.hostresources.policy" "$POLKIT_ACTIONS"; then
+                [ -e "$POLKIT_ACTIONS" ] && cf_skip "a different $POLKIT_ACTIONS is installed; not replacing it"
+                install -m 0644 "$CF_SRC_DIR/dbus/org.cuttlefish.hostresources.policy" "$POLKIT_ACTIONS"
+                CF_REMOVE_FILES+=("$POLKIT_ACTIONS")
+        fi
+        mkdir -p "$(dirname "$POLKIT_TEST_RULES")"
+        CF_REMOVE_FILES+=("$POLKIT_TEST_RULES")
+        "$polkitd" --no-debug </dev/null >"$CF_TMP/polkitd.log" 2>&1 &
+        POLKIT_PID=$!
+        CF_PIDS+=("$POLKIT_PID")
+        cf_wait_for 10 busctl --system status org.freedesktop.PolicyKit1 || cf_fail "polkitd did not start: $(cat "$CF_TMP/polkitd.log")"
+}
+cf_stop_polkit() {
+        kill "$POLKIT_PID" && cf_wait_gone "$POLKIT_PID" 50 || cf_fail "polkitd did not stop"
+}
+CF_REMOVE_FILES=()
+cf_remove_files() { local f; for f in "${CF_REMOVE_FILES[@]}"; do rm -f "$f"; done; }
+
+# Runs a command as an unprivileged user (nobody).
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }

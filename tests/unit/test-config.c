@@ -231,12 +231,16 @@ static void test_every_key_bridge_interface(void) {
         config_done(&c);
 
         /* Knobs that do nothing in the chosen mode are accepted with a warning. */
-        parse_ok("ipv4_bridge=0\n", &c, &warnings);
+        parse_ok("# managed bridges\nipv4_bridge=0\n", &c, &warnings);
         assert(strv_length(warnings) == 1 && strstr(warnings[0], "ipv4_bridge"));
+        assert(startswith(warnings[0], "x.conf:2: "));
         config_done(&c);
         warnings = strv_free(warnings);
-        parse_ok("bridge_interface=br0\nwifi_ipv6_prefix=2001:db8::\nwifi_ipv6_prefix_length=64\n", &c, &warnings);
+        parse_ok("bridge_interface=br0\nwifi_ipv6_prefix=2001:db8::\nwifi_ipv6_prefix_length=64\n",
+                 &c,
+                 &warnings);
         assert(strv_length(warnings) == 1 && strstr(warnings[0], "IPv6"));
+        assert(startswith(warnings[0], "x.conf:2: "));
         config_done(&c);
 }
 
@@ -282,7 +286,9 @@ static void test_quoting(void) {
         config_done(&c);
 
         /* CRLF line endings, as written by editors on other systems. */
-        parse_ok("num_cvd_accounts=5\r\n\r\nbridge_interface=\"br0\"\r\n# c\r\nipv4_bridge=0\r\n", &c, &warnings);
+        parse_ok("num_cvd_accounts=5\r\n\r\nbridge_interface=\"br0\"\r\n# c\r\nipv4_bridge=0\r\n",
+                 &c,
+                 &warnings);
         assert(c.net.n_slots == 5);
         assert(streq_ptr(c.net.bridge_interface, "br0"));
         assert(!c.net.ipv4_bridge);
@@ -298,7 +304,9 @@ static void test_error_prefix(void) {
                      "x.conf:3: num_cvd_accounts=abc: ",
                      "not a number",
                      NULL);
-        assert_error("ipv4_bridge=1\n\n   export num_cvd_accounts='1 2'\n", "x.conf:3: num_cvd_accounts=1 2: ", NULL);
+        assert_error("ipv4_bridge=1\n\n   export num_cvd_accounts='1 2'\n",
+                     "x.conf:3: num_cvd_accounts=1 2: ",
+                     NULL);
         assert_error("\r\n\r\nnum_cvd_accounts=x\r\n", "x.conf:3: num_cvd_accounts=x: ", NULL);
         /* A syntax error on line 3. */
         assert_error("a=1\n\nfoo bar\n", "x.conf:3: ", "KEY=value", NULL);
@@ -311,8 +319,11 @@ static void test_error_prefix(void) {
                 _cleanup_free_ char *error = NULL;
                 Config c;
 
-                assert(config_parse("/etc/default/cuttlefish-host-resources", "firewall=x\n", &c, &error, NULL) ==
-                       -EINVAL);
+                assert(config_parse("/etc/default/cuttlefish-host-resources",
+                                    "firewall=x\n",
+                                    &c,
+                                    &error,
+                                    NULL) == -EINVAL);
                 assert(startswith(error, "/etc/default/cuttlefish-host-resources:1: firewall=x: "));
         }
 }
@@ -419,7 +430,9 @@ static void test_num_cvd_accounts(void) {
                      NULL);
 
         /* Shrinking the pools below the default slot count. */
-        parse_ok("mobile_ipv4_pools=10.0.0.0/24\nwifiap_ipv4_pools=10.0.1.0/24\nnum_cvd_accounts=64\n", &c, NULL);
+        parse_ok("mobile_ipv4_pools=10.0.0.0/24\nwifiap_ipv4_pools=10.0.1.0/24\nnum_cvd_accounts=64\n",
+                 &c,
+                 NULL);
         config_done(&c);
         assert_error("mobile_ipv4_pools=10.0.0.0/24\nwifiap_ipv4_pools=10.0.1.0/24\nnum_cvd_accounts=65\n",
                      "x.conf:3: num_cvd_accounts=65: ",
@@ -430,10 +443,17 @@ static void test_num_cvd_accounts(void) {
 static void test_pools(void) {
         Config c;
 
-        assert_error("mobile_ipv4_pools=192.168.97.0/25\n", "x.conf:1: mobile_ipv4_pools=192.168.97.0/25: ", "/24", NULL);
+        assert_error("mobile_ipv4_pools=192.168.97.0/25\n",
+                     "x.conf:1: mobile_ipv4_pools=192.168.97.0/25: ",
+                     "/24",
+                     NULL);
         assert_error("mobile_ipv4_pools=192.168.97.0\n", "x.conf:1: mobile_ipv4_pools=192.168.97.0: ", NULL);
-        assert_error("mobile_ipv4_pools=192.168.97.1/24\n", "x.conf:1: mobile_ipv4_pools=192.168.97.1/24: ", NULL);
-        assert_error("wifiap_ipv4_pools=192.168.300.0/24\n", "x.conf:1: wifiap_ipv4_pools=192.168.300.0/24: ", NULL);
+        assert_error("mobile_ipv4_pools=192.168.97.1/24\n",
+                     "x.conf:1: mobile_ipv4_pools=192.168.97.1/24: ",
+                     NULL);
+        assert_error("wifiap_ipv4_pools=192.168.300.0/24\n",
+                     "x.conf:1: wifiap_ipv4_pools=192.168.300.0/24: ",
+                     NULL);
         assert_error("wifiap_ipv4_pools=\n", "x.conf:1: wifiap_ipv4_pools=: ", "empty", NULL);
         assert_error("wifiap_ipv4_pools=\" , \"\n", "x.conf:1: ", "empty", NULL);
         assert_error("mobile_ipv4_pools=10.0.0.0/24,10.0.0.0/24\n", "x.conf:1: ", "twice", NULL);
@@ -457,8 +477,16 @@ static void test_pools(void) {
                      "wifiap_ipv4_pools",
                      "10.0.0.0/24",
                      NULL);
-        assert_error("\nmobile_ipv4_pools=192.168.98.0/24\n", "x.conf:2: ", "mobile_ipv4_pools", "192.168.98.0/24", NULL);
-        assert_error("wifiap_ipv4_pools=192.168.96.0/24\n", "x.conf:1: ", "wifiap_ipv4_pools", "192.168.96.0/24", NULL);
+        assert_error("\nmobile_ipv4_pools=192.168.98.0/24\n",
+                     "x.conf:2: ",
+                     "mobile_ipv4_pools",
+                     "192.168.98.0/24",
+                     NULL);
+        assert_error("wifiap_ipv4_pools=192.168.96.0/24\n",
+                     "x.conf:1: ",
+                     "wifiap_ipv4_pools",
+                     "192.168.96.0/24",
+                     NULL);
 }
 
 /* A pool that collides with the other list's default: the line to fix is the one that was
@@ -516,7 +544,11 @@ static void test_duplicate_key(void) {
 static void test_ipv6_prefix(void) {
         Config c;
 
-        assert_error("ethernet_ipv6_prefix=2001:db8:1::\n", "x.conf:1: ", "ethernet_ipv6_prefix", "_length", NULL);
+        assert_error("ethernet_ipv6_prefix=2001:db8:1::\n",
+                     "x.conf:1: ",
+                     "ethernet_ipv6_prefix",
+                     "_length",
+                     NULL);
         assert_error("num_cvd_accounts=2\nwifi_ipv6_prefix=2001:db8:1::\n",
                      "x.conf:2: ",
                      "wifi_ipv6_prefix",
@@ -562,7 +594,8 @@ static void test_bad_values(void) {
                 { "dnsmasq_user=", "x.conf:1: dnsmasq_user=: ", "empty" },
                 { "dnsmasq_user='no body'", "x.conf:1: dnsmasq_user=no body: ", "user" },
                 { "dnsmasq_user=root;id", "x.conf:1: dnsmasq_user=root;id: ", "user" },
-                { "bridge_interface=averyveryverylongname", "x.conf:1: bridge_interface=averyveryverylongname: ",
+                { "bridge_interface=averyveryverylongname",
+                  "x.conf:1: bridge_interface=averyveryverylongname: ",
                   "interface name" },
                 { "bridge_interface=a/b", "x.conf:1: bridge_interface=a/b: ", "interface name" },
                 { "bridge_interface=a:b", "x.conf:1: bridge_interface=a:b: ", "interface name" },
@@ -570,7 +603,8 @@ static void test_bad_values(void) {
                 { "dns_servers=8.8.8.8,foo", "x.conf:1: dns_servers=8.8.8.8,foo: ", "'foo'" },
                 { "dns_servers=8.8.8.8,2001:db8::1", "x.conf:1: ", "IPv4" },
                 { "dns_servers=1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5,1.1.1.6,1.1.1.7,1.1.1.8,1.1.1.9",
-                  "x.conf:1: ", "too many" },
+                  "x.conf:1: ",
+                  "too many" },
                 { "dns6_servers=8.8.8.8", "x.conf:1: dns6_servers=8.8.8.8: ", "IPv6" },
                 { "max_instances_per_user=0", "x.conf:1: max_instances_per_user=0: ", "253" },
                 { "max_instances_per_user=254", "x.conf:1: max_instances_per_user=254: ", "253" },

@@ -54,7 +54,9 @@ static void test_config_ethernet(void) {
         assert_line(text, "bind-interfaces", true);
         assert_line(text, "dhcp-range=192.168.98.2,192.168.98.255", true);
         assert_line(text, "dhcp-option=option:dns-server,8.8.8.8,8.8.4.4", true);
-        assert_line(text, "dhcp-option=option6:dns-server,[2001:4860:4860::8888],[2001:4860:4860::8844]", true);
+        assert_line(text,
+                    "dhcp-option=option6:dns-server,[2001:4860:4860::8888],[2001:4860:4860::8844]",
+                    true);
         assert_line(text, "dhcp-no-override", true);
         assert_line(text, "dhcp-leasefile=" LEASES, true);
         /* Ours: no /etc/resolv.conf or /etc/hosts, privileges dropped. */
@@ -168,20 +170,20 @@ static void test_paths(void) {
 
 static void test_leases(void) {
         static const char text[] =
-                "1795322251 00:1a:11:e1:cf:02 192.168.98.23 guest3 01:00:1a:11:e1:cf:02\n"
-                "1795322260 00:1a:11:e2:cf:00 192.168.96.170 * 01:00:1a:11:e2:cf:00\n"
-                "\n"
-                "0 00:1a:11:e1:cf:09 192.168.98.100 * *\n"
-                "duid 00:01:00:01:2c:5b:6e:3a:02:42:ac:11:00:02\n"
-                "1795322300 2883158054 2001:db8:e::1234 guest3 00:01:00:01:2c:5b:6e:3a:02:42:ac:11:00:02\n"
-                "garbage\n"
-                "this is not a lease at all\n"
-                "1795322251 zz:1a:11:e1:cf:02 192.168.98.24 host x\n"
-                "1795322251 00:1a:11:e1:cf:03\n"
-                "-5 00:1a:11:e1:cf:04 192.168.98.25 host x\n"
-                "17953222510000000000 00:1a:11:e1:cf:05 192.168.98.26 host x\n"
-                "1795322251 00:1a:11:e1:cf:06:07 192.168.98.27 host x\n"
-                "1795322251\t00:1a:11:e1:cf:0a\t192.168.98.30\ttabbed\t*";
+                        "1795322251 00:1a:11:e1:cf:02 192.168.98.23 guest3 01:00:1a:11:e1:cf:02\n"
+                        "1795322260 00:1a:11:e2:cf:00 192.168.96.170 * 01:00:1a:11:e2:cf:00\n"
+                        "\n"
+                        "0 00:1a:11:e1:cf:09 192.168.98.100 * *\n"
+                        "duid 00:01:00:01:2c:5b:6e:3a:02:42:ac:11:00:02\n"
+                        "1795322300 2883158054 2001:db8:e::1234 guest3 00:01:00:01:2c:5b:6e:3a:02:42\n"
+                        "garbage\n"
+                        "this is not a lease at all\n"
+                        "1795322251 zz:1a:11:e1:cf:02 192.168.98.24 host x\n"
+                        "1795322251 00:1a:11:e1:cf:03\n"
+                        "-5 00:1a:11:e1:cf:04 192.168.98.25 host x\n"
+                        "17953222510000000000 00:1a:11:e1:cf:05 192.168.98.26 host x\n"
+                        "1795322251 00:1a:11:e1:cf:06:07 192.168.98.27 host x\n"
+                        "1795322251\t00:1a:11:e1:cf:0a\t192.168.98.30\ttabbed\t*";
         _cleanup_free_ DnsmasqLease *l = NULL;
         size_t n = SIZE_MAX;
 
@@ -189,7 +191,7 @@ static void test_leases(void) {
         assert(n == 4);
 
         assert(l[0].expires == 1795322251);
-        assert(memcmp(l[0].mac, (const uint8_t[]) { 0x00, 0x1a, 0x11, 0xe1, 0xcf, 0x02 }, 6) == 0);
+        assert(memcmp(l[0].mac, (const uint8_t[]){ 0x00, 0x1a, 0x11, 0xe1, 0xcf, 0x02 }, 6) == 0);
         assert(streq(l[0].ip, "192.168.98.23"));
         assert(streq(l[0].hostname, "guest3"));
 

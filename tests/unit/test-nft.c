@@ -10,6 +10,7 @@
 #include "nft.h"
 #include "util.h"
 
+#define REPLACE_INET "add table inet " NET_TABLE_NAME "\ndelete table inet " NET_TABLE_NAME "\n"
 #define BRIDGE_TABLE "\ntable bridge " NET_TABLE_NAME " {\n"
 
 static void assert_has(const char *text, const char *needle, bool expected) {
@@ -44,8 +45,7 @@ static void test_default(void) {
         text = build(&c, true);
 
         /* Replaces our tables in one transaction and touches no other. */
-        assert(strncmp(text, "add table inet " NET_TABLE_NAME "\ndelete table inet " NET_TABLE_NAME "\n",
-                       strlen("add table inet " NET_TABLE_NAME "\ndelete table inet " NET_TABLE_NAME "\n")) == 0);
+        assert(strncmp(text, REPLACE_INET, strlen(REPLACE_INET)) == 0);
         assert_has(text, "\ntable inet " NET_TABLE_NAME " {\n", true);
         assert(count(text, "table ") == count(text, NET_TABLE_NAME));
 
@@ -94,15 +94,21 @@ static void test_bridge_interface_ipv4(void) {
         text = build(&c, true);
 
         /* No bridge NAT: the bridge is not ours. */
-        assert_has(text, "elements = { 192.168.97.0/30, 192.168.94.0/30, 192.168.97.4/30, 192.168.94.4/30 }", true);
+        assert_has(text,
+                   "elements = { 192.168.97.0/30, 192.168.94.0/30, 192.168.97.4/30, 192.168.94.4/30 }",
+                   true);
         assert_has(text, "/24", false);
         assert_has(text, "masquerade", true);
 
         assert_has(text, BRIDGE_TABLE, true);
         assert_has(text, "type filter hook prerouting priority -250", true);
         assert_has(text, "type filter hook forward priority 0", true);
-        assert_has(text, "iifname { \"cvd-etap-01\", \"cvd-etap-02\" } ether type ip meta broute set 1 accept", true);
-        assert_has(text, "iifname { \"cvd-wtap-01\", \"cvd-wtap-02\" } ether type ip meta broute set 1 accept", true);
+        assert_has(text,
+                   "iifname { \"cvd-etap-01\", \"cvd-etap-02\" } ether type ip meta broute set 1 accept",
+                   true);
+        assert_has(text,
+                   "iifname { \"cvd-wtap-01\", \"cvd-wtap-02\" } ether type ip meta broute set 1 accept",
+                   true);
         assert_has(text, "oifname { \"cvd-etap-01\", \"cvd-etap-02\" } ether type ip drop", true);
         assert_has(text, "oifname { \"cvd-wtap-01\", \"cvd-wtap-02\" } ether type ip drop", true);
         /* mtap/wifiap are not bridge ports. */

@@ -38,16 +38,22 @@ static void assert_ipv4_octet(struct in_addr a, const char *first3, unsigned x) 
         assert_ipv4(a, expected);
 }
 
-static void assert_slash30(const NetConfig *c, unsigned slot, TapKind kind, const char *network,
-                           const char *gateway, const char *guest, const char *broadcast) {
+/* expected: "NETWORK GATEWAY GUEST BROADCAST", a row of the reference's /30 arithmetic. */
+static void assert_slash30(const NetConfig *c, unsigned slot, TapKind kind, const char *expected) {
+        char n[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], h[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], s[64];
         Ipv4Slash30 a;
 
         assert(slot_has_tap(c, slot, kind));
         assert(slot_tap_ipv4(c, slot, kind, &a) == 0);
-        assert_ipv4(a.network, network);
-        assert_ipv4(a.gateway, gateway);
-        assert_ipv4(a.guest, guest);
-        assert_ipv4(a.broadcast, broadcast);
+        ipv4_to_string(a.network, n);
+        ipv4_to_string(a.gateway, g);
+        ipv4_to_string(a.guest, h);
+        ipv4_to_string(a.broadcast, b);
+        (void) snprintf(s, sizeof(s), "%s %s %s %s", n, g, h, b);
+        if (!streq(s, expected)) {
+                fprintf(stderr, "slot %u: expected %s, got %s\n", slot, expected, s);
+                assert(streq(s, expected));
+        }
 }
 
 static void assert_mac(unsigned slot, TapKind kind, const char *expected) {
@@ -57,13 +63,13 @@ static void assert_mac(unsigned slot, TapKind kind, const char *expected) {
         assert(slot_guest_mac(slot, kind, mac) == 0);
         mac_to_string(mac, s);
         if (!streq(s, expected)) {
-                fprintf(stderr, "slot %u %s: expected %s, got %s\n", slot, tap_kind_to_string(kind), expected, s);
+                fprintf(stderr, "slot %u: expected %s, got %s\n", slot, expected, s);
                 assert(streq(s, expected));
         }
 }
 
 static bool strv_contains(char **l, const char *s) {
-        STRV_FOREACH(i, l)
+        STRV_FOREACH (i, l)
                 if (streq(*i, s))
                         return true;
         return false;
@@ -116,10 +122,14 @@ static void test_tap_names(void) {
 
 static void test_parse_tap_name(void) {
         static const char *const garbage[] = {
-                "cvd-etap-1",    "cvd-etap-001", "cvd-foo-01",  "cvd-etap-254", "eth0",         "",
-                "cvd-etap-00",   "cvd-etap-0100", "cvd-etap-",  "cvd-etap",     "cvd-ebr",      "cvd-wbr",
-                "cvd-etap-01x",  "cvd-etap-+1",  "cvd-etap- 1", "cvd-etap--1",  "cvd-etap-1000", "CVD-etap-01",
-                "xcvd-etap-01",  "cvd--01",      "cvd-etap-01 ", "cvd-pi-mtap1", "cvd-mtap-0x1",  "cvd-etap-99999999999",
+                "cvd-etap-1",   "cvd-etap-001",  "cvd-foo-01",
+                "cvd-etap-254", "eth0",          "",
+                "cvd-etap-00",  "cvd-etap-0100", "cvd-etap-",
+                "cvd-etap",     "cvd-ebr",       "cvd-wbr",
+                "cvd-etap-01x", "cvd-etap-+1",   "cvd-etap- 1",
+                "cvd-etap--1",  "cvd-etap-1000", "CVD-etap-01",
+                "xcvd-etap-01", "cvd--01",       "cvd-etap-01 ",
+                "cvd-pi-mtap1", "cvd-mtap-0x1",  "cvd-etap-99999999999",
         };
         unsigned slot;
         TapKind kind;
@@ -212,19 +222,19 @@ static void test_slash30_examples(void) {
 
         assert(net_config_init_defaults(&c) == 0);
         c.n_slots = 128;
-        assert_slash30(&c, 1, TAP_MOBILE, "192.168.97.0", "192.168.97.1", "192.168.97.2", "192.168.97.3");
-        assert_slash30(&c, 2, TAP_MOBILE, "192.168.97.4", "192.168.97.5", "192.168.97.6", "192.168.97.7");
-        assert_slash30(&c, 10, TAP_MOBILE, "192.168.97.36", "192.168.97.37", "192.168.97.38", "192.168.97.39");
-        assert_slash30(&c, 64, TAP_MOBILE, "192.168.97.252", "192.168.97.253", "192.168.97.254", "192.168.97.255");
-        assert_slash30(&c, 65, TAP_MOBILE, "192.168.93.0", "192.168.93.1", "192.168.93.2", "192.168.93.3");
-        assert_slash30(&c, 66, TAP_MOBILE, "192.168.93.4", "192.168.93.5", "192.168.93.6", "192.168.93.7");
-        assert_slash30(&c, 128, TAP_MOBILE, "192.168.93.252", "192.168.93.253", "192.168.93.254", "192.168.93.255");
+        assert_slash30(&c, 1, TAP_MOBILE, "192.168.97.0 192.168.97.1 192.168.97.2 192.168.97.3");
+        assert_slash30(&c, 2, TAP_MOBILE, "192.168.97.4 192.168.97.5 192.168.97.6 192.168.97.7");
+        assert_slash30(&c, 10, TAP_MOBILE, "192.168.97.36 192.168.97.37 192.168.97.38 192.168.97.39");
+        assert_slash30(&c, 64, TAP_MOBILE, "192.168.97.252 192.168.97.253 192.168.97.254 192.168.97.255");
+        assert_slash30(&c, 65, TAP_MOBILE, "192.168.93.0 192.168.93.1 192.168.93.2 192.168.93.3");
+        assert_slash30(&c, 66, TAP_MOBILE, "192.168.93.4 192.168.93.5 192.168.93.6 192.168.93.7");
+        assert_slash30(&c, 128, TAP_MOBILE, "192.168.93.252 192.168.93.253 192.168.93.254 192.168.93.255");
 
-        assert_slash30(&c, 1, TAP_WIFIAP, "192.168.94.0", "192.168.94.1", "192.168.94.2", "192.168.94.3");
-        assert_slash30(&c, 2, TAP_WIFIAP, "192.168.94.4", "192.168.94.5", "192.168.94.6", "192.168.94.7");
-        assert_slash30(&c, 64, TAP_WIFIAP, "192.168.94.252", "192.168.94.253", "192.168.94.254", "192.168.94.255");
-        assert_slash30(&c, 65, TAP_WIFIAP, "192.168.95.0", "192.168.95.1", "192.168.95.2", "192.168.95.3");
-        assert_slash30(&c, 128, TAP_WIFIAP, "192.168.95.252", "192.168.95.253", "192.168.95.254", "192.168.95.255");
+        assert_slash30(&c, 1, TAP_WIFIAP, "192.168.94.0 192.168.94.1 192.168.94.2 192.168.94.3");
+        assert_slash30(&c, 2, TAP_WIFIAP, "192.168.94.4 192.168.94.5 192.168.94.6 192.168.94.7");
+        assert_slash30(&c, 64, TAP_WIFIAP, "192.168.94.252 192.168.94.253 192.168.94.254 192.168.94.255");
+        assert_slash30(&c, 65, TAP_WIFIAP, "192.168.95.0 192.168.95.1 192.168.95.2 192.168.95.3");
+        assert_slash30(&c, 128, TAP_WIFIAP, "192.168.95.252 192.168.95.253 192.168.95.254 192.168.95.255");
         net_config_done(&c);
 }
 
@@ -268,19 +278,19 @@ static void test_four_pools(void) {
                         assert(slot_has_tap(&c, i, all_kinds[k]));
 
         /* The first two pools are unchanged. */
-        assert_slash30(&c, 64, TAP_MOBILE, "192.168.97.252", "192.168.97.253", "192.168.97.254", "192.168.97.255");
-        assert_slash30(&c, 65, TAP_MOBILE, "192.168.93.0", "192.168.93.1", "192.168.93.2", "192.168.93.3");
-        assert_slash30(&c, 128, TAP_WIFIAP, "192.168.95.252", "192.168.95.253", "192.168.95.254", "192.168.95.255");
+        assert_slash30(&c, 64, TAP_MOBILE, "192.168.97.252 192.168.97.253 192.168.97.254 192.168.97.255");
+        assert_slash30(&c, 65, TAP_MOBILE, "192.168.93.0 192.168.93.1 192.168.93.2 192.168.93.3");
+        assert_slash30(&c, 128, TAP_WIFIAP, "192.168.95.252 192.168.95.253 192.168.95.254 192.168.95.255");
 
-        assert_slash30(&c, 129, TAP_MOBILE, "10.0.3.0", "10.0.3.1", "10.0.3.2", "10.0.3.3");
-        assert_slash30(&c, 130, TAP_MOBILE, "10.0.3.4", "10.0.3.5", "10.0.3.6", "10.0.3.7");
-        assert_slash30(&c, 192, TAP_MOBILE, "10.0.3.252", "10.0.3.253", "10.0.3.254", "10.0.3.255");
-        assert_slash30(&c, 193, TAP_MOBILE, "10.0.4.0", "10.0.4.1", "10.0.4.2", "10.0.4.3");
+        assert_slash30(&c, 129, TAP_MOBILE, "10.0.3.0 10.0.3.1 10.0.3.2 10.0.3.3");
+        assert_slash30(&c, 130, TAP_MOBILE, "10.0.3.4 10.0.3.5 10.0.3.6 10.0.3.7");
+        assert_slash30(&c, 192, TAP_MOBILE, "10.0.3.252 10.0.3.253 10.0.3.254 10.0.3.255");
+        assert_slash30(&c, 193, TAP_MOBILE, "10.0.4.0 10.0.4.1 10.0.4.2 10.0.4.3");
         /* 253 = 192 + 61: the 61st /30 of the fourth pool. */
-        assert_slash30(&c, 253, TAP_MOBILE, "10.0.4.240", "10.0.4.241", "10.0.4.242", "10.0.4.243");
-        assert_slash30(&c, 129, TAP_WIFIAP, "172.16.3.0", "172.16.3.1", "172.16.3.2", "172.16.3.3");
-        assert_slash30(&c, 193, TAP_WIFIAP, "172.16.4.0", "172.16.4.1", "172.16.4.2", "172.16.4.3");
-        assert_slash30(&c, 253, TAP_WIFIAP, "172.16.4.240", "172.16.4.241", "172.16.4.242", "172.16.4.243");
+        assert_slash30(&c, 253, TAP_MOBILE, "10.0.4.240 10.0.4.241 10.0.4.242 10.0.4.243");
+        assert_slash30(&c, 129, TAP_WIFIAP, "172.16.3.0 172.16.3.1 172.16.3.2 172.16.3.3");
+        assert_slash30(&c, 193, TAP_WIFIAP, "172.16.4.0 172.16.4.1 172.16.4.2 172.16.4.3");
+        assert_slash30(&c, 253, TAP_WIFIAP, "172.16.4.240 172.16.4.241 172.16.4.242 172.16.4.243");
 
         /* Uneven pools: mobile reaches slot 192, wifiap 253; each kind follows its own list. */
         c.n_mobile_pools = 3;
