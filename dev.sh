@@ -25,12 +25,12 @@ APT_PACKAGES=(
         gcc meson ninja-build pkg-config libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev
         # runtime
         dbus polkitd dnsmasq-base nftables iproute2 passwd
-        # tests
-        jq busybox-static procps util-linux
+        # tests (busctl comes with the systemd package, which does not become PID 1 by being installed)
+        systemd jq busybox-static procps util-linux
 )
 DNF_PACKAGES=(
         gcc meson ninja-build pkgconf-pkg-config systemd-devel libnl3-devel nftables-devel json-c-devel
-        dbus-daemon polkit dnsmasq nftables iproute shadow-utils
+        dbus-daemon polkit dnsmasq nftables iproute shadow-utils systemd
         jq busybox procps-ng util-linux
 )
 

@@ -27,9 +27,21 @@ cf_write_config "num_cvd_accounts=10"
 cf_start_daemon
 check_slots 10
 
+# Every EMITS_CHANGE property really emits: watch PropertiesChanged while reloading.
+busctl --system monitor --match="type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='/org/cuttlefish/HostResources1'" \
+        </dev/null >"$CF_TMP/monitor.log" 2>&1 &
+CF_PIDS+=($!)
+cf_wait_for 5 grep -q "Monitoring bus" "$CF_TMP/monitor.log" || true
 cf_write_config "num_cvd_accounts=20"
 cfctl -q reload
 check_slots 20
+changed() { grep -A30 PropertiesChanged "$CF_TMP/monitor.log" | grep -q "UINT32 20"; }
+cf_wait_for 5 changed || cf_fail "no PropertiesChanged with Slots=20: $(head -c 2000 "$CF_TMP/monitor.log")"
+grep -q 'STRING "Slots"' "$CF_TMP/monitor.log" || cf_fail "PropertiesChanged does not name Slots"
+cfctl -q network down
+states() { grep -A40 PropertiesChanged "$CF_TMP/monitor.log" | grep -o 'STRING "\(down\|configuring\|up\)"' | tr '\n' ' '; }
+cf_wait_for 5 bash -c "grep -q 'STRING \"down\"' '$CF_TMP/monitor.log'" || cf_fail "no NetworkState=down signal: $(states)"
+cfctl -q network up
 
 cf_write_config "num_cvd_accounts=5"
 cfctl -q reload
