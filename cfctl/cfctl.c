@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <strings.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +13,13 @@
 
 #include "build-config.h"
 #include "bus-errors.h"
+#include "cfctl.h"
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
-/* A verb's return for "the user asked wrongly": exit 2, not 1. Outside the errno range. */
-#define R_USAGE (-4096)
 
 typedef enum JsonMode {
         JSON_OFF,
@@ -29,6 +31,137 @@ static JsonMode arg_json = JSON_OFF;
 static bool arg_legend = true;
 static bool arg_ask_password = true;
 static bool arg_quiet = false;
+static bool arg_wait = false;
+static unsigned arg_timeout = 300;
+static bool arg_follow = false;
+static int arg_signal = SIGTERM;
+
+/* start: CreateInstance options, only those given. */
+static struct {
+        char *backend, *kernel, *initrd, *cmdline, *gpu_mode, *restart, *boot_marker, *host_package, *images_dir;
+        char **disks, **extra_args;
+        uint32_t number, cpus, memory_mb, boot_timeout_sec, stop_timeout_sec;
+        bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start;
+} arg_start;
+
+int cfctl_json_mode(void) {
+        return arg_json;
+}
+bool cfctl_legend(void) {
+        return arg_legend;
+}
+bool cfctl_quiet(void) {
+        return arg_quiet;
+}
+bool cfctl_ask_password(void) {
+        return arg_ask_password;
+}
+bool cfctl_wait(void) {
+        return arg_wait;
+}
+unsigned cfctl_wait_timeout_sec(void) {
+        return arg_timeout;
+}
+bool cfctl_follow(void) {
+        return arg_follow;
+}
+int cfctl_signal(void) {
+        return arg_signal;
+}
+
+int cfctl_compare_number(const void *a, const void *b) {
+        struct json_object *x = *(struct json_object *const *) a, *y = *(struct json_object *const *) b, *vx, *vy;
+        int64_t nx = json_object_object_get_ex(x, "number", &vx) ? json_object_get_int64(vx) : 0;
+        int64_t ny = json_object_object_get_ex(y, "number", &vy) ? json_object_get_int64(vy) : 0;
+
+        return nx < ny ? -1 : nx > ny;
+}
+
+int cfctl_bus_error(int r, const sd_bus_error *error, const char *what) {
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+            sd_bus_error_has_name(error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return log_error_errno(r, "Failed to %s: the service is not running. Start it with "
+                                          "'systemctl start cuttlefish-host-resources'.", what);
+        return log_error_errno(r, "Failed to %s: %s", what, error && error->message ? error->message : strerror(-r));
+}
+
+static int append_str(sd_bus_message *m, const char *key, const char *v) {
+        return v ? sd_bus_message_append(m, "{sv}", key, "s", v) : 0;
+}
+
+static int append_strv(sd_bus_message *m, const char *key, char **l) {
+        int r;
+
+        if (!l)
+                return 0;
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "as");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, l);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+int cfctl_append_start_options(sd_bus_message *m) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if ((r = append_str(m, "backend", arg_start.backend)) < 0 || (r = append_str(m, "kernel", arg_start.kernel)) < 0 ||
+            (r = append_str(m, "initrd", arg_start.initrd)) < 0 || (r = append_str(m, "cmdline", arg_start.cmdline)) < 0 ||
+            (r = append_str(m, "gpu_mode", arg_start.gpu_mode)) < 0 ||
+            (r = append_str(m, "restart", arg_start.restart)) < 0 ||
+            (r = append_str(m, "boot_marker", arg_start.boot_marker)) < 0 ||
+            (r = append_str(m, "host_package", arg_start.host_package)) < 0 ||
+            (r = append_str(m, "images_dir", arg_start.images_dir)) < 0 ||
+            (r = append_strv(m, "disks", arg_start.disks)) < 0 ||
+            (r = append_strv(m, "extra_args", arg_start.extra_args)) < 0)
+                return r;
+        if (arg_start.has_number && (r = sd_bus_message_append(m, "{sv}", "number", "u", arg_start.number)) < 0)
+                return r;
+        if (arg_start.has_cpus && (r = sd_bus_message_append(m, "{sv}", "cpus", "u", arg_start.cpus)) < 0)
+                return r;
+        if (arg_start.has_memory_mb && (r = sd_bus_message_append(m, "{sv}", "memory_mb", "u", arg_start.memory_mb)) < 0)
+                return r;
+        if (arg_start.has_boot_timeout &&
+            (r = sd_bus_message_append(m, "{sv}", "boot_timeout_sec", "u", arg_start.boot_timeout_sec)) < 0)
+                return r;
+        if (arg_start.has_stop_timeout &&
+            (r = sd_bus_message_append(m, "{sv}", "stop_timeout_sec", "u", arg_start.stop_timeout_sec)) < 0)
+                return r;
+        if (arg_start.no_start && (r = sd_bus_message_append(m, "{sv}", "start", "b", 0)) < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* The daemon takes absolute paths only; make a relative one absolute against our cwd. */
+static int absolute_path(const char *p, char **ret) {
+        char cwd[PATH_MAX];
+
+        if (p[0] == '/')
+                *ret = strdup(p);
+        else {
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return -errno;
+                *ret = path_join(cwd, p);
+        }
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_u32_arg(const char *name, const char *s, uint32_t *ret) {
+        if (parse_uint32(s, ret) < 0) {
+                log_error("--%s needs a whole number, not '%s'.", name, s);
+                return -EINVAL;
+        }
+        return 0;
+}
 
 typedef struct Verb {
         const char *name;
@@ -58,7 +191,7 @@ static int bus_call(sd_bus *bus, const char *method, const char *what, sd_bus_me
         return 0;
 }
 
-static int print_json(struct json_object *o) {
+int cfctl_print_json(struct json_object *o) {
         int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
 
         puts(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -180,7 +313,7 @@ static int verb_network_status(sd_bus *bus) {
                 return log_error_errno(-EBADMSG, "The service sent malformed JSON.");
 
         if (arg_json != JSON_OFF)
-                return print_json(o);
+                return cfctl_print_json(o);
         print_network(o);
         return 0;
 }
@@ -223,6 +356,18 @@ static int verb_reload(sd_bus *bus, int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
+        { "start", 1, 1, verb_start },
+        { "stop", 2, 64, verb_stop },
+        { "kill", 2, 64, verb_kill },
+        { "restart", 2, 64, verb_restart },
+        { "suspend", 2, 64, verb_suspend },
+        { "resume", 2, 64, verb_resume },
+        { "rm", 2, 64, verb_rm },
+        { "list", 1, 1, verb_list },
+        { "status", 1, 2, verb_status },
+        { "show", 2, 2, verb_show },
+        { "logs", 2, 2, verb_logs },
+        { "monitor", 1, 1, verb_monitor },
         { "network", 1, 2, verb_network },
         { "reload", 1, 1, verb_reload },
 };
@@ -232,7 +377,21 @@ static void help(void) {
                "\n"
                "Control cuttlefish-host-resources: the host network for Android Cuttlefish devices.\n"
                "\n"
-               "Commands:\n"
+               "Instances:\n"
+               "  start [OPTIONS]     Create and start a device; prints its number (CreateInstance)\n"
+               "  list                List instances\n"
+               "  status [N]          Summary of instance N (or the list)\n"
+               "  show N              All properties of instance N\n"
+               "  logs N [-f]         The serial console of instance N\n"
+               "  stop N...           Power off (ACPI, then quit, then SIGKILL)\n"
+               "  kill [-s SIG] N...  Send a signal to the VMM\n"
+               "  restart N...        Stop and start again\n"
+               "  suspend N...        Pause the vCPUs\n"
+               "  resume N...         Continue paused vCPUs\n"
+               "  rm N...             Stop if needed and remove, releasing the slot\n"
+               "  monitor             Print instance events as they happen\n"
+               "\n"
+               "Network:\n"
                "  network [status]    Show bridges, slots, taps, addresses and guest DHCP leases\n"
                "  network up          Create or repair the network (SetupNetwork)\n"
                "  network down        Remove every link, firewall table and dnsmasq of the service\n"
@@ -246,6 +405,17 @@ static void help(void) {
                "     --no-ask-password  Do not ask for a password to authorize\n"
                "  -q --quiet          Print nothing on success\n"
                "\n"
+               "start options (CreateInstance options, '-' for '_'):\n"
+               "     --backend=qemu|crosvm|cvd  --number=N  --cpus=N  --memory-mb=N\n"
+               "     --kernel=PATH  --initrd=PATH  --cmdline=TEXT  --disk=PATH (repeatable)\n"
+               "     --gpu-mode=MODE  --restart=no|on-failure|always  --boot-marker=TEXT\n"
+               "     --boot-timeout-sec=N  --extra-arg=ARG (repeatable)  --host-package=PATH\n"
+               "     --images-dir=PATH  --stop-timeout-sec=N  --no-start\n"
+               "     --wait           Show progress on stderr until booted or failed\n"
+               "     --timeout=SEC    Give up waiting after SEC seconds (default 300)\n"
+               "  -s --signal=SIG     kill: signal name or number (default TERM)\n"
+               "  -f --follow         logs: keep printing as the console grows\n"
+               "\n"
                "DBUS_SYSTEM_BUS_ADDRESS selects the bus. See cfctl(1).\n");
 }
 
@@ -255,6 +425,25 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_JSON,
                 ARG_NO_LEGEND,
                 ARG_NO_ASK_PASSWORD,
+                ARG_BACKEND,
+                ARG_NUMBER,
+                ARG_CPUS,
+                ARG_MEMORY_MB,
+                ARG_KERNEL,
+                ARG_INITRD,
+                ARG_CMDLINE,
+                ARG_DISK,
+                ARG_GPU_MODE,
+                ARG_RESTART,
+                ARG_BOOT_MARKER,
+                ARG_BOOT_TIMEOUT,
+                ARG_EXTRA_ARG,
+                ARG_HOST_PACKAGE,
+                ARG_IMAGES_DIR,
+                ARG_NO_START,
+                ARG_STOP_TIMEOUT,
+                ARG_WAIT,
+                ARG_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -263,12 +452,33 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
                 { "quiet", no_argument, NULL, 'q' },
+                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "number", required_argument, NULL, ARG_NUMBER },
+                { "cpus", required_argument, NULL, ARG_CPUS },
+                { "memory-mb", required_argument, NULL, ARG_MEMORY_MB },
+                { "kernel", required_argument, NULL, ARG_KERNEL },
+                { "initrd", required_argument, NULL, ARG_INITRD },
+                { "cmdline", required_argument, NULL, ARG_CMDLINE },
+                { "disk", required_argument, NULL, ARG_DISK },
+                { "gpu-mode", required_argument, NULL, ARG_GPU_MODE },
+                { "restart", required_argument, NULL, ARG_RESTART },
+                { "boot-marker", required_argument, NULL, ARG_BOOT_MARKER },
+                { "boot-timeout-sec", required_argument, NULL, ARG_BOOT_TIMEOUT },
+                { "extra-arg", required_argument, NULL, ARG_EXTRA_ARG },
+                { "host-package", required_argument, NULL, ARG_HOST_PACKAGE },
+                { "images-dir", required_argument, NULL, ARG_IMAGES_DIR },
+                { "no-start", no_argument, NULL, ARG_NO_START },
+                { "stop-timeout-sec", required_argument, NULL, ARG_STOP_TIMEOUT },
+                { "wait", no_argument, NULL, ARG_WAIT },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "signal", required_argument, NULL, 's' },
+                { "follow", no_argument, NULL, 'f' },
                 {}
         };
         int c;
 
-        /* "+": stop at the first non-option, so verb arguments are the verb's. */
-        while ((c = getopt_long(argc, argv, "+hq", options, NULL)) >= 0)
+        /* Options may come before or after the verb ("cfctl start --kernel=..."). */
+        while ((c = getopt_long(argc, argv, "hqs:f", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -299,6 +509,96 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'q':
                         arg_quiet = true;
+                        break;
+                case ARG_BACKEND:
+                        arg_start.backend = optarg;
+                        break;
+                case ARG_NUMBER:
+                        if (parse_u32_arg("number", optarg, &arg_start.number) < 0)
+                                return -EINVAL;
+                        arg_start.has_number = true;
+                        break;
+                case ARG_CPUS:
+                        if (parse_u32_arg("cpus", optarg, &arg_start.cpus) < 0)
+                                return -EINVAL;
+                        arg_start.has_cpus = true;
+                        break;
+                case ARG_MEMORY_MB:
+                        if (parse_u32_arg("memory-mb", optarg, &arg_start.memory_mb) < 0)
+                                return -EINVAL;
+                        arg_start.has_memory_mb = true;
+                        break;
+                case ARG_BOOT_TIMEOUT:
+                        if (parse_u32_arg("boot-timeout-sec", optarg, &arg_start.boot_timeout_sec) < 0)
+                                return -EINVAL;
+                        arg_start.has_boot_timeout = true;
+                        break;
+                case ARG_STOP_TIMEOUT:
+                        if (parse_u32_arg("stop-timeout-sec", optarg, &arg_start.stop_timeout_sec) < 0)
+                                return -EINVAL;
+                        arg_start.has_stop_timeout = true;
+                        break;
+                case ARG_KERNEL:
+                case ARG_INITRD:
+                case ARG_HOST_PACKAGE:
+                case ARG_IMAGES_DIR:
+                case ARG_DISK: {
+                        char *p;
+                        if (absolute_path(optarg, &p) < 0)
+                                return log_oom();
+                        if (c == ARG_DISK) {
+                                if (strv_push(&arg_start.disks, p) < 0)
+                                        return log_oom();
+                        } else
+                                *(c == ARG_KERNEL ? &arg_start.kernel
+                                  : c == ARG_INITRD ? &arg_start.initrd
+                                  : c == ARG_HOST_PACKAGE ? &arg_start.host_package
+                                                          : &arg_start.images_dir) = p;
+                        break;
+                }
+                case ARG_CMDLINE:
+                        arg_start.cmdline = optarg;
+                        break;
+                case ARG_GPU_MODE:
+                        arg_start.gpu_mode = optarg;
+                        break;
+                case ARG_RESTART:
+                        arg_start.restart = optarg;
+                        break;
+                case ARG_BOOT_MARKER:
+                        arg_start.boot_marker = optarg;
+                        break;
+                case ARG_EXTRA_ARG:
+                        if (strv_push(&arg_start.extra_args, strdup(optarg)) < 0)
+                                return log_oom();
+                        break;
+                case ARG_NO_START:
+                        arg_start.no_start = true;
+                        break;
+                case ARG_WAIT:
+                        arg_wait = true;
+                        break;
+                case ARG_TIMEOUT:
+                        if (parse_u32_arg("timeout", optarg, &arg_timeout) < 0)
+                                return -EINVAL;
+                        break;
+                case 's': {
+                        uint32_t n;
+                        int sig = parse_uint32(optarg, &n) >= 0 ? (int) n : 0;
+                        const char *name = strncasecmp(optarg, "SIG", 3) == 0 ? optarg + 3 : optarg;
+
+                        for (int k = 1; !sig && k < NSIG; k++)
+                                if (sigabbrev_np(k) && strcasecmp(name, sigabbrev_np(k)) == 0)
+                                        sig = k;
+                        if (sig <= 0 || sig >= NSIG) {
+                                log_error("Unknown signal '%s': give a name (TERM, KILL, ...) or a number.", optarg);
+                                return -EINVAL;
+                        }
+                        arg_signal = sig;
+                        break;
+                }
+                case 'f':
+                        arg_follow = true;
                         break;
                 default:
                         return -EINVAL;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "util.h"
@@ -269,6 +271,20 @@ uint64_t now_usec(int clock) {
 
         (void) clock_gettime(clock, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int wait_pid_exit(pid_t pid, int timeout_msec) {
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        int r;
+
+        if (pidfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        do
+                r = poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, timeout_msec);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r == 0 ? -ETIMEDOUT : 0;
 }
 
 int pid_get_starttime(pid_t pid, uint64_t *ret) {

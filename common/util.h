@@ -36,5 +36,9 @@ uint64_t now_usec(int clock);
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 
+/* Waits up to timeout_msec for pid to exit (through a pidfd; does not reap). 0 once it is gone,
+ * -ETIMEDOUT if it still runs. */
+int wait_pid_exit(pid_t pid, int timeout_msec);
+
 /* Reads field 22 of /proc/PID/stat: the start time in clock ticks after boot. */
 int pid_get_starttime(pid_t pid, uint64_t *ret);

@@ -30,6 +30,7 @@ struct AuthQuery {
         char *action;
         sd_bus_slot *slot;
         AuthVerdict verdict;
+        bool interactive;               /* the caller allowed a password prompt */
         char *failure;                  /* AUTH_FAILED: what went wrong */
 };
 
@@ -155,6 +156,13 @@ static int verdict_to_result(AuthQuery *q, sd_bus_message *message, sd_bus_error
                                          "(see cuttlefish-host-resourcesd(8), AUTHORIZATION).",
                                          q->action);
         case AUTH_CHALLENGE:
+                /* Interaction was allowed, yet polkit still only offers a challenge: no agent
+                 * answered. That is a refusal; without the flag the caller may retry with it. */
+                if (q->interactive)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "%s needs authentication and no authentication agent answered. "
+                                                 "Run it with sudo, or ask an administrator for a polkit rule.",
+                                                 q->action);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
                                          "%s needs authentication. Run it from a terminal without "
                                          "--no-ask-password, or with sudo.",
@@ -253,7 +261,8 @@ int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *actio
                 return -ENOMEM;
         }
 
-        r = polkit_check_async(q, details, sd_bus_message_get_allow_interactive_authorization(message) > 0);
+        q->interactive = sd_bus_message_get_allow_interactive_authorization(message) > 0;
+        r = polkit_check_async(q, details, q->interactive);
         if (r < 0) {
                 auth_query_free(q);
                 return r;

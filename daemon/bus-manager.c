@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,8 @@
 
 #include "bus-auth.h"
 #include "bus-errors.h"
+#include "bus-instance.h"
+#include "instance-options.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"
@@ -115,12 +118,188 @@ static int method_describe_network(sd_bus_message *message, void *userdata, sd_b
         return sd_bus_reply_method_return(message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
+static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(instance_spec_done) InstanceSpec spec = {};
+        _cleanup_(instance_freep) Instance *i = NULL;
+        _cleanup_free_ char *e = NULL;
+        const gid_t *groups = NULL;
+        Manager *m = userdata;
+        unsigned slot;
+        uid_t uid;
+        gid_t gid;
+        int n_groups, r;
+
+        /* read -> validate -> limits -> authorize -> act -> reply */
+        r = instance_spec_from_message(message, m->config.default_backend, &spec, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+                                      &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        /* dbus-daemon reports uid and supplementary groups, not the EGID: then the primary group
+         * from the user database is what the VMM runs with. */
+        r = sd_bus_creds_get_egid(creds, &gid);
+        if (r < 0) {
+                struct passwd *pw = getpwuid(uid);
+
+                if (!pw)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "uid %u has no entry in the user database; cannot run a VMM as it.",
+                                                 (unsigned) uid);
+                gid = pw->pw_gid;
+        }
+        n_groups = sd_bus_creds_get_supplementary_gids(creds, &groups);
+        if (n_groups < 0)
+                n_groups = 0;
+
+        if (uid != 0 && manager_count_instances_of(m, uid) >= m->config.max_instances_per_user)
+                return sd_bus_error_setf(error, BUS_ERROR_QUOTA_EXCEEDED,
+                                         "uid %u already has %u instances, the most allowed "
+                                         "(max_instances_per_user). Remove one first ('cfctl rm N').",
+                                         (unsigned) uid, m->config.max_instances_per_user);
+        if (m->network->state != NETWORK_UP && m->network->state != NETWORK_DEGRADED)
+                return sd_bus_error_setf(error, BUS_ERROR_NETWORK_DOWN,
+                                         "The host network is %s. Bring it up first: 'cfctl network up'.",
+                                         network_state_to_string(m->network->state));
+
+        r = bus_verify_auth_async(m, message, AUTH_ACTION_CREATE_INSTANCE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
+        r = manager_allocate_slot(m, spec.number, &slot, &e);
+        if (r == -ENOSPC)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_FREE_SLOT, "No free slot: %s.", strempty(e));
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_SLOT_BUSY, "Cannot use that slot: %s.", strempty(e));
+
+        r = instance_new(m, slot, uid, gid, groups, (size_t) n_groups, &spec, &i);
+        if (r < 0)
+                return r;
+        Instance *added = TAKE_PTR(i);
+        (void) manager_add_instance(m, added);
+        log_info("Instance %u (uid %u): created (%s)", slot, (unsigned) uid, backend_to_string(added->spec.backend));
+
+        if (added->spec.start) {
+                r = instance_start(added, &e);
+                if (r < 0) {
+                        manager_remove_instance(m, added);
+                        return sd_bus_error_setf(error, BUS_ERROR_SPAWN_FAILED,
+                                                 "The VMM did not start: %s. Nothing was kept; fix it and "
+                                                 "create the instance again.", strempty(e));
+                }
+        } else
+                instance_set_state(added, INSTANCE_STOPPED, REASON_REQUESTED);
+
+        return sd_bus_reply_method_return(message, "uo", slot, added->object_path);
+}
+
+static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(uusso)");
+        if (r < 0)
+                return r;
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
+                Instance *i = m->instances[n];
+
+                if (!i)
+                        continue;
+                r = sd_bus_message_append(reply, "(uusso)", i->number, (uint32_t) i->owner,
+                                          instance_state_to_string(i->state), instance_reason_to_string(i->reason),
+                                          i->object_path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int get_instance_arg(sd_bus_message *message, Manager *m, Instance **ret, sd_bus_error *error) {
+        uint32_t n;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &n);
+        if (r < 0)
+                return r;
+        if (n < 1 || n > NET_SLOTS_MAX || !m->instances[n])
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_INSTANCE,
+                                         "No instance %u. 'cfctl list' shows the instances that exist.", n);
+        *ret = m->instances[n];
+        return 0;
+}
+
+static int method_get_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = NULL;
+        int r;
+
+        r = get_instance_arg(message, userdata, &i, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "o", i->object_path);
+}
+
+static int method_stop_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = NULL;
+        int r;
+
+        r = get_instance_arg(message, userdata, &i, error);
+        if (r < 0)
+                return r;
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!instance_is_active(i))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is %s, not running.", i->number,
+                                         instance_state_to_string(i->state));
+        r = instance_stop(i);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_remove_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = NULL;
+        int r;
+
+        r = get_instance_arg(message, userdata, &i, error);
+        if (r < 0)
+                return r;
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        manager_remove_instance(userdata, i);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NetworkState", "s", property_get_network_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Slots", "u", property_get_slots, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("InstanceCount", "u", property_get_instance_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("u", number, "o", path),
+                                method_create_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uusso)", instances),
+                                method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("u", number), SD_BUS_RESULT("o", path),
+                                method_get_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopInstance", SD_BUS_ARGS("u", number), SD_BUS_NO_RESULT, method_stop_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveInstance", SD_BUS_ARGS("u", number), SD_BUS_NO_RESULT,
+                                method_remove_instance, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetupNetwork", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_setup_network,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("TeardownNetwork", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_teardown_network,
@@ -129,6 +308,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DescribeNetwork", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json),
                                 method_describe_network, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("u", number, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_VTABLE_END
 };
 
@@ -138,6 +319,9 @@ int bus_register_objects(Manager *m, sd_bus *bus) {
         r = sd_bus_add_object_vtable(bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register manager object: %m");
+        r = bus_register_instances(m, bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register instance objects: %m");
         r = sd_bus_add_object_manager(bus, NULL, MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add object manager: %m");

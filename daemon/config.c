@@ -9,25 +9,6 @@
 #include "config.h"
 #include "util.h"
 
-static const char *const backend_table[_BACKEND_MAX] = {
-        [BACKEND_QEMU] = "qemu",
-        [BACKEND_CROSVM] = "crosvm",
-        [BACKEND_CVD] = "cvd",
-};
-
-const char *backend_to_string(Backend b) {
-        if (b < 0 || b >= _BACKEND_MAX)
-                return NULL;
-        return backend_table[b];
-}
-
-Backend backend_from_string(const char *s) {
-        for (Backend b = 0; b < _BACKEND_MAX; b++)
-                if (streq_ptr(s, backend_table[b]))
-                        return b;
-        return _BACKEND_INVALID;
-}
-
 int config_init_defaults(Config *c) {
         *c = (Config) {
                 .max_instances_per_user = CONFIG_MAX_INSTANCES_PER_USER_DEFAULT,

@@ -9,14 +9,7 @@
 #include <stddef.h>
 
 #include "plan.h"
-
-typedef enum Backend {
-        BACKEND_QEMU,
-        BACKEND_CROSVM,
-        BACKEND_CVD,
-        _BACKEND_MAX,
-        _BACKEND_INVALID = -EINVAL,
-} Backend;
+#include "spec.h"
 
 typedef struct Config {
         NetConfig net;
@@ -27,8 +20,6 @@ typedef struct Config {
 
 #define CONFIG_MAX_INSTANCES_PER_USER_DEFAULT 8
 
-const char *backend_to_string(Backend b);
-Backend backend_from_string(const char *s);
 
 int config_init_defaults(Config *c);
 void config_done(Config *c);

@@ -9,7 +9,9 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "bus-instance.h"
 #include "log.h"
+#include "tap.h"
 #include "manager.h"
 #include "util.h"
 
@@ -111,6 +113,9 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
+                m->instances[n] = instance_free(m->instances[n]);
+        sd_event_source_disable_unref(m->emit_source);
         m->network = network_free(m->network);
         auth_queries_free(m);
         sd_bus_flush_close_unref(m->bus);
@@ -188,7 +193,7 @@ int manager_reload(Manager *m, char **ret_error) {
 
 void manager_update_status(Manager *m) {
         (void) sd_notifyf(false, "STATUS=Network %s, %u slots, %u instances",
-                          network_state_to_string(m->network->state), m->config.net.n_slots, m->n_instances);
+                          network_state_to_string(m->network->state), m->config.net.n_slots, manager_count_active(m));
 }
 
 int manager_startup(Manager *m) {
@@ -201,6 +206,9 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 log_error("Network setup failed: %s. Fix the cause, then run 'cfctl network up'.",
                           strempty(m->network->error));
+
+        /* VMMs that outlived an earlier run of the daemon (KillMode=process). */
+        (void) manager_load_state(m);
         return 0;
 }
 
@@ -216,8 +224,144 @@ int manager_run(Manager *m) {
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
 
-        /* Nothing else runs on the network yet: leave the host as clean as the reference's stop. */
-        if (m->teardown_on_exit && m->n_instances == 0)
+        /* Running guests survive a daemon restart (KillMode=process): keep their network then.
+         * With none, leave the host as clean as the reference's stop. */
+        (void) manager_save_state(m);
+        if (m->teardown_on_exit && manager_count_active(m) == 0)
                 (void) network_teardown(m->network);
+        else
+                log_info("%u instances keep running; the network stays up for them.", manager_count_active(m));
         return r;
+}
+
+unsigned manager_count_active(Manager *m) {
+        unsigned n = 0;
+
+        for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
+                if (m->instances[k] && instance_is_active(m->instances[k]))
+                        n++;
+        return n;
+}
+
+unsigned manager_count_instances_of(Manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
+                if (m->instances[k] && m->instances[k]->owner == uid)
+                        n++;
+        return n;
+}
+
+/* A slot is usable when it exists in the plan, no instance holds it, and no outside process (a
+ * VMM or launch_cvd started by hand) holds its taps: attaching to a busy tap fails with EBUSY. */
+static int slot_probe(Manager *m, unsigned slot, char **ret_why) {
+        static const TapKind kinds[] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE };
+
+        if (slot < 1 || slot > m->config.net.n_slots)
+                return -ERANGE;
+        if (m->instances[slot])
+                return -EBUSY;
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                char name[IFNAMSIZ];
+                int fd = -EBADF, r;
+
+                (void) slot_tap_name(slot, kinds[k], name);
+                r = tap_open(name, &fd);
+                safe_close(fd);
+                if (r < 0) {
+                        if (ret_why)
+                                (void) asprintf(ret_why, "%s %s", name,
+                                                r == -EBUSY ? "is held by another process" : strerror(-r));
+                        return r == -EBUSY ? -EBUSY : -ENODEV;
+                }
+        }
+        return 0;
+}
+
+int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret_error) {
+        int r;
+
+        if (wanted > 0) {
+                _cleanup_free_ char *why = NULL;
+
+                r = slot_probe(m, wanted, &why);
+                if (r == -ERANGE)
+                        (void) asprintf(ret_error, "slot %u does not exist: this host has slots 1 to %u "
+                                                   "(num_cvd_accounts)", wanted, m->config.net.n_slots);
+                else if (r == -EBUSY && m->instances[wanted])
+                        (void) asprintf(ret_error, "slot %u is taken by instance %u of uid %u; choose another "
+                                                   "number or leave it out", wanted, wanted,
+                                        (unsigned) m->instances[wanted]->owner);
+                else if (r < 0)
+                        (void) asprintf(ret_error, "slot %u is not usable: %s", wanted, strempty(why));
+                if (r < 0)
+                        return r;
+                *ret = wanted;
+                return 0;
+        }
+        for (unsigned slot = 1; slot <= m->config.net.n_slots; slot++)
+                if (slot_probe(m, slot, NULL) >= 0) {
+                        *ret = slot;
+                        return 0;
+                }
+        (void) asprintf(ret_error, "all %u slots are in use. Remove an instance ('cfctl rm N') or raise "
+                                   "num_cvd_accounts and reload", m->config.net.n_slots);
+        return -ENOSPC;
+}
+
+int manager_add_instance(Manager *m, Instance *i) {
+        m->instances[i->number] = i;
+        m->n_instances++;
+        if (m->bus && sd_bus_is_ready(m->bus) > 0) {
+                (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceNew", "uo", i->number,
+                                          i->object_path);
+                (void) sd_bus_emit_object_added(m->bus, i->object_path);
+                (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
+        }
+        manager_instance_changed(m, i);
+        return 0;
+}
+
+void manager_remove_instance(Manager *m, Instance *i) {
+        _cleanup_free_ char *path = strdup(i->object_path);
+        unsigned number = i->number;
+
+        instance_release(i);
+        if (m->bus && sd_bus_is_ready(m->bus) > 0 && path) {
+                (void) sd_bus_emit_object_removed(m->bus, path);
+                (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceRemoved", "uo", number,
+                                          path);
+        }
+        log_info("Instance %u (uid %u): removed", number, (unsigned) i->owner);
+        m->instances[number] = instance_free(i);
+        m->n_instances--;
+        if (m->bus && sd_bus_is_ready(m->bus) > 0)
+                (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
+        (void) manager_save_state(m);
+        manager_update_status(m);
+}
+
+static int on_emit(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        m->emit_source = sd_event_source_disable_unref(m->emit_source);
+        for (unsigned k = 1; k <= NET_SLOTS_MAX; k++) {
+                Instance *i = m->instances[k];
+
+                if (!i || !i->dirty)
+                        continue;
+                i->dirty = false;
+                bus_emit_instance_changed(i);
+        }
+        (void) manager_save_state(m);
+        manager_update_status(m);
+        return 0;
+}
+
+void manager_instance_changed(Manager *m, Instance *i) {
+        i->dirty = true;
+        if (m->emit_source)
+                return;
+        if (sd_event_add_defer(m->event, &m->emit_source, on_emit, m) < 0)
+                log_warning("Failed to queue instance change signals.");
 }

@@ -8,6 +8,7 @@
 
 #include "bus-auth.h"
 #include "config.h"
+#include "instance.h"
 #include "network.h"
 
 #define MANAGER_PATH "/org/cuttlefish/HostResources1"
@@ -26,7 +27,9 @@ struct Manager {
         char *state_dir;
         int lock_fd;
         Network *network;
+        Instance *instances[NET_SLOTS_MAX + 1];       /* by slot number */
         unsigned n_instances;
+        sd_event_source *emit_source;                 /* coalesces instance change signals */
         AuthQuery *auth_queries;        /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;
         bool teardown_on_exit;
@@ -47,6 +50,16 @@ int manager_run(Manager *m);
 /* Called by Network when NetworkState or Slots change. */
 void manager_network_changed(Manager *m);
 void manager_update_status(Manager *m);
+
+/* Instances */
+int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret_error);
+unsigned manager_count_instances_of(Manager *m, uid_t uid);
+unsigned manager_count_active(Manager *m);
+int manager_add_instance(Manager *m, Instance *i);
+void manager_remove_instance(Manager *m, Instance *i);
+void manager_instance_changed(Manager *m, Instance *i);
+int manager_save_state(Manager *m);
+int manager_load_state(Manager *m);
 
 /* daemon/bus-manager.c */
 int bus_register_objects(Manager *m, sd_bus *bus);

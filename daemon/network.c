@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <grp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -58,21 +56,13 @@ static void network_set_error(Network *n, const char *e) {
         n->error = e ? strdup(e) : NULL;
 }
 
-static int pidfd_open_compat(pid_t pid) {
-        return (int) syscall(SYS_pidfd_open, pid, 0);
-}
-
 /* Waits for pid to exit, up to timeout_msec; reaps it if it is our child. 0 when gone. */
 static int wait_exit(pid_t pid, int timeout_msec, bool child) {
-        _cleanup_close_ int pidfd = pidfd_open_compat(pid);
+        int r = wait_pid_exit(pid, timeout_msec);
 
-        if (pidfd < 0)
-                return errno == ESRCH ? 0 : -errno;
-        if (poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, timeout_msec) == 0)
-                return -ETIMEDOUT;
-        if (child)
+        if (r >= 0 && child)
                 (void) waitpid(pid, NULL, 0);
-        return 0;
+        return r;
 }
 
 static void kill_and_wait(pid_t pid, bool child) {

@@ -204,3 +204,26 @@ cf_remove_files() { local f; for f in "${CF_REMOVE_FILES[@]}"; do rm -f "$f"; do
 
 # Runs a command as an unprivileged user (nobody).
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+
+# The demo/test guest (tests/guest): the distribution kernel and a busybox initramfs that takes a
+# DHCP lease, prints "LEASE <ip>" and then the boot marker "CF-BOOTED".
+cf_build_guest() {
+        GUEST_KERNEL=$("$CF_SRC_DIR/tests/guest/kernel.sh") || cf_skip "no kernel image installed"
+        command -v qemu-system-x86_64 >/dev/null || cf_skip "qemu-system-x86_64 missing"
+        GUEST_INITRD=$CF_TMP/guest.cpio.gz
+        "$CF_SRC_DIR/tests/guest/mkinitramfs.sh" "$GUEST_INITRD" >/dev/null || cf_fail "building the guest image"
+        chmod 644 "$GUEST_INITRD"
+}
+
+# cf_start_guest USER [cfctl start options...]: starts a guest as USER with --wait; prints its number.
+cf_start_guest() {
+        local user=$1; shift
+        setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups "$CFCTL" start --wait --timeout=150 \
+                --kernel="$GUEST_KERNEL" --initrd="$GUEST_INITRD" --cmdline="console=ttyS0 quiet ${CF_GUEST_CMDLINE:-}" \
+                --memory-mb=256 --cpus=1 --boot-marker=CF-BOOTED --boot-timeout-sec=150 --stop-timeout-sec=2 \
+                "$@" 2>>"$CF_TMP/cfctl-start.log" | tail -n 1
+}
+
+as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"; }
+instance_json() { "$CFCTL" --json=short list | jq -c ".[] | select(.number == $1)"; }
+instance_field() { "$CFCTL" --json=short list | jq -r ".[] | select(.number == $1) | .$2"; }

@@ -22,7 +22,7 @@ try() { # try EXPECTED_RC PATTERN cmd...: runs cmd, checks its exit code and one
 
 # Default policy (auth_admin_keep), no agent: a challenge, never a silent yes.
 try 1 "needs authentication" as_nobody "$CFCTL" --no-ask-password network down
-try 1 "needs authentication" as_nobody "$CFCTL" network down
+try 1 "no authentication agent answered" as_nobody "$CFCTL" network down
 assert_eq "$(cf_network_state)" up "state after refused calls"
 grep -q "Authorization of uid 65534 for org.cuttlefish.hostresources.manage-network: denied" "$CF_TMP/daemon.log" ||
         cf_fail "denial not logged"

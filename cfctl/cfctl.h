@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include <systemd/sd-bus.h>
+
+/* A verb's return for "the user asked wrongly": exit 2, not 1. Outside the errno range. */
+#define R_USAGE (-4096)
+
+/* Options shared by the verbs (cfctl.c owns them). */
+int cfctl_json_mode(void);              /* 0 off, else on */
+bool cfctl_legend(void);
+bool cfctl_quiet(void);
+bool cfctl_ask_password(void);
+bool cfctl_wait(void);
+unsigned cfctl_wait_timeout_sec(void);
+bool cfctl_follow(void);
+int cfctl_signal(void);
+int cfctl_append_start_options(sd_bus_message *m);
+
+int cfctl_print_json(struct json_object *o);
+int cfctl_compare_number(const void *a, const void *b);
+/* Logs "Failed to WHAT: message" once; returns r. */
+int cfctl_bus_error(int r, const sd_bus_error *error, const char *what);
+int cfctl_parse_number(const char *s, unsigned *ret);
+
+int verb_start(sd_bus *bus, int argc, char *argv[]);
+int verb_stop(sd_bus *bus, int argc, char *argv[]);
+int verb_kill(sd_bus *bus, int argc, char *argv[]);
+int verb_restart(sd_bus *bus, int argc, char *argv[]);
+int verb_suspend(sd_bus *bus, int argc, char *argv[]);
+int verb_resume(sd_bus *bus, int argc, char *argv[]);
+int verb_rm(sd_bus *bus, int argc, char *argv[]);
+int verb_list(sd_bus *bus, int argc, char *argv[]);
+int verb_status(sd_bus *bus, int argc, char *argv[]);
+int verb_show(sd_bus *bus, int argc, char *argv[]);
+int verb_logs(sd_bus *bus, int argc, char *argv[]);
+int verb_monitor(sd_bus *bus, int argc, char *argv[]);

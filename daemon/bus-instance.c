@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-auth.h"
+#include "bus-errors.h"
+#include "bus-instance.h"
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+
+#define INSTANCE_INTERFACE "org.cuttlefish.HostResources1.Instance"
+
+static int instance_from_path(Manager *m, const char *path, Instance **ret) {
+        const char *prefix = MANAGER_PATH "/instance/";
+        uint32_t n;
+
+        if (strncmp(path, prefix, strlen(prefix)) != 0)
+                return 0;
+        if (parse_uint32(path + strlen(prefix), &n) < 0 || n < 1 || n > NET_SLOTS_MAX || !m->instances[n])
+                return 0;
+        *ret = m->instances[n];
+        return 1;
+}
+
+static int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                                void **found, sd_bus_error *error) {
+        Instance *i;
+        int r = instance_from_path(userdata, path, &i);
+
+        if (r > 0)
+                *found = i;
+        return r;
+}
+
+static int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                    sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
+        Manager *m = userdata;
+        int r;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
+                if (!m->instances[n])
+                        continue;
+                r = strv_push(&l, strdup(m->instances[n]->object_path));
+                if (r < 0)
+                        return r;
+        }
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+/* Owners manage their own instances; anyone else needs polkit's manage-instances. */
+int bus_verify_instance_access(Instance *i, sd_bus_message *message, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        char num[16], owner[16];
+        uid_t euid;
+        int r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &euid);
+        if (r < 0)
+                return r;
+        if (euid == i->owner)
+                return 1;
+
+        (void) snprintf(num, sizeof(num), "%u", i->number);
+        (void) snprintf(owner, sizeof(owner), "%u", (unsigned) i->owner);
+        const char *details[] = { "instance", num, "owner", owner, NULL };
+        return bus_verify_auth_async(i->manager, message, AUTH_ACTION_MANAGE_INSTANCES, details, error);
+}
+
+static int reply_state_error(sd_bus_error *error, Instance *i, const char *what) {
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is %s; cannot %s it now.%s", i->number,
+                                 instance_state_to_string(i->state), what,
+                                 instance_is_active(i) ? "" : " Start it first ('cfctl start', or Start()).");
+}
+
+static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *e = NULL;
+        Instance *i = userdata;
+        int r;
+
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (instance_is_active(i))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is already %s.", i->number,
+                                         instance_state_to_string(i->state));
+        r = instance_start(i, &e);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_SPAWN_FAILED, "Instance %u did not start: %s.", i->number,
+                                         strempty(e));
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        int r;
+
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!instance_is_active(i))
+                return reply_state_error(error, i, "stop");
+        r = instance_stop(i);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        int sig, r;
+
+        r = sd_bus_message_read(message, "i", &sig);
+        if (r < 0)
+                return r;
+        if (sig <= 0 || sig >= _NSIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Signal %i is not a valid signal number (1-%i).", sig, _NSIG - 1);
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!instance_is_active(i))
+                return reply_state_error(error, i, "kill");
+        r = instance_kill(i, sig);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *e = NULL;
+        Instance *i = userdata;
+        int r;
+
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = instance_restart(i, &e);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_SPAWN_FAILED, "Instance %u did not restart: %s.",
+                                         i->number, strempty(e));
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_suspend_resume(sd_bus_message *message, Instance *i, bool suspend, sd_bus_error *error) {
+        int r;
+
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = suspend ? instance_suspend(i) : instance_resume(i);
+        if (r == -EBADRQC)
+                return reply_state_error(error, i, suspend ? "suspend" : "resume");
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u cannot be %s: %s.", i->number,
+                                         suspend ? "suspended" : "resumed",
+                                         r == -ENOTCONN ? "its control socket is not connected yet" : strerror(-r));
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_suspend(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_suspend_resume(message, userdata, true, error);
+}
+
+static int method_resume(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return method_suspend_resume(message, userdata, false, error);
+}
+
+static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        int r;
+
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        manager_remove_instance(i->manager, i);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+#define DEFINE_STRING_PROPERTY(name, expr)                                                              \
+        static int property_get_##name(sd_bus *bus, const char *path, const char *interface,           \
+                                       const char *property, sd_bus_message *reply, void *userdata,     \
+                                       sd_bus_error *error) {                                           \
+                Instance *i = userdata;                                                                 \
+                return sd_bus_message_append(reply, "s", strempty(expr));                               \
+        }
+
+DEFINE_STRING_PROPERTY(backend, backend_to_string(i->spec.backend));
+DEFINE_STRING_PROPERTY(state, instance_state_to_string(i->state));
+DEFINE_STRING_PROPERTY(reason, instance_reason_to_string(i->reason));
+DEFINE_STRING_PROPERTY(restart_policy, restart_policy_to_string(i->spec.restart));
+DEFINE_STRING_PROPERTY(status_text, i->status_text);
+
+static int property_get_strv(sd_bus_message *reply, char names[][IFNAMSIZ], size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++) {
+                r = sd_bus_message_append(reply, "s", names[k]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_taps(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return property_get_strv(reply, i->taps, INSTANCE_NICS);
+}
+
+static int property_get_macs(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < INSTANCE_NICS; k++) {
+                r = sd_bus_message_append(reply, "s", i->macs[k]);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_booted(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "b", (int) i->booted);
+}
+
+static int property_get_main_pid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "u", (uint32_t) (i->pid > 0 ? i->pid : 0));
+}
+
+static const sd_bus_vtable instance_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Number", "u", NULL, offsetof(Instance, number), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Owner", "u", NULL, offsetof(Instance, owner), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Backend", "s", property_get_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StateReason", "s", property_get_reason, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StatusText", "s", property_get_status_text, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Booted", "b", property_get_booted, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MainPid", "u", property_get_main_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VsockCid", "u", NULL, offsetof(Instance, vsock_cid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Taps", "as", property_get_taps, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Macs", "as", property_get_macs, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("RuntimeDirectory", "s", NULL, offsetof(Instance, runtime_dir), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConsoleLog", "s", NULL, offsetof(Instance, console_log), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Instance, created_realtime),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StartedTimestamp", "t", NULL, offsetof(Instance, started_realtime),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Instance, exit_status), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RestartCount", "u", NULL, offsetof(Instance, restart_count),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RestartPolicy", "s", property_get_restart_policy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_kill,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Restart", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_restart,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_suspend,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_resume,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+int bus_register_instances(Manager *m, sd_bus *bus) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(bus, NULL, MANAGER_PATH "/instance", INSTANCE_INTERFACE, instance_vtable,
+                                       instance_object_find, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(bus, NULL, MANAGER_PATH "/instance", instance_node_enumerator, m);
+}
+
+void bus_emit_instance_changed(Instance *i) {
+        sd_bus *bus = i->manager->bus;
+
+        if (!bus || sd_bus_is_ready(bus) <= 0)
+                return;
+        (void) sd_bus_emit_properties_changed(bus, i->object_path, INSTANCE_INTERFACE, "State", "StateReason",
+                                              "StatusText", "Booted", "MainPid", "StartedTimestamp", "ExitStatus",
+                                              "RestartCount", NULL);
+}

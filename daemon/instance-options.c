@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-errors.h"
+#include "instance-options.h"
+#include "instance.h"
+#include "plan.h"
+#include "util.h"
+
+typedef enum OptKind {
+        OPT_STRING,
+        OPT_PATH,       /* absolute, no "..", bounded */
+        OPT_UINT,
+        OPT_BOOL,
+        OPT_STRV,
+        OPT_PATHV,
+} OptKind;
+
+typedef struct Option {
+        const char *name;
+        OptKind kind;
+        unsigned min, max;      /* OPT_UINT */
+} Option;
+
+static const Option options[] = {
+        { "backend", OPT_STRING },
+        { "number", OPT_UINT, 1, NET_SLOTS_MAX },
+        { "cpus", OPT_UINT, 1, SPEC_CPUS_MAX },
+        { "memory_mb", OPT_UINT, SPEC_MEMORY_MB_MIN, SPEC_MEMORY_MB_MAX },
+        { "kernel", OPT_PATH },
+        { "initrd", OPT_PATH },
+        { "cmdline", OPT_STRING },
+        { "disks", OPT_PATHV },
+        { "gpu_mode", OPT_STRING },
+        { "restart", OPT_STRING },
+        { "boot_marker", OPT_STRING },
+        { "boot_timeout_sec", OPT_UINT, 0, SPEC_BOOT_TIMEOUT_MAX },
+        { "extra_args", OPT_STRV },
+        { "host_package", OPT_PATH },
+        { "images_dir", OPT_PATH },
+        { "start", OPT_BOOL },
+        { "stop_timeout_sec", OPT_UINT, 1, 3600 },
+};
+
+static const char *const gpu_modes[] = { "auto", "drm_virgl", "gfxstream", "guest_swiftshader", "none" };
+
+static const char *kind_signature(OptKind k) {
+        switch (k) {
+        case OPT_STRING:
+        case OPT_PATH:
+                return "s";
+        case OPT_UINT:
+                return "u";
+        case OPT_BOOL:
+                return "b";
+        case OPT_STRV:
+        case OPT_PATHV:
+                return "as";
+        }
+        return "?";
+}
+
+static bool string_ok(const char *s) {
+        /* Printable text only: it ends up on command lines and in the journal. */
+        if (strlen(s) > SPEC_STRING_MAX)
+                return false;
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool path_ok(const char *s) {
+        if (s[0] != '/' || !string_ok(s))
+                return false;
+        for (const char *p = s; (p = strstr(p, "..")); p += 2)
+                if ((p == s || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+                        return false;
+        return true;
+}
+
+static int invalid(sd_bus_error *error, const char *key, const char *fmt, ...) _printf_(3, 4);
+static int invalid(sd_bus_error *error, const char *key, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Option '%s': %s", key, strempty(msg));
+}
+
+static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
+        int r;
+
+        r = sd_bus_message_read_strv(m, &l);
+        if (r < 0)
+                return r;
+        if (strv_length(l) > SPEC_LIST_MAX)
+                return invalid(error, o->name, "at most %u entries.", SPEC_LIST_MAX);
+        STRV_FOREACH(s, l) {
+                if (o->kind == OPT_PATHV && !path_ok(*s))
+                        return invalid(error, o->name, "'%s' is not an absolute path (no '..'). Give full paths.",
+                                       string_ok(*s) ? *s : "(unprintable)");
+                if (!string_ok(*s))
+                        return invalid(error, o->name, "entries must be printable text under %u bytes.",
+                                       SPEC_STRING_MAX);
+        }
+        strv_free(*ret);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_error *error) {
+        char **field = NULL;
+
+        if (o->kind == OPT_PATH && !path_ok(v))
+                return invalid(error, o->name, "'%s' is not an absolute path (no '..'). Give a full path.",
+                               string_ok(v) ? v : "(unprintable)");
+        if (!string_ok(v))
+                return invalid(error, o->name, "must be printable text under %u bytes.", SPEC_STRING_MAX);
+
+        if (streq(o->name, "backend")) {
+                Backend b = backend_from_string(v);
+                if (b < 0)
+                        return invalid(error, o->name, "unknown backend '%s'. Use qemu, crosvm or cvd.", v);
+                s->backend = b;
+                return 0;
+        }
+        if (streq(o->name, "restart")) {
+                RestartPolicy p = restart_policy_from_string(v);
+                if (p < 0)
+                        return invalid(error, o->name, "unknown policy '%s'. Use no, on-failure or always.", v);
+                s->restart = p;
+                return 0;
+        }
+        if (streq(o->name, "gpu_mode")) {
+                bool known = false;
+                for (size_t k = 0; k < ELEMENTSOF(gpu_modes); k++)
+                        known = known || streq(v, gpu_modes[k]);
+                if (!known)
+                        return invalid(error, o->name,
+                                       "unknown mode '%s'. Use auto, drm_virgl, gfxstream, guest_swiftshader or none.", v);
+                field = &s->gpu_mode;
+        } else if (streq(o->name, "boot_marker")) {
+                if (strlen(v) == 0 || strlen(v) > INSTANCE_BOOT_MARKER_MAX)
+                        return invalid(error, o->name, "must be 1 to %u characters.", INSTANCE_BOOT_MARKER_MAX);
+                field = &s->boot_marker;
+        } else if (streq(o->name, "kernel"))
+                field = &s->kernel;
+        else if (streq(o->name, "initrd"))
+                field = &s->initrd;
+        else if (streq(o->name, "cmdline"))
+                field = &s->cmdline;
+        else if (streq(o->name, "host_package"))
+                field = &s->host_package;
+        else if (streq(o->name, "images_dir"))
+                field = &s->images_dir;
+        else
+                return -EINVAL;
+
+        free(*field);
+        *field = strdup(v);
+        return *field ? 0 : -ENOMEM;
+}
+
+static int apply_uint(InstanceSpec *s, const Option *o, uint32_t v, sd_bus_error *error) {
+        if (v < o->min || v > o->max)
+                return invalid(error, o->name, "%u is out of range. Use %u to %u.", v, o->min, o->max);
+        if (streq(o->name, "number"))
+                s->number = v;
+        else if (streq(o->name, "cpus"))
+                s->cpus = v;
+        else if (streq(o->name, "memory_mb"))
+                s->memory_mb = v;
+        else if (streq(o->name, "boot_timeout_sec"))
+                s->boot_timeout_sec = v;
+        else if (streq(o->name, "stop_timeout_sec"))
+                s->stop_timeout_sec = v;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+int instance_spec_from_message(sd_bus_message *m, Backend default_backend, InstanceSpec *ret, sd_bus_error *error) {
+        _cleanup_(instance_spec_done) InstanceSpec s;
+        uint32_t seen = 0;
+        int r;
+
+        instance_spec_init(&s, default_backend);
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const Option *o = NULL;
+                const char *key, *contents;
+                size_t idx;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                for (idx = 0; idx < ELEMENTSOF(options); idx++)
+                        if (streq(key, options[idx].name)) {
+                                o = &options[idx];
+                                break;
+                        }
+                if (!o)
+                        return invalid(error, string_ok(key) && strlen(key) < 64 ? key : "(unprintable)",
+                                       "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
+                                       "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
+                                       "extra_args, host_package, images_dir, start, stop_timeout_sec.");
+                if (seen & (1U << idx))
+                        return invalid(error, key, "given twice.");
+                seen |= 1U << idx;
+
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, kind_signature(o->kind)))
+                        return invalid(error, key, "wrong type '%s'; it takes '%s'.", contents,
+                                       kind_signature(o->kind));
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+
+                switch (o->kind) {
+                case OPT_STRING:
+                case OPT_PATH: {
+                        const char *v;
+                        r = sd_bus_message_read(m, "s", &v);
+                        if (r >= 0)
+                                r = apply_string(&s, o, v, error);
+                        break;
+                }
+                case OPT_UINT: {
+                        uint32_t v;
+                        r = sd_bus_message_read(m, "u", &v);
+                        if (r >= 0)
+                                r = apply_uint(&s, o, v, error);
+                        break;
+                }
+                case OPT_BOOL: {
+                        int v;
+                        r = sd_bus_message_read(m, "b", &v);
+                        if (r >= 0)
+                                s.start = v;
+                        break;
+                }
+                case OPT_STRV:
+                case OPT_PATHV:
+                        r = read_strv(m, o, streq(key, "disks") ? &s.disks : &s.extra_args, error);
+                        break;
+                }
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_exit_container(m); /* v */
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m); /* e */
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        if (s.backend == BACKEND_QEMU && !s.kernel && !s.disks)
+                return invalid(error, "kernel", "the qemu backend needs a kernel or a disk to boot.");
+        if (s.initrd && !s.kernel)
+                return invalid(error, "initrd", "an initrd needs a kernel too.");
+        if (s.boot_timeout_sec > 0 && !s.boot_marker)
+                return invalid(error, "boot_timeout_sec", "needs a boot_marker to know when the guest booted.");
+
+        *ret = s;
+        s = (InstanceSpec) {};
+        return 0;
+}

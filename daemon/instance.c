@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "instance.h"
+#include "log.h"
+#include "manager.h"
+#include "plan.h"
+#include "qemu.h"
+#include "sandbox.h"
+#include "tap.h"
+#include "util.h"
+
+#define QMP_RETRY_USEC (50 * USEC_PER_MSEC)
+#define QMP_ATTEMPTS_MAX 200            /* 10 s */
+#define STOP_TIMEOUT_DEFAULT_SEC 10
+#define KILL_TIMEOUT_USEC (5 * USEC_PER_SEC)
+#define CONSOLE_READ_MAX (64 * 1024)
+#define INSTANCE_TASKS_MAX 512
+
+static const char *const state_table[_INSTANCE_STATE_MAX] = {
+        [INSTANCE_CREATING] = "creating",
+        [INSTANCE_STARTING] = "starting",
+        [INSTANCE_RUNNING] = "running",
+        [INSTANCE_SUSPENDED] = "suspended",
+        [INSTANCE_STOPPING] = "stopping",
+        [INSTANCE_STOPPED] = "stopped",
+        [INSTANCE_FAILED] = "failed",
+};
+
+static const char *const reason_table[_INSTANCE_REASON_MAX] = {
+        [REASON_REQUESTED] = "requested",
+        [REASON_EXITED] = "exited",
+        [REASON_CRASHED] = "crashed",
+        [REASON_KILLED] = "killed",
+        [REASON_GUEST_RESET] = "guest-reset",
+        [REASON_GUEST_PANIC] = "guest-panic",
+        [REASON_BOOT_TIMEOUT] = "boot-timeout",
+        [REASON_SPAWN_FAILED] = "spawn-failed",
+        [REASON_DAEMON_LOST] = "daemon-lost",
+        [REASON_RESTART_LIMIT] = "restart-limit",
+        [REASON_RESTARTING] = "restarting",
+};
+
+const char *instance_state_to_string(InstanceState s) {
+        if (s < 0 || s >= _INSTANCE_STATE_MAX)
+                return NULL;
+        return state_table[s];
+}
+
+InstanceState instance_state_from_string(const char *s) {
+        for (InstanceState i = 0; i < _INSTANCE_STATE_MAX; i++)
+                if (streq_ptr(s, state_table[i]))
+                        return i;
+        return _INSTANCE_STATE_INVALID;
+}
+
+const char *instance_reason_to_string(InstanceReason r) {
+        if (r < 0 || r >= _INSTANCE_REASON_MAX)
+                return NULL;
+        return reason_table[r];
+}
+
+InstanceReason instance_reason_from_string(const char *s) {
+        for (InstanceReason i = 0; i < _INSTANCE_REASON_MAX; i++)
+                if (streq_ptr(s, reason_table[i]))
+                        return i;
+        return _INSTANCE_REASON_INVALID;
+}
+
+static void instance_log(Instance *i, int level, const char *fmt, ...) _printf_(3, 4);
+static void instance_log(Instance *i, int level, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        log_full(level, "Instance %u (uid %u): %s", i->number, (unsigned) i->owner, buf);
+}
+
+static void instance_changed(Instance *i) {
+        manager_instance_changed(i->manager, i);
+}
+
+static void instance_set_status(Instance *i, const char *text) {
+        free(i->status_text);
+        i->status_text = text ? strdup(text) : NULL;
+}
+
+void instance_set_state(Instance *i, InstanceState s, InstanceReason r) {
+        if (i->state == s && i->reason == r)
+                return;
+        instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "%s (%s)", instance_state_to_string(s),
+                     instance_reason_to_string(r));
+        i->state = s;
+        i->reason = r;
+        instance_changed(i);
+}
+
+static void instance_set_booted(Instance *i, bool b) {
+        if (i->booted == b)
+                return;
+        i->booted = b;
+        if (b) {
+                instance_log(i, LOG_INFO, "booted");
+                i->boot_timeout_source = sd_event_source_disable_unref(i->boot_timeout_source);
+        }
+        instance_changed(i);
+}
+
+bool instance_is_active(const Instance *i) {
+        return i->pid > 0;
+}
+
+/* Console: the VMM writes the serial console to a file; we follow it for the boot marker. */
+
+static void console_scan(Instance *i) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t mlen;
+
+        if (!i->spec.boot_marker || i->booted)
+                return;
+        fd = open(i->console_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return;
+        mlen = strlen(i->spec.boot_marker);
+        buf = malloc(sizeof(i->marker_tail) + CONSOLE_READ_MAX);
+        if (!buf || mlen == 0 || mlen > sizeof(i->marker_tail))
+                return;
+
+        for (;;) {
+                size_t have = i->marker_tail_len, keep;
+                ssize_t n;
+
+                /* The bytes kept from the last read, so a marker split across reads is found. */
+                memcpy(buf, i->marker_tail, have);
+                n = pread(fd, buf + have, CONSOLE_READ_MAX, (off_t) i->console_offset);
+                if (n <= 0)
+                        return;
+                i->console_offset += (uint64_t) n;
+                have += (size_t) n;
+                /* The console holds escapes and maybe NULs: search bytes, not a C string. */
+                if (memmem(buf, have, i->spec.boot_marker, mlen)) {
+                        instance_set_booted(i, true);
+                        return;
+                }
+                keep = MIN(mlen - 1, have);
+                memcpy(i->marker_tail, buf + have - keep, keep);
+                i->marker_tail_len = keep;
+        }
+}
+
+static int on_console(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        console_scan(userdata);
+        return 0;
+}
+
+static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->boot_timeout_source = sd_event_source_disable_unref(i->boot_timeout_source);
+        console_scan(i);
+        if (i->booted || !instance_is_active(i))
+                return 0;
+        instance_log(i, LOG_WARNING, "no boot marker \"%s\" on the console within %u s; killing the VMM",
+                     i->spec.boot_marker, i->spec.boot_timeout_sec);
+        instance_set_status(i, "boot timeout");
+        i->reason = REASON_BOOT_TIMEOUT;
+        (void) kill(i->pid, SIGKILL);
+        return 0;
+}
+
+/* QMP */
+
+static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
+        Instance *i = userdata;
+
+        switch (ev) {
+        case QMP_EVENT_READY:
+                if (i->state == INSTANCE_STARTING)
+                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
+                if (!i->spec.boot_marker)
+                        instance_set_booted(i, true);
+                break;
+        case QMP_EVENT_SHUTDOWN:
+                if (detail && strstr(detail, "guest"))
+                        i->guest_shutdown = true;
+                break;
+        case QMP_EVENT_RESET:
+                instance_log(i, LOG_INFO, "guest reset");
+                if (i->spec.boot_marker)
+                        instance_set_booted(i, false);
+                break;
+        case QMP_EVENT_GUEST_PANICKED:
+                instance_log(i, LOG_WARNING, "guest panicked");
+                i->reason = REASON_GUEST_PANIC;
+                break;
+        case QMP_EVENT_STOP:
+                if (i->state == INSTANCE_RUNNING)
+                        instance_set_state(i, INSTANCE_SUSPENDED, REASON_REQUESTED);
+                break;
+        case QMP_EVENT_RESUME:
+                if (i->state == INSTANCE_SUSPENDED || i->state == INSTANCE_STARTING)
+                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
+                break;
+        case QMP_EVENT_ERROR:
+                instance_log(i, LOG_WARNING, "QMP command failed: %s", strempty(detail));
+                break;
+        case QMP_EVENT_REPLY:
+        case QMP_EVENT_NONE:
+                break;
+        }
+}
+
+static void instance_qmp_close(Instance *i) {
+        i->qmp_source = sd_event_source_disable_unref(i->qmp_source);
+        i->qmp_retry_source = sd_event_source_disable_unref(i->qmp_retry_source);
+        i->qmp = qmp_free(i->qmp);
+}
+
+static int on_qmp_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        int r;
+
+        r = qmp_process(i->qmp, on_qmp_event, i);
+        if (r < 0) {
+                /* QEMU closed it: the process is exiting; the pidfd tells us the rest. */
+                instance_qmp_close(i);
+                return 0;
+        }
+        (void) sd_event_source_set_io_events(s, EPOLLIN | (qmp_wants_write(i->qmp) ? EPOLLOUT : 0));
+        return 0;
+}
+
+static int instance_qmp_connect(Instance *i);
+
+static int on_qmp_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->qmp_retry_source = sd_event_source_disable_unref(i->qmp_retry_source);
+        (void) instance_qmp_connect(i);
+        return 0;
+}
+
+static int instance_qmp_connect(Instance *i) {
+        int r;
+
+        if (i->qmp || !instance_is_active(i) || i->spec.backend != BACKEND_QEMU)
+                return 0;
+        r = qmp_connect(i->qmp_path, &i->qmp);
+        if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
+                if (++i->qmp_attempts > QMP_ATTEMPTS_MAX) {
+                        instance_log(i, LOG_WARNING, "QMP socket %s never appeared", i->qmp_path);
+                        return r;
+                }
+                return sd_event_add_time_relative(i->manager->event, &i->qmp_retry_source, CLOCK_MONOTONIC,
+                                                  QMP_RETRY_USEC, 0, on_qmp_retry, i);
+        }
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
+        if (r < 0)
+                instance_qmp_close(i);
+        return r;
+}
+
+static int instance_qmp_send(Instance *i, const char *cmd) {
+        int r;
+
+        if (!i->qmp)
+                return -ENOTCONN;
+        r = qmp_send(i->qmp, cmd);
+        if (r < 0)
+                return r;
+        if (i->qmp_source)
+                (void) sd_event_source_set_io_events(i->qmp_source, EPOLLIN | EPOLLOUT);
+        return 0;
+}
+
+/* Exit and restart policy */
+
+static void instance_release_taps(Instance *i) {
+        gid_t group = i->manager->network->tap_group;
+
+        for (size_t n = 0; n < INSTANCE_NICS; n++) {
+                int r;
+
+                if (!i->taps[n][0])
+                        continue;
+                r = tap_reset_owner(i->taps[n], group);
+                if (r < 0 && r != -ENODEV)
+                        instance_log(i, LOG_DEBUG, "could not reset owner of %s: %s", i->taps[n], strerror(-r));
+        }
+}
+
+static void instance_process_gone(Instance *i);
+
+static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_free_ char *e = NULL;
+        Instance *i = userdata;
+
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        i->restart_count++;
+        if (instance_start(i, &e) < 0)
+                instance_log(i, LOG_ERR, "restart failed: %s", strempty(e));
+        return 0;
+}
+
+static bool restart_rate_exceeded(Instance *i) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        unsigned recent = 0;
+
+        for (size_t n = 0; n < INSTANCE_RESTART_BURST; n++)
+                if (i->restart_times[n] > 0 && now - i->restart_times[n] < INSTANCE_RESTART_INTERVAL_USEC)
+                        recent++;
+        if (recent >= INSTANCE_RESTART_BURST)
+                return true;
+        memmove(i->restart_times + 1, i->restart_times, sizeof(i->restart_times[0]) * (INSTANCE_RESTART_BURST - 1));
+        i->restart_times[0] = now;
+        return false;
+}
+
+static void instance_maybe_restart(Instance *i) {
+        uint64_t delay;
+        int r;
+
+        if (i->stop_requested || i->kill_requested)
+                return;
+        if (i->spec.restart == RESTART_NO)
+                return;
+        if (i->spec.restart == RESTART_ON_FAILURE && i->state != INSTANCE_FAILED)
+                return;
+        if (restart_rate_exceeded(i)) {
+                instance_log(i, LOG_WARNING, "restarted %u times within %llu s; giving up", INSTANCE_RESTART_BURST,
+                             (unsigned long long) (INSTANCE_RESTART_INTERVAL_USEC / USEC_PER_SEC));
+                instance_set_state(i, INSTANCE_FAILED, REASON_RESTART_LIMIT);
+                return;
+        }
+        /* Back-off: 100 ms, doubling with each restart in the window, at most 10 s. */
+        delay = 100 * USEC_PER_MSEC;
+        for (size_t n = 1; n < INSTANCE_RESTART_BURST && i->restart_times[n] > 0; n++)
+                delay = MIN(delay * 2, 10 * USEC_PER_SEC);
+        r = sd_event_add_time_relative(i->manager->event, &i->restart_source, CLOCK_MONOTONIC, delay, 0, on_restart, i);
+        if (r < 0) {
+                instance_log(i, LOG_ERR, "cannot schedule restart: %s", strerror(-r));
+                return;
+        }
+        instance_log(i, LOG_INFO, "restarting in %llu ms (policy %s)", (unsigned long long) (delay / USEC_PER_MSEC),
+                     restart_policy_to_string(i->spec.restart));
+}
+
+static void instance_process_gone(Instance *i) {
+        InstanceState s;
+        InstanceReason r;
+        int status = i->exit_status;
+
+        i->pidfd_source = sd_event_source_disable_unref(i->pidfd_source);
+        i->pidfd = safe_close(i->pidfd);
+        i->boot_timeout_source = sd_event_source_disable_unref(i->boot_timeout_source);
+        i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
+        i->console_source = sd_event_source_disable_unref(i->console_source);
+        instance_qmp_close(i);
+        i->pid = 0;
+        i->pid_starttime = 0;
+        i->booted = false;
+        if (i->spec.backend == BACKEND_QEMU || i->spec.backend == BACKEND_CROSVM) {
+                _cleanup_free_ char *cg = NULL;
+                if (asprintf(&cg, "instance-%u", i->number) >= 0)
+                        (void) sandbox_cgroup_remove(cg);
+        }
+        instance_release_taps(i);
+
+        if (i->reason == REASON_BOOT_TIMEOUT) {
+                s = INSTANCE_FAILED;
+                r = REASON_BOOT_TIMEOUT;
+        } else if (i->stop_requested) {
+                s = INSTANCE_STOPPED;
+                r = REASON_REQUESTED;
+        } else if (i->kill_requested) {
+                s = INSTANCE_STOPPED;
+                r = REASON_KILLED;
+        } else if (i->reason == REASON_GUEST_PANIC) {
+                s = INSTANCE_FAILED;
+                r = REASON_GUEST_PANIC;
+        } else if (i->guest_shutdown || status == 0) {
+                s = INSTANCE_STOPPED;
+                r = REASON_EXITED;
+        } else {
+                s = INSTANCE_FAILED;
+                r = REASON_CRASHED;
+        }
+        if (status < 0)
+                instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "VMM killed by signal %s",
+                             sigabbrev_np(-status) ?: "?");
+        else if (status != INT32_MIN)
+                instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "VMM exited with status %i", status);
+        instance_set_state(i, s, r);
+        instance_maybe_restart(i);
+}
+
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        siginfo_t si = {};
+
+        /* Our child: reap it and learn how it ended. Adopted after a daemon restart: not our
+         * child, so only that it ended (QMP may have told us more). */
+        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) >= 0 && si.si_pid > 0)
+                i->exit_status = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+        else
+                i->exit_status = INT32_MIN;
+        instance_process_gone(i);
+        return 0;
+}
+
+static int instance_watch(Instance *i) {
+        int r;
+
+        i->pidfd = (int) syscall(SYS_pidfd_open, i->pid, 0);
+        if (i->pidfd < 0)
+                return -errno;
+        r = sd_event_add_io(i->manager->event, &i->pidfd_source, i->pidfd, EPOLLIN, on_pidfd, i);
+        if (r < 0)
+                return r;
+
+        if (i->spec.boot_marker) {
+                r = sd_event_add_inotify(i->manager->event, &i->console_source, i->console_log,
+                                         IN_MODIFY | IN_CLOSE_WRITE, on_console, i);
+                if (r < 0)
+                        instance_log(i, LOG_WARNING, "cannot follow the console: %s", strerror(-r));
+                if (i->spec.boot_timeout_sec > 0 && !i->booted) {
+                        r = sd_event_add_time_relative(i->manager->event, &i->boot_timeout_source, CLOCK_MONOTONIC,
+                                                       (uint64_t) i->spec.boot_timeout_sec * USEC_PER_SEC, 0,
+                                                       on_boot_timeout, i);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        i->qmp_attempts = 0;
+        (void) instance_qmp_connect(i);
+        return 0;
+}
+
+/* Spawning */
+
+static int instance_prepare_dirs(Instance *i) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        _cleanup_free_ char *parent = path_join(i->manager->runtime_dir, "instances");
+
+        /* instances/ lets owners through to their own directory; each of those is private. */
+        if (!parent)
+                return -ENOMEM;
+        r = mkdir_p(parent, 0755);
+        if (r < 0)
+                return r;
+        if (mkdir(i->runtime_dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        /* The owner's VMM writes here (console, QMP socket); nobody else may read it. */
+        if (chown(i->runtime_dir, i->owner, i->owner_gid) < 0 || chmod(i->runtime_dir, 0700) < 0)
+                return -errno;
+        (void) unlink(i->qmp_path);
+        fd = open(i->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fchown(fd, i->owner, i->owner_gid) < 0)
+                return -errno;
+        return 0;
+}
+
+typedef struct SpawnError {
+        int error;
+        char step[64];
+        char detail[256];
+} SpawnError;
+
+static _noreturn_ void child_fail(int errfd, int error, const char *step, const char *detail) {
+        SpawnError e = { .error = error };
+
+        (void) snprintf(e.step, sizeof(e.step), "%s", step);
+        (void) snprintf(e.detail, sizeof(e.detail), "%s", strempty(detail));
+        (void) !write(errfd, &e, sizeof(e));
+        _exit(EXIT_FAILURE);
+}
+
+static int instance_spawn(Instance *i, char **ret_error) {
+        _cleanup_(strv_freep) char **argv = NULL;
+        _cleanup_free_ char *qemu = NULL, *cgroup = NULL;
+        _cleanup_close_ int console = -EBADF;
+        int tap_fds[INSTANCE_NICS] = { -EBADF, -EBADF, -EBADF };
+        int errpipe[2] = { -EBADF, -EBADF };
+        SpawnError se = {};
+        QemuPlan plan;
+        ssize_t n;
+        pid_t pid;
+        int r;
+
+        if (i->spec.backend != BACKEND_QEMU) {
+                (void) asprintf(ret_error, "backend %s is not available yet; use qemu", backend_to_string(i->spec.backend));
+                return -EOPNOTSUPP;
+        }
+        r = qemu_find(&qemu);
+        if (r < 0) {
+                (void) asprintf(ret_error, "qemu-system not found: install the qemu-system-x86 package "
+                                           "(or set CF_QEMU)");
+                return r;
+        }
+
+        r = instance_prepare_dirs(i);
+        if (r < 0) {
+                (void) asprintf(ret_error, "cannot prepare %s: %s", i->runtime_dir, strerror(-r));
+                return r;
+        }
+
+        for (size_t k = 0; k < INSTANCE_NICS; k++) {
+                r = tap_open(i->taps[k], &tap_fds[k]);
+                if (r < 0) {
+                        (void) asprintf(ret_error, "%s: %s", i->taps[k],
+                                        r == -EBUSY ? "held by another process (a VMM or launch_cvd started by hand?)"
+                                        : r == -ENODEV ? "missing; run 'cfctl network up'" : strerror(-r));
+                        goto fail;
+                }
+                /* While the instance holds the slot, its taps belong to its owner alone. */
+                r = tap_set_owner(tap_fds[k], i->owner, (gid_t) -1);
+                if (r < 0) {
+                        (void) asprintf(ret_error, "%s: cannot set owner: %s", i->taps[k], strerror(-r));
+                        goto fail;
+                }
+        }
+
+        plan = (QemuPlan) {
+                .qemu = qemu,
+                .kvm = access("/dev/kvm", R_OK | W_OK) >= 0,
+                .n_nics = INSTANCE_NICS,
+                .macs = { i->macs[0], i->macs[1], i->macs[2] },
+                .qmp_path = i->qmp_path,
+        };
+        r = qemu_build_argv(&i->spec, &plan, &argv);
+        if (r < 0) {
+                (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));
+                goto fail;
+        }
+
+        console = open(i->console_log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (console < 0) {
+                r = -errno;
+                (void) asprintf(ret_error, "cannot open %s: %s", i->console_log, strerror(-r));
+                goto fail;
+        }
+        if (asprintf(&cgroup, "instance-%u", i->number) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (pipe2(errpipe, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                (void) asprintf(ret_error, "fork: %s", strerror(-r));
+                goto fail;
+        }
+        if (pid == 0) {
+                int keep[INSTANCE_NICS + 1];
+                const char *step = NULL;
+                SandboxSpec sb;
+
+                /* The error pipe rides along as the last kept fd, still close-on-exec. */
+                for (size_t k = 0; k < INSTANCE_NICS; k++)
+                        keep[k] = tap_fds[k];
+                keep[INSTANCE_NICS] = errpipe[1];
+                sb = (SandboxSpec) {
+                        .uid = i->owner,
+                        .gid = i->owner_gid,
+                        .groups = i->groups,
+                        .n_groups = i->n_groups,
+                        .runtime_dir = i->runtime_dir,
+                        .cgroup_name = cgroup,
+                        .memory_max_bytes = ((uint64_t) i->spec.memory_mb + 512) * 1024 * 1024,
+                        .tasks_max = INSTANCE_TASKS_MAX,
+                        .keep_fds = keep,
+                        .n_keep_fds = INSTANCE_NICS + 1,
+                        .stdout_fd = console,
+                        .new_netns = true,
+                        .seccomp = i->manager->config.vmm_seccomp,
+                };
+                r = sandbox_enter(&sb, &step);
+                if (r < 0)
+                        child_fail(errpipe[1], -r, step ?: "sandbox", NULL);
+                /* The error pipe is now fd 3 + INSTANCE_NICS: close-on-exec again. */
+                (void) fcntl(3 + INSTANCE_NICS, F_SETFD, FD_CLOEXEC);
+
+                /* Paths the caller gave are checked as the caller, here, never by the daemon. */
+                if (i->spec.kernel && access(i->spec.kernel, R_OK) < 0)
+                        child_fail(3 + INSTANCE_NICS, errno, "kernel", i->spec.kernel);
+                if (i->spec.initrd && access(i->spec.initrd, R_OK) < 0)
+                        child_fail(3 + INSTANCE_NICS, errno, "initrd", i->spec.initrd);
+                STRV_FOREACH(d, i->spec.disks)
+                        if (access(*d, R_OK | W_OK) < 0)
+                                child_fail(3 + INSTANCE_NICS, errno, "disk", *d);
+
+                execv(argv[0], argv);
+                child_fail(3 + INSTANCE_NICS, errno, "exec", argv[0]);
+        }
+
+        errpipe[1] = safe_close(errpipe[1]);
+        for (size_t k = 0; k < INSTANCE_NICS; k++)
+                tap_fds[k] = safe_close(tap_fds[k]);
+
+        /* EOF: exec succeeded (the pipe was close-on-exec). A record: the child failed. */
+        do
+                n = read(errpipe[0], &se, sizeof(se));
+        while (n < 0 && errno == EINTR);
+        errpipe[0] = safe_close(errpipe[0]);
+
+        if (n == (ssize_t) sizeof(se)) {
+                (void) waitpid(pid, NULL, 0);
+                se.step[sizeof(se.step) - 1] = se.detail[sizeof(se.detail) - 1] = 0;
+                if (se.detail[0])
+                        (void) asprintf(ret_error, "%s %s: %s", se.step, se.detail, strerror(se.error));
+                else
+                        (void) asprintf(ret_error, "sandbox step %s: %s", se.step, strerror(se.error));
+                instance_release_taps(i);
+                (void) sandbox_cgroup_remove(cgroup);
+                return -se.error;
+        }
+
+        i->pid = pid;
+        (void) pid_get_starttime(pid, &i->pid_starttime);
+        free(i->exe);
+        i->exe = strdup(argv[0]);
+        i->started_realtime = now_usec(CLOCK_REALTIME);
+        i->exit_status = 0;
+        i->console_offset = 0;
+        i->marker_tail_len = 0;
+        instance_log(i, LOG_INFO, "VMM started (pid %i, %s%s)", (int) pid, argv[0], plan.kvm ? ", KVM" : ", TCG");
+        r = instance_watch(i);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                i->pid = 0;
+                (void) asprintf(ret_error, "cannot watch the VMM: %s", strerror(-r));
+                return r;
+        }
+        return 0;
+
+fail:
+        for (size_t k = 0; k < INSTANCE_NICS; k++)
+                safe_close(tap_fds[k]);
+        safe_close(errpipe[0]);
+        safe_close(errpipe[1]);
+        instance_release_taps(i);
+        return r;
+}
+
+int instance_start(Instance *i, char **ret_error) {
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (instance_is_active(i))
+                return -EBUSY;
+
+        i->stop_requested = i->kill_requested = i->guest_shutdown = false;
+        i->reason = REASON_REQUESTED;
+        instance_set_status(i, NULL);
+        instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
+        r = instance_spawn(i, &e);
+        if (r < 0) {
+                instance_log(i, LOG_ERR, "cannot start: %s", strempty(e));
+                instance_set_status(i, e);
+                instance_set_state(i, INSTANCE_FAILED, REASON_SPAWN_FAILED);
+                if (ret_error)
+                        *ret_error = TAKE_PTR(e);
+                return r;
+        }
+        instance_changed(i);
+        return 0;
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
+        if (!instance_is_active(i))
+                return 0;
+        if (i->qmp && !i->kill_requested) {
+                instance_log(i, LOG_INFO, "guest did not power off; quitting QEMU");
+                i->kill_requested = false;
+                (void) instance_qmp_send(i, "quit");
+                /* Next stage: SIGKILL. */
+                (void) sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
+                                                  KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
+                i->qmp_source = sd_event_source_disable_unref(i->qmp_source);
+                return 0;
+        }
+        instance_log(i, LOG_WARNING, "VMM did not stop; sending SIGKILL");
+        (void) kill(i->pid, SIGKILL);
+        return 0;
+}
+
+int instance_stop(Instance *i) {
+        uint64_t timeout;
+
+        if (!instance_is_active(i))
+                return -ESRCH;
+        i->stop_requested = true;
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        instance_set_state(i, INSTANCE_STOPPING, REASON_REQUESTED);
+
+        /* ACPI power button first, so the guest can shut down cleanly; then quit; then SIGKILL. */
+        if (i->qmp && instance_qmp_send(i, i->state == INSTANCE_SUSPENDED ? "quit" : "system_powerdown") >= 0)
+                timeout = (uint64_t) i->stop_timeout_sec * USEC_PER_SEC;
+        else {
+                (void) kill(i->pid, SIGTERM);
+                timeout = KILL_TIMEOUT_USEC;
+        }
+        i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
+        return sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC, timeout, 0,
+                                          on_stop_timeout, i);
+}
+
+int instance_kill(Instance *i, int sig) {
+        if (!instance_is_active(i))
+                return -ESRCH;
+        i->kill_requested = true;
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        if (kill(i->pid, sig) < 0)
+                return -errno;
+        return 0;
+}
+
+int instance_suspend(Instance *i) {
+        if (i->state != INSTANCE_RUNNING)
+                return -EBADRQC;
+        return instance_qmp_send(i, "stop");
+}
+
+int instance_resume(Instance *i) {
+        if (i->state != INSTANCE_SUSPENDED)
+                return -EBADRQC;
+        return instance_qmp_send(i, "cont");
+}
+
+int instance_restart(Instance *i, char **ret_error) {
+        if (instance_is_active(i)) {
+                /* Stop now; start again once the VMM is gone. */
+                i->stop_requested = false;
+                i->kill_requested = false;
+                (void) instance_qmp_send(i, "quit");
+                (void) kill(i->pid, SIGTERM);
+                if (wait_pid_exit(i->pid, 5000) < 0)
+                        (void) kill(i->pid, SIGKILL);
+                i->stop_requested = true;
+                (void) wait_pid_exit(i->pid, 5000);
+                if (i->pidfd_source)
+                        (void) on_pidfd(i->pidfd_source, i->pidfd, 0, i);
+        }
+        i->restart_count++;
+        return instance_start(i, ret_error);
+}
+
+void instance_release(Instance *i) {
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        if (instance_is_active(i)) {
+                i->kill_requested = true;
+                (void) kill(i->pid, SIGKILL);
+                (void) wait_pid_exit(i->pid, 5000);
+                if (i->pidfd_source)
+                        (void) on_pidfd(i->pidfd_source, i->pidfd, 0, i);
+        }
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        instance_release_taps(i);
+        if (i->runtime_dir) {
+                (void) unlink(i->qmp_path);
+                (void) unlink(i->console_log);
+                (void) rmdir(i->runtime_dir);
+        }
+}
+
+int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) {
+        int r;
+
+        i->pid = pid;
+        i->pid_starttime = starttime;
+        free(i->exe);
+        i->exe = strdup(exe);
+        /* Boot was seen before the restart if the marker is on the console already. */
+        i->console_offset = 0;
+        i->marker_tail_len = 0;
+        console_scan(i);
+        r = instance_watch(i);
+        if (r < 0) {
+                i->pid = 0;
+                return r;
+        }
+        instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
+        return 0;
+}
+
+int instance_new(Manager *m, unsigned number, uid_t owner, gid_t gid, const gid_t *groups, size_t n_groups,
+                 InstanceSpec *spec, Instance **ret) {
+        static const TapKind kinds[INSTANCE_NICS] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE };
+        _cleanup_(instance_freep) Instance *i = NULL;
+
+        i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+        *i = (Instance) {
+                .manager = m,
+                .number = number,
+                .owner = owner,
+                .owner_gid = gid,
+                .pidfd = -EBADF,
+                .state = INSTANCE_CREATING,
+                .reason = REASON_REQUESTED,
+                .vsock_cid = slot_vsock_cid(number),
+                .created_realtime = now_usec(CLOCK_REALTIME),
+                .stop_timeout_sec = spec->stop_timeout_sec > 0 ? spec->stop_timeout_sec : STOP_TIMEOUT_DEFAULT_SEC,
+        };
+        if (n_groups > 0) {
+                i->groups = calloc(n_groups, sizeof(gid_t));
+                if (!i->groups)
+                        return -ENOMEM;
+                memcpy(i->groups, groups, n_groups * sizeof(gid_t));
+                i->n_groups = n_groups;
+        }
+        for (size_t k = 0; k < INSTANCE_NICS; k++) {
+                uint8_t mac[6];
+
+                (void) slot_tap_name(number, kinds[k], i->taps[k]);
+                (void) slot_guest_mac(number, kinds[k], mac);
+                mac_to_string(mac, i->macs[k]);
+        }
+        if (asprintf(&i->object_path, "%s/instance/%u", MANAGER_PATH, number) < 0 ||
+            asprintf(&i->runtime_dir, "%s/instances/%u", m->runtime_dir, number) < 0 ||
+            asprintf(&i->console_log, "%s/console.log", i->runtime_dir) < 0 ||
+            asprintf(&i->qmp_path, "%s/qmp.sock", i->runtime_dir) < 0)
+                return -ENOMEM;
+
+        i->spec = *spec;
+        *spec = (InstanceSpec) {};
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+Instance *instance_free(Instance *i) {
+        if (!i)
+                return NULL;
+        sd_event_source_disable_unref(i->pidfd_source);
+        safe_close(i->pidfd);
+        sd_event_source_disable_unref(i->console_source);
+        sd_event_source_disable_unref(i->boot_timeout_source);
+        sd_event_source_disable_unref(i->stop_timeout_source);
+        sd_event_source_disable_unref(i->restart_source);
+        instance_qmp_close(i);
+        instance_spec_done(&i->spec);
+        free(i->groups);
+        free(i->object_path);
+        free(i->status_text);
+        free(i->exe);
+        free(i->runtime_dir);
+        free(i->console_log);
+        free(i->qmp_path);
+        return mfree(i);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One virtual device: a slot's resources handed to a sandboxed VMM running as its owner, and the
+ * state machine that tracks it (DESIGN.md §7) until Remove(). */
+
+#include <net/if.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+#include "spec.h"
+
+typedef struct Manager Manager;
+typedef struct Instance Instance;
+typedef struct Qmp Qmp;
+
+typedef enum InstanceState {
+        INSTANCE_CREATING,
+        INSTANCE_STARTING,
+        INSTANCE_RUNNING,
+        INSTANCE_SUSPENDED,
+        INSTANCE_STOPPING,
+        INSTANCE_STOPPED,
+        INSTANCE_FAILED,
+        _INSTANCE_STATE_MAX,
+        _INSTANCE_STATE_INVALID = -EINVAL,
+} InstanceState;
+
+typedef enum InstanceReason {
+        REASON_REQUESTED,
+        REASON_EXITED,
+        REASON_CRASHED,
+        REASON_KILLED,
+        REASON_GUEST_RESET,
+        REASON_GUEST_PANIC,
+        REASON_BOOT_TIMEOUT,
+        REASON_SPAWN_FAILED,
+        REASON_DAEMON_LOST,
+        REASON_RESTART_LIMIT,
+        REASON_RESTARTING,      /* between an exit and the policy's restart */
+        _INSTANCE_REASON_MAX,
+        _INSTANCE_REASON_INVALID = -EINVAL,
+} InstanceReason;
+
+#define INSTANCE_NICS 3 /* ethernet, wifi, mobile taps, in this order */
+#define INSTANCE_BOOT_MARKER_MAX 256
+#define INSTANCE_RESTART_BURST 5
+#define INSTANCE_RESTART_INTERVAL_USEC (60 * USEC_PER_SEC)
+
+struct Instance {
+        Manager *manager;
+        unsigned number;
+        uid_t owner;
+        gid_t owner_gid;
+        gid_t *groups;
+        size_t n_groups;
+        InstanceSpec spec;
+        char *object_path;
+
+        InstanceState state;
+        InstanceReason reason;
+        char *status_text;              /* human detail of the last failure */
+        bool booted;
+        pid_t pid;
+        uint64_t pid_starttime;
+        char *exe;
+        int pidfd;
+        sd_event_source *pidfd_source;
+        int exit_status;                /* exit code, or -signal */
+        bool stop_requested, kill_requested, guest_shutdown;
+
+        char *runtime_dir;
+        char *console_log;
+        char *qmp_path;
+        char taps[INSTANCE_NICS][IFNAMSIZ];
+        char macs[INSTANCE_NICS][18];
+        unsigned vsock_cid;
+
+        uint64_t created_realtime;      /* usec since the epoch */
+        uint64_t started_realtime;
+        unsigned restart_count;
+        uint64_t restart_times[INSTANCE_RESTART_BURST];
+
+        Qmp *qmp;
+        sd_event_source *qmp_source;
+        sd_event_source *qmp_retry_source;
+        unsigned qmp_attempts;
+        sd_event_source *console_source;
+        uint64_t console_offset;
+        char marker_tail[INSTANCE_BOOT_MARKER_MAX]; /* last bytes read, for a marker split across reads */
+        size_t marker_tail_len;
+        sd_event_source *boot_timeout_source;
+        sd_event_source *stop_timeout_source;
+        sd_event_source *restart_source;
+        unsigned stop_timeout_sec;
+        bool dirty;                     /* properties to emit */
+};
+
+const char *instance_state_to_string(InstanceState s);
+InstanceState instance_state_from_string(const char *s);
+const char *instance_reason_to_string(InstanceReason r);
+InstanceReason instance_reason_from_string(const char *s);
+
+/* Takes ownership of *spec on success. Slot resources are claimed; the VMM is not started. */
+int instance_new(Manager *m, unsigned number, uid_t owner, gid_t gid, const gid_t *groups, size_t n_groups,
+                 InstanceSpec *spec, Instance **ret);
+Instance *instance_free(Instance *i);
+DEFINE_CLEANUP(Instance *, instance_free);
+
+int instance_start(Instance *i, char **ret_error);
+int instance_stop(Instance *i);
+int instance_kill(Instance *i, int sig);
+int instance_suspend(Instance *i);
+int instance_resume(Instance *i);
+int instance_restart(Instance *i, char **ret_error);
+/* Stops the VMM if needed and releases the slot. The caller unlinks and frees. */
+void instance_release(Instance *i);
+
+bool instance_is_active(const Instance *i); /* a VMM process exists */
+
+/* For re-adoption after a daemon restart: the VMM recorded in state.json still runs. */
+int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe);
+
+void instance_set_state(Instance *i, InstanceState s, InstanceReason r);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Two users each start a real QEMU guest (TCG) through the daemon, with real polkitd deciding
+# and real dnsmasq handing out leases. Lifecycle: running/booted, leases seen by the daemon and in
+# the guests' consoles, suspend/resume, stop, restart, a guest powering itself off, kill -9 of a
+# VMM with restart=on-failure, and removal. Users cannot touch each other's instances.
+source "$(dirname "$0")/../helpers/lib.sh"
+cf_setup "$@"
+cf_start_polkit
+cf_build_guest
+
+A=nobody
+B=daemon
+# Test rule: A and B may create instances (as members of cvdnetwork would with the shipped rule).
+cat > "$POLKIT_TEST_RULES" <<JS
+polkit.addRule(function(action, subject) {
+        if (action.id == "org.cuttlefish.hostresources.create-instance" &&
+            (subject.user == "$A" || subject.user == "$B"))
+                return polkit.Result.YES;
+});
+JS
+cf_write_config "num_cvd_accounts=4" "dhcp_ping=no"
+cf_start_daemon
+cf_wait_for 10 bash -c "! setpriv --reuid=$A --regid=$(id -g $A) --clear-groups '$CFCTL' --no-ask-password start --kernel=/nonexistent 2>&1 | grep -q 'needs authentication'" ||
+        cf_fail "polkit did not pick up the test rule"
+
+# Start both guests in parallel.
+cf_start_guest "$A" > "$CF_TMP/nA" &
+PA=$!
+cf_start_guest "$B" --restart=on-failure > "$CF_TMP/nB" &
+PB=$!
+wait $PA || cf_fail "guest of $A did not boot: $(cat "$CF_TMP/cfctl-start.log")"
+wait $PB || cf_fail "guest of $B did not boot: $(cat "$CF_TMP/cfctl-start.log")"
+NA=$(cat "$CF_TMP/nA")
+NB=$(cat "$CF_TMP/nB")
+cf_info "guests: $A has instance $NA, $B has instance $NB"
+[ "$NA" -ge 1 ] && [ "$NB" -ge 1 ] && [ "$NA" != "$NB" ] || cf_fail "instance numbers '$NA' '$NB'"
+
+for n in "$NA" "$NB"; do
+        assert_eq "$(instance_field "$n" state)" running "state of $n"
+        assert_eq "$(instance_field "$n" booted)" true "booted of $n"
+        assert_eq "$(instance_field "$n" cid)" $(( n + 2 )) "vsock CID of $n"
+        assert_eq "$(instance_field "$n" 'taps[0]')" "$(printf 'cvd-etap-%02d' "$n")" "first tap of $n"
+done
+assert_eq "$(instance_field "$NA" owner)" "$(id -u $A)" "owner of $NA"
+
+# Each guest has its lease from the daemon's dnsmasq: in DescribeNetwork and on its console.
+for n in "$NA" "$NB"; do
+        ip=$(status_json | jq -r ".slots[] | select(.number == $n) | .taps[] | select(.kind == \"ethernet\") | .lease.ip // empty")
+        [[ "$ip" == 192.168.98.* ]] || cf_fail "no lease for instance $n in DescribeNetwork"
+        grep -aq "LEASE $ip" "$CF_TMP/run/instances/$n/console.log" || cf_fail "console of $n lacks 'LEASE $ip'"
+done
+
+# B may not touch A's instance; A may not read B's console.
+for verb in stop kill rm suspend; do
+        set +e
+        OUT=$(as_user "$B" "$CFCTL" "$verb" "$NA" 2>&1)
+        RC=$?
+        set -e
+        assert_eq "$RC" 1 "exit code of $B's '$verb $NA'"
+        [[ "$OUT" == *"AccessDenied"* || "$OUT" == *"no authentication agent answered"* || "$OUT" == *"Not authorized"* ]] ||
+                cf_fail "$B's '$verb $NA' was not refused: $OUT"
+done
+assert_eq "$(instance_field "$NA" state)" running "A's instance after B's attempts"
+! as_user "$A" "$CFCTL" logs "$NB" >/dev/null 2>&1 || cf_fail "$A could read $B's console"
+as_user "$B" "$CFCTL" logs "$NB" | grep -aq CF-BOOTED || cf_fail "$B cannot read its own console"
+
+# Suspend / resume (owner).
+as_user "$A" "$CFCTL" suspend "$NA"
+cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NA) | .state')\" = suspended ]" ||
+        cf_fail "not suspended"
+as_user "$A" "$CFCTL" resume "$NA"
+cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NA) | .state')\" = running ]" ||
+        cf_fail "not resumed"
+
+# kill -9 of B's VMM from outside: failed/crashed, then restart=on-failure brings it back.
+PIDB=$(instance_field "$NB" pid)
+kill -9 "$PIDB"
+cf_wait_for 10 grep -q "Instance $NB (uid $(id -u $B)): failed (crashed)" "$CF_TMP/daemon.log" || cf_fail "no failed/crashed"
+back() { [ "$(instance_field "$NB" state)" = running ] && [ "$(instance_field "$NB" pid)" != "$PIDB" ] &&
+         [ "$(instance_field "$NB" restart_count)" = 1 ]; }
+cf_wait_for 20 back || cf_fail "restart=on-failure did not bring $NB back: $(instance_json "$NB")"
+
+# Stop (owner): stopped/requested; Start() again works; Restart() keeps it running.
+as_user "$A" "$CFCTL" stop "$NA"
+cf_wait_for 15 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NA) | .state + \"/\" + .reason')\" = stopped/requested ]" ||
+        cf_fail "stop did not end stopped/requested: $(instance_json "$NA")"
+as_user "$A" "$CFCTL" restart "$NA"
+cf_wait_for 60 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NA) | .booted')\" = true ]" ||
+        cf_fail "restart did not boot again: $(instance_json "$NA")"
+
+# A guest that powers itself off ends stopped/exited.
+NC=$(CF_GUEST_CMDLINE=cf.poweroff=1 cf_start_guest "$A")
+[ -n "$NC" ] || cf_fail "third guest did not start: $(tail -n 3 "$CF_TMP/cfctl-start.log")"
+cf_wait_for 60 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NC) | .state + \"/\" + .reason')\" = stopped/exited ]" ||
+        cf_fail "self-powered-off guest: $(instance_json "$NC")"
+
+# Remove everything; the slots' taps go back to the pool (owner cleared, group restored).
+PIDS=$("$CFCTL" --json=short list | jq -r '.[] | select(.pid > 0) | .pid')
+for n in "$NA" "$NB" "$NC"; do cfctl rm "$n"; done
+assert_eq "$("$CFCTL" --json=short list | jq length)" 0 "instances after rm"
+for n in "$NA" "$NB" "$NC"; do
+        t=$(printf 'cvd-etap-%02d' "$n")
+        ip -d link show "$t" | grep -q "user" && cf_fail "$t still has an owner after rm: $(ip -d link show "$t" | grep tun)"
+done
+for p in $PIDS; do ! pid_alive "$p" || cf_fail "VMM $p still runs after rm"; done
+echo "PASS"

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The qemu backend's command line. Pure string work: no I/O except qemu_find()'s lookups. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "qemu.h"
+#include "util.h"
+
+#define QEMU_NICS_MAX ELEMENTSOF(((QemuPlan *) NULL)->macs)
+
+static const char qemu_sandbox_opts[] =
+                "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+
+static int argv_add(char ***l, const char *s) {
+        char *c = strdup(s);
+
+        if (!c)
+                return -ENOMEM;
+        return strv_push(l, c);
+}
+
+_printf_(2, 3) static int argv_addf(char ***l, const char *fmt, ...) {
+        va_list ap;
+        char *c;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&c, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_push(l, c);
+}
+
+/* Adds each string up to a NULL. */
+static int argv_add_many(char ***l, ...) {
+        va_list ap;
+        int r = 0;
+
+        va_start(ap, l);
+        for (const char *s = va_arg(ap, const char *); s && r >= 0; s = va_arg(ap, const char *))
+                r = argv_add(l, s);
+        va_end(ap);
+        return r;
+}
+
+/* A value inside a QEMU option string ("a=x,b=y"): a literal comma is written twice. */
+static char *qemu_opt_escape(const char *s) {
+        size_t n = strlen(s), commas = 0;
+        char *e, *p;
+
+        for (const char *c = s; *c; c++)
+                if (*c == ',')
+                        commas++;
+
+        e = malloc(n + commas + 1);
+        if (!e)
+                return NULL;
+        p = e;
+        for (const char *c = s; *c; c++) {
+                *p++ = *c;
+                if (*c == ',')
+                        *p++ = ',';
+        }
+        *p = '\0';
+        return e;
+}
+
+static bool path_ok(const char *p) {
+        return p && p[0] == '/' && strlen(p) < SPEC_STRING_MAX;
+}
+
+/* "00:1a:11:e1:cf:02": six hex pairs, nothing QEMU could read as another option. */
+static bool mac_ok(const char *m) {
+        if (!m || strlen(m) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char) m[i]))
+                        return false;
+        return true;
+}
+
+static int argv_add_opt_path(char ***l, const char *prefix, const char *path, const char *suffix) {
+        _cleanup_free_ char *e = qemu_opt_escape(path);
+
+        if (!e)
+                return -ENOMEM;
+        return argv_addf(l, "%s%s%s", prefix, e, suffix);
+}
+
+int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret) {
+        _cleanup_(strv_freep) char **l = NULL;
+        char memory[16], cpus[16];
+        int r;
+
+        if (!spec || !plan || !ret)
+                return -EINVAL;
+        if (!plan->qemu || !plan->qemu[0] || !path_ok(plan->qmp_path))
+                return -EINVAL;
+        if (plan->n_nics > QEMU_NICS_MAX)
+                return -EINVAL;
+        for (unsigned i = 0; i < plan->n_nics; i++)
+                if (!mac_ok(plan->macs[i]))
+                        return -EINVAL;
+        if (spec->cpus == 0 || spec->memory_mb == 0)
+                return -EINVAL;
+        if ((spec->kernel && !path_ok(spec->kernel)) || (spec->initrd && !path_ok(spec->initrd)))
+                return -EINVAL;
+        STRV_FOREACH (d, spec->disks)
+                if (!path_ok(*d))
+                        return -EINVAL;
+
+        (void) snprintf(memory, sizeof(memory), "%u", spec->memory_mb);
+        (void) snprintf(cpus, sizeof(cpus), "%u", spec->cpus);
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+
+        r = argv_add_many(&l, plan->qemu, "-nodefaults", "-no-user-config", "-display", "none", NULL);
+        if (r < 0)
+                return r;
+
+        r = argv_add_many(&l, "-accel", plan->kvm ? "kvm" : "tcg", "-cpu", plan->kvm ? "host" : "max", NULL);
+        if (r < 0)
+                return r;
+
+        r = argv_add_many(&l, "-m", memory, "-smp", cpus, NULL);
+        if (r < 0)
+                return r;
+
+        /* -kernel, -initrd and -append are taken whole by QEMU, not parsed as option strings. */
+        if (spec->kernel) {
+                r = argv_add_many(&l, "-kernel", spec->kernel, NULL);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->initrd) {
+                r = argv_add_many(&l, "-initrd", spec->initrd, NULL);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->cmdline) {
+                r = argv_add_many(&l, "-append", spec->cmdline, NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        STRV_FOREACH (d, spec->disks) {
+                r = argv_add(&l, "-drive");
+                if (r < 0)
+                        return r;
+
+                r = argv_add_opt_path(&l, "file=", *d, ",if=virtio,format=raw");
+                if (r < 0)
+                        return r;
+        }
+
+        /* The TAPs arrive as fds 3, 4, ... Never "vhost=on": QEMU 7.2 aborts instead of falling
+         * back when /dev/vhost-net is missing (TESTING.md (e)); without it virtio-net runs in
+         * userspace. Every VM gets its own MAC, or they all share QEMU's default and its lease. */
+        for (unsigned i = 0; i < plan->n_nics; i++) {
+                r = argv_add(&l, "-netdev");
+                if (r < 0)
+                        return r;
+
+                r = argv_addf(&l, "tap,id=net%u,fd=%u", i, 3 + i);
+                if (r < 0)
+                        return r;
+
+                r = argv_add(&l, "-device");
+                if (r < 0)
+                        return r;
+
+                r = argv_addf(&l, "virtio-net-pci,netdev=net%u,mac=%s", i, plan->macs[i]);
+                if (r < 0)
+                        return r;
+        }
+
+        r = argv_add(&l, "-qmp");
+        if (r < 0)
+                return r;
+
+        r = argv_add_opt_path(&l, "unix:", plan->qmp_path, ",server=on,wait=off");
+        if (r < 0)
+                return r;
+
+        /* The console goes to stdout, which the daemon points at the console log. */
+        r = argv_add_many(&l, "-serial", "stdio", "-sandbox", qemu_sandbox_opts, NULL);
+        if (r < 0)
+                return r;
+
+        if (plan->paused) {
+                r = argv_add(&l, "-S");
+                if (r < 0)
+                        return r;
+        }
+
+        STRV_FOREACH (a, spec->extra_args) {
+                r = argv_add(&l, *a);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static bool is_executable_file(const char *path) {
+        struct stat st;
+
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        return access(path, X_OK) == 0;
+}
+
+/* The first executable "dir/name" over $PATH's absolute entries, then the usual places. A
+ * relative $PATH entry is skipped: the daemon runs as root. */
+static int find_in_path(const char *name, char **ret) {
+        const char *path = getenv("PATH");
+        _cleanup_(strv_freep) char **dirs = NULL;
+        int r;
+
+        r = strv_split(path ?: "", ":", &dirs);
+        if (r < 0)
+                return r;
+        r = argv_add(&dirs, "/usr/bin");
+        if (r >= 0)
+                r = argv_add(&dirs, "/usr/local/bin");
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH (d, dirs) {
+                _cleanup_free_ char *p = NULL;
+
+                if ((*d)[0] != '/')
+                        continue;
+
+                p = path_join(*d, name);
+                if (!p)
+                        return -ENOMEM;
+                if (is_executable_file(p)) {
+                        *ret = TAKE_PTR(p);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/* uname's machine to QEMU's target name. */
+static const char *qemu_target(const char *machine) {
+        if (streq(machine, "i386") || streq(machine, "i486") || streq(machine, "i586") ||
+            streq(machine, "i686"))
+                return "i386";
+        if (strncmp(machine, "armv", 4) == 0)
+                return "arm";
+        if (streq(machine, "ppc64le"))
+                return "ppc64";
+        return machine; /* x86_64, aarch64, riscv64, s390x, ... */
+}
+
+int qemu_find(char **ret) {
+        _cleanup_free_ char *name = NULL;
+        const char *e;
+        struct utsname u;
+
+        if (!ret)
+                return -EINVAL;
+
+        e = getenv("CF_QEMU");
+        if (e && e[0]) {
+                char *p;
+
+                if (!strchr(e, '/'))
+                        return find_in_path(e, ret);
+                if (!is_executable_file(e))
+                        return -ENOENT;
+                p = strdup(e);
+                if (!p)
+                        return -ENOMEM;
+                *ret = p;
+                return 0;
+        }
+
+        if (uname(&u) < 0)
+                return -errno;
+        if (asprintf(&name, "qemu-system-%s", qemu_target(u.machine)) < 0)
+                return -ENOMEM;
+        return find_in_path(name, ret);
+}

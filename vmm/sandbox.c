@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The jail a VMM runs in (DESIGN.md §7): everything here runs in the forked child, as root, right
+ * before exec. Each step returns a negative errno and sandbox_enter() names the step that failed;
+ * nothing logs and nothing exits, the caller reports. The syscall filter is in seccomp.c. */
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "util.h"
+
+/* Handed-over fds per VMM: TAPs with their queues, vhost and vsock fds; far more than any backend
+ * passes today. */
+#define KEEP_FDS_MAX 128
+#define SANDBOX_NOFILE 4096
+#define CGROUP_PARENT "cuttlefish-host-resources"
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}
+
+static int step_failed(const char **ret_step, const char *step, int r) {
+        if (ret_step)
+                *ret_step = step;
+        return r;
+}
+
+/* Copies of the fds to hand over, all above every source and target fd. */
+typedef struct FdCopies {
+        int fds[KEEP_FDS_MAX + 2];
+        size_t n;
+} FdCopies;
+
+static void fd_copies_done(FdCopies *c) {
+        for (size_t i = 0; i < c->n; i++)
+                (void) safe_close(c->fds[i]);
+        c->n = 0;
+}
+
+static int fd_copies_add(FdCopies *c, int fd, int above) {
+        int copy = fcntl(fd, F_DUPFD_CLOEXEC, above);
+
+        if (copy < 0)
+                return -errno;
+        c->fds[c->n++] = copy;
+        return copy;
+}
+
+static int sandbox_signals(void) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t mask;
+
+        /* SIGKILL and SIGSTOP cannot be changed, and glibc refuses its internal real-time signals
+         * with EINVAL: those keep their (default) disposition anyway. */
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) sigaction(sig, &sa, NULL);
+
+        if (sigemptyset(&mask) < 0 || sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+static int close_from(int first) {
+        struct rlimit rl;
+
+        if (close_range((unsigned) first, ~0U, 0) >= 0)
+                return 0;
+        if (errno != ENOSYS)
+                return -errno;
+
+        /* Kernels before 5.9. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        for (rlim_t fd = (rlim_t) first; fd < rl.rlim_max && fd < INT_MAX; fd++)
+                (void) close((int) fd);
+        return 0;
+}
+
+/* keep_fds[i] to 3+i, stdout_fd to 1 and 2, /dev/null to 0, everything else closed. Each fd is
+ * first copied above all sources and targets, so that moving one into place never overwrites one
+ * still to be moved, and no fd is dup2()ed onto itself (which would keep its FD_CLOEXEC). */
+static int sandbox_fds(const SandboxSpec *spec) {
+        _cleanup_(fd_copies_done) FdCopies copies = {};
+        _cleanup_close_ int null_fd = -EBADF;
+        int above, out, null_copy, n = (int) spec->n_keep_fds;
+
+        if (spec->n_keep_fds > KEEP_FDS_MAX)
+                return -E2BIG;
+        if (n > 0 && !spec->keep_fds)
+                return -EINVAL;
+
+        above = MAX(3 + n, spec->stdout_fd + 1);
+        for (int i = 0; i < n; i++) {
+                if (spec->keep_fds[i] < 0)
+                        return -EBADF;
+                above = MAX(above, spec->keep_fds[i] + 1);
+        }
+
+        for (int i = 0; i < n; i++) {
+                int r = fd_copies_add(&copies, spec->keep_fds[i], above);
+                if (r < 0)
+                        return r;
+        }
+
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (null_fd < 0)
+                return -errno;
+        null_copy = fd_copies_add(&copies, null_fd, above);
+        if (null_copy < 0)
+                return null_copy;
+        null_fd = safe_close(null_fd);
+
+        out = null_copy;
+        if (spec->stdout_fd >= 0) {
+                out = fd_copies_add(&copies, spec->stdout_fd, above);
+                if (out < 0)
+                        return out;
+        }
+
+        for (int i = 0; i < n; i++)
+                if (dup2(copies.fds[i], 3 + i) < 0)
+                        return -errno;
+        if (dup2(null_copy, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+                return -errno;
+
+        /* dup2() onto another number already cleared FD_CLOEXEC; make sure of it all the same. */
+        for (int fd = 0; fd < 3 + n; fd++)
+                if (fcntl(fd, F_SETFD, 0) < 0)
+                        return -errno;
+
+        /* This also closes the copies. */
+        copies.n = 0;
+        return close_from(3 + n);
+}
+
+static bool cgroup_name_valid(const char *name) {
+        return name && *name && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..") &&
+                strlen(name) <= NAME_MAX;
+}
+
+/* Errors meaning "the host does not let us", after which the sandbox goes on without. */
+static bool cgroup_errno_unsupported(int r) {
+        switch (-r) {
+        case ENOENT:
+        case ENOTDIR:
+        case EROFS:
+        case EACCES:
+        case EPERM:
+        case EOPNOTSUPP:
+        case ENODEV:
+                return true;
+        default:
+                return false;
+        }
+}
+
+typedef enum CgroupKind {
+        CGROUP_UNIFIED,
+        CGROUP_V1_MEMORY,
+        CGROUP_V1_PIDS,
+} CgroupKind;
+
+/* A pure cgroup2 host has /sys/fs/cgroup itself; a hybrid one has the v1 controllers in their own
+ * hierarchies and cgroup2, usually without controllers, at unified/. */
+static const struct {
+        const char *path;
+        CgroupKind kind;
+} cgroup_hierarchies[] = {
+        { "/sys/fs/cgroup", CGROUP_UNIFIED },
+        { "/sys/fs/cgroup/unified", CGROUP_UNIFIED },
+        { "/sys/fs/cgroup/memory", CGROUP_V1_MEMORY },
+        { "/sys/fs/cgroup/pids", CGROUP_V1_PIDS },
+};
+
+static bool cgroup_hierarchy_present(size_t i) {
+        struct statfs sfs;
+
+        if (statfs(cgroup_hierarchies[i].path, &sfs) < 0)
+                return false;
+        if (cgroup_hierarchies[i].kind == CGROUP_UNIFIED)
+                return sfs.f_type == (__fsword_t) CGROUP2_SUPER_MAGIC;
+        return sfs.f_type == (__fsword_t) CGROUP_SUPER_MAGIC;
+}
+
+static int cgroup_write(const char *dir, const char *file, const char *value) {
+        _cleanup_free_ char *p = path_join(dir, file);
+
+        if (!p)
+                return -ENOMEM;
+        return write_string_file(p, value);
+}
+
+/* On cgroup2, a controller is usable in our leaf when the host delegates it to our parent (it is
+ * in the parent's cgroup.controllers); we then enable it for the leaves. We never enable
+ * controllers in the root: that is the host's choice. Returns 1 if usable, 0 if not. */
+static int cgroup2_enable(const char *parent, const char *controller) {
+        _cleanup_(strv_freep) char **available = NULL;
+        _cleanup_free_ char *p = NULL, *line = NULL, *plus = NULL;
+        bool found = false;
+        int r;
+
+        p = path_join(parent, "cgroup.controllers");
+        if (!p)
+                return -ENOMEM;
+
+        r = read_one_line_file(p, &line);
+        if (r < 0)
+                return r;
+
+        r = strv_split(line, " ", &available);
+        if (r < 0)
+                return r;
+
+        STRV_FOREACH(c, available)
+                found = found || streq(*c, controller);
+        if (!found)
+                return 0;
+
+        if (asprintf(&plus, "+%s", controller) < 0)
+                return -ENOMEM;
+
+        r = cgroup_write(parent, "cgroup.subtree_control", plus);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+/* Writes a limit; a limit the host does not offer is left out. */
+static int cgroup_limit(const char *leaf, const char *file, uint64_t value) {
+        char buf[32];
+        int r;
+
+        (void) snprintf(buf, sizeof(buf), "%" PRIu64, value);
+        r = cgroup_write(leaf, file, buf);
+        if (r < 0 && !cgroup_errno_unsupported(r))
+                return r;
+        return 0;
+}
+
+static int cgroup_join(const char *root, CgroupKind kind, const SandboxSpec *spec) {
+        _cleanup_free_ char *parent = NULL, *leaf = NULL;
+        bool memory = spec->memory_max_bytes > 0 && kind != CGROUP_V1_PIDS;
+        bool pids = spec->tasks_max > 0 && kind != CGROUP_V1_MEMORY;
+        int r;
+
+        parent = path_join(root, CGROUP_PARENT);
+        if (!parent)
+                return -ENOMEM;
+        leaf = path_join(parent, spec->cgroup_name);
+        if (!leaf)
+                return -ENOMEM;
+
+        if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+                return -errno;
+
+        if (kind == CGROUP_UNIFIED && memory) {
+                r = cgroup2_enable(parent, "memory");
+                if (r < 0 && !cgroup_errno_unsupported(r))
+                        return r;
+                memory = r > 0;
+        }
+        if (kind == CGROUP_UNIFIED && pids) {
+                r = cgroup2_enable(parent, "pids");
+                if (r < 0 && !cgroup_errno_unsupported(r))
+                        return r;
+                pids = r > 0;
+        }
+
+        /* An instance restarted after a crash finds its old, empty leaf: reuse it. */
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+                return -errno;
+
+        if (memory) {
+                r = cgroup_limit(leaf, kind == CGROUP_UNIFIED ? "memory.max" : "memory.limit_in_bytes",
+                                 spec->memory_max_bytes);
+                if (r < 0)
+                        return r;
+        }
+        if (pids) {
+                r = cgroup_limit(leaf, "pids.max", spec->tasks_max);
+                if (r < 0)
+                        return r;
+        }
+
+        return cgroup_write(leaf, "cgroup.procs", "0");
+}
+
+static int sandbox_cgroup(const SandboxSpec *spec) {
+        if (!spec->cgroup_name)
+                return 0;
+        if (!cgroup_name_valid(spec->cgroup_name))
+                return -EINVAL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cgroup_hierarchies); i++) {
+                int r;
+
+                if (!cgroup_hierarchy_present(i))
+                        continue;
+
+                r = cgroup_join(cgroup_hierarchies[i].path, cgroup_hierarchies[i].kind, spec);
+                if (r < 0 && !cgroup_errno_unsupported(r))
+                        return r;
+        }
+        return 0;
+}
+
+int sandbox_cgroup_remove(const char *cgroup_name) {
+        int ret = 0;
+
+        if (!cgroup_name_valid(cgroup_name))
+                return -EINVAL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cgroup_hierarchies); i++) {
+                _cleanup_free_ char *leaf = NULL;
+
+                if (!cgroup_hierarchy_present(i))
+                        continue;
+
+                if (asprintf(&leaf, "%s/" CGROUP_PARENT "/%s", cgroup_hierarchies[i].path, cgroup_name) < 0)
+                        return -ENOMEM;
+
+                /* Go on with the other hierarchies, and report the first failure. */
+                if (rmdir(leaf) < 0 && errno != ENOENT && ret == 0)
+                        ret = -errno;
+        }
+        return ret;
+}
+
+/* mount_setattr(2), Linux 5.12. -ENOSYS when the kernel or the headers lack it. */
+static int mount_set_rdonly(const char *path, bool rdonly, unsigned flags) {
+#if defined(SYS_mount_setattr) && defined(MOUNT_ATTR_RDONLY)
+        struct mount_attr attr = {
+                .attr_set = rdonly ? MOUNT_ATTR_RDONLY : 0,
+                .attr_clr = rdonly ? 0 : MOUNT_ATTR_RDONLY,
+        };
+
+        if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof(attr)) < 0)
+                return -errno;
+        return 0;
+#else
+        return -ENOSYS;
+#endif
+}
+
+/* The fallback: a bind remount of one mount that keeps its other flags. */
+static int remount_bind(const char *path, bool rdonly) {
+        static const struct {
+                unsigned long st, ms;
+        } keep[] = {
+                { ST_NOSUID, MS_NOSUID },         { ST_NODEV, MS_NODEV },
+                { ST_NOEXEC, MS_NOEXEC },         { ST_NOATIME, MS_NOATIME },
+                { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+                { ST_SYNCHRONOUS, MS_SYNCHRONOUS },
+        };
+        unsigned long flags = MS_BIND | MS_REMOUNT | (rdonly ? MS_RDONLY : 0);
+        struct statvfs sv;
+
+        if (statvfs(path, &sv) < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                if (sv.f_flag & keep[i].st)
+                        flags |= keep[i].ms;
+
+        if (mount(NULL, path, NULL, flags, NULL) < 0)
+                return -errno;
+        return 0;
+}
+
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape_octal(char *s) {
+        char *w = s;
+
+        for (const char *p = s; *p;) {
+                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+                    p[3] <= '7') {
+                        *w++ = (char) ((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
+                        p += 4;
+                } else
+                        *w++ = *p++;
+        }
+        *w = 0;
+}
+
+/* Every mount read-only, one by one, for kernels without mount_setattr(). Mount points hidden
+ * under another mount cannot be reached by path, nor by the VMM. */
+static int remount_all_rdonly(void) {
+        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+
+        f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return -errno;
+
+        while (getline(&line, &size, f) > 0) {
+                char *saveptr = NULL, *path = NULL;
+                int r;
+
+                /* "36 35 98:0 /root /mount/point rw,..." */
+                (void) strtok_r(line, " ", &saveptr);
+                for (int i = 0; i < 4; i++)
+                        path = strtok_r(NULL, " ", &saveptr);
+                if (!path)
+                        continue;
+                unescape_octal(path);
+
+                /* A mount point under a hidden or vanished path is skipped; the root never is. */
+                r = remount_bind(path, true);
+                if (r < 0 && (streq(path, "/") || (r != -ENOENT && r != -EACCES && r != -ESTALE)))
+                        return r;
+        }
+        return 0;
+}
+
+static int mount_tmpfs(const char *path) {
+        if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+                return -errno;
+        return 0;
+}
+
+/* Read-only system, a private /tmp and /dev/shm, the runtime dir writable. */
+static int sandbox_mounts(const SandboxSpec *spec) {
+        _cleanup_close_ int dir_fd = -EBADF;
+        int r;
+
+        /* Nothing we do propagates to the host; host mounts and unmounts still reach us. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                return -errno;
+
+        /* Pinned before /tmp is replaced: a runtime dir below /tmp is bound back from this fd. */
+        if (spec->runtime_dir) {
+                dir_fd = open(spec->runtime_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dir_fd < 0)
+                        return -errno;
+        }
+
+        r = mount_set_rdonly("/", true, AT_RECURSIVE);
+        if (r == -ENOSYS)
+                r = remount_all_rdonly();
+        if (r < 0)
+                return r;
+
+        r = mount_tmpfs("/tmp");
+        if (r < 0)
+                return r;
+
+        r = mount_tmpfs("/dev/shm");
+        if (r < 0 && r != -ENOENT)
+                return r;
+
+        if (dir_fd >= 0) {
+                char proc_path[64];
+
+                if (access(spec->runtime_dir, F_OK) < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        r = mkdir_p(spec->runtime_dir, 0755);
+                        if (r < 0)
+                                return r;
+                }
+
+                (void) snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", dir_fd);
+                if (mount(proc_path, spec->runtime_dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return -errno;
+
+                /* The bind inherited the read-only flag; lift it from this one mount only. */
+                r = mount_set_rdonly(spec->runtime_dir, false, 0);
+                if (r == -ENOSYS)
+                        r = remount_bind(spec->runtime_dir, false);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sandbox_rlimits(void) {
+        if (setrlimit(RLIMIT_CORE, &(struct rlimit) { 0, 0 }) < 0)
+                return -errno;
+        if (setrlimit(RLIMIT_NOFILE, &(struct rlimit) { SANDBOX_NOFILE, SANDBOX_NOFILE }) < 0)
+                return -errno;
+        return 0;
+}
+
+/* While still root: nothing can come back through exec (bounding set) or survive the uid change
+ * (ambient set). */
+static int caps_drop_bounding(void) {
+        for (unsigned long cap = 0;; cap++) {
+                int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (r < 0) {
+                        if (errno == EINVAL)    /* past the kernel's last capability */
+                                break;
+                        return -errno;
+                }
+                if (r > 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                        return -errno;
+        }
+
+        /* EINVAL: no ambient capabilities before Linux 4.3. */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return -errno;
+        return 0;
+}
+
+/* After the uid change: the inheritable set survives setresuid(), so clear all three sets, then
+ * read them back. */
+static int caps_clear_verify(void) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capset, &header, data) < 0)
+                return -errno;
+        if (syscall(SYS_capget, &header, data) < 0)
+                return -errno;
+
+        for (size_t i = 0; i < ELEMENTSOF(data); i++)
+                if (data[i].effective || data[i].permitted || data[i].inheritable)
+                        return SYNTHETIC_ERRNO(EPERM);
+        return 0;
+}
+
+static int verify_ids(const SandboxSpec *spec) {
+        uid_t ruid, euid, suid;
+        gid_t rgid, egid, sgid;
+
+        if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+                return -errno;
+        if (ruid != spec->uid || euid != spec->uid || suid != spec->uid)
+                return SYNTHETIC_ERRNO(EPERM);
+        if (rgid != spec->gid || egid != spec->gid || sgid != spec->gid)
+                return SYNTHETIC_ERRNO(EPERM);
+
+        /* No way back to root. */
+        if (spec->uid != 0 && setuid(0) >= 0)
+                return SYNTHETIC_ERRNO(EPERM);
+        return 0;
+}
+
+int sandbox_enter(const SandboxSpec *spec, const char **ret_step) {
+        int r;
+
+        if (!spec)
+                return step_failed(ret_step, "spec", -EINVAL);
+
+        if (setsid() < 0)
+                return step_failed(ret_step, "setsid", -errno);
+
+        r = sandbox_signals();
+        if (r < 0)
+                return step_failed(ret_step, "signals", r);
+
+        r = sandbox_fds(spec);
+        if (r < 0)
+                return step_failed(ret_step, "fds", r);
+
+        r = sandbox_cgroup(spec);
+        if (r < 0)
+                return step_failed(ret_step, "cgroup", r);
+
+        if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (spec->new_netns ? CLONE_NEWNET : 0)) < 0)
+                return step_failed(ret_step, "unshare", -errno);
+
+        r = sandbox_mounts(spec);
+        if (r < 0)
+                return step_failed(ret_step, "mount", r);
+
+        r = sandbox_rlimits();
+        if (r < 0)
+                return step_failed(ret_step, "rlimits", r);
+
+        r = caps_drop_bounding();
+        if (r < 0)
+                return step_failed(ret_step, "capabilities", r);
+
+        if (setgroups(spec->n_groups, spec->n_groups > 0 ? spec->groups : NULL) < 0)
+                return step_failed(ret_step, "setgroups", -errno);
+
+        if (setresgid(spec->gid, spec->gid, spec->gid) < 0)
+                return step_failed(ret_step, "setresgid", -errno);
+
+        if (setresuid(spec->uid, spec->uid, spec->uid) < 0)
+                return step_failed(ret_step, "setresuid", -errno);
+
+        r = caps_clear_verify();
+        if (r < 0)
+                return step_failed(ret_step, "verify-capabilities", r);
+
+        r = verify_ids(spec);
+        if (r < 0)
+                return step_failed(ret_step, "verify-ids", r);
+
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return step_failed(ret_step, "no_new_privs", -errno);
+
+        if (spec->seccomp) {
+                r = sandbox_seccomp_load();
+                if (r < 0)
+                        return step_failed(ret_step, "seccomp", r);
+        }
+        return 0;
+}

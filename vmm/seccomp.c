@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The VMM's syscall filter: allow by default, EPERM for what a VMM never needs and a jail must
+ * not offer. libseccomp stays in this file; since 2.5 it returns negative errno values, and with
+ * SCMP_FLTATR_API_SYSRAWRC seccomp_load() passes the kernel's errno on. */
+#include <errno.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <seccomp.h>
+
+#include "macro.h"
+#include "sandbox.h"
+
+DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release);
+
+static const char *const denied_syscalls[] = {
+        /* mounts and roots, old and new mount API */
+        "mount", "umount", "umount2", "pivot_root", "chroot",
+        "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+        /* other processes */
+        "ptrace", "process_vm_readv", "process_vm_writev",
+        /* the kernel itself */
+        "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+        "bpf", "perf_event_open", "swapon", "swapoff", "reboot", "acct", "syslog",
+        "iopl", "ioperm",
+        /* namespaces */
+        "setns", "unshare",
+        /* file handles bypass path permissions */
+        "open_by_handle_at", "name_to_handle_at",
+        /* the kernel keyring */
+        "add_key", "keyctl", "request_key",
+        "userfaultfd",
+        /* the host clock */
+        "settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+};
+
+/* clone() may create namespaces as unshare() does. CLONE_NEWTIME is left out: in clone() that bit
+ * belongs to the exit signal. */
+static const unsigned long clone_ns_flags[] = {
+        CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
+};
+
+static int deny(scmp_filter_ctx ctx, const char *name) {
+        int nr = seccomp_syscall_resolve_name(name);
+
+        /* Not a syscall on this architecture (umount on x86-64, iopl on arm64, ...). */
+        if (nr == __NR_SCMP_ERROR)
+                return 0;
+        return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+}
+
+static int deny_sockets(scmp_filter_ctx ctx) {
+        static const int raw_domains[] = { AF_INET, AF_INET6 };
+        int r;
+
+        /* Raw frames and the host's netlink configuration: the VMM has its TAPs as fds. */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+        if (r < 0)
+                return r;
+
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
+        if (r < 0)
+                return r;
+
+        /* The type's low bits, without SOCK_CLOEXEC and SOCK_NONBLOCK. */
+        for (size_t i = 0; i < ELEMENTSOF(raw_domains); i++) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
+                                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) raw_domains[i]),
+                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int deny_clone_namespaces(scmp_filter_ctx ctx) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(clone_ns_flags); i++) {
+#if defined(__s390__) || defined(__s390x__)
+                /* s390 swaps clone()'s first two arguments. */
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                                     SCMP_A1(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+#else
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                                     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+#endif
+                if (r < 0)
+                        return r;
+        }
+
+        /* clone3() passes its flags in memory, out of the filter's reach. ENOSYS makes glibc (>= 2.34)
+         * fall back to clone(), as under systemd's RestrictNamespaces=. */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+        if (r < 0 && r != -EDOM)
+                return r;
+        return 0;
+}
+
+static int seccomp_build(scmp_filter_ctx *ret) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        int r;
+
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx)
+                return -ENOMEM;
+
+        /* Older libseccomp lacks the attribute; it then reports -ECANCELED for a kernel failure. */
+        (void) seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
+
+        for (size_t i = 0; i < ELEMENTSOF(denied_syscalls); i++) {
+                r = deny(ctx, denied_syscalls[i]);
+                if (r < 0)
+                        return r;
+        }
+
+        r = deny_sockets(ctx);
+        if (r < 0)
+                return r;
+
+        r = deny_clone_namespaces(ctx);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+int sandbox_seccomp_load(void) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        int r;
+
+        r = seccomp_build(&ctx);
+        if (r < 0)
+                return r;
+
+        return seccomp_load(ctx);
+}
