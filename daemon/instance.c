@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "instance.h"
+#include "kvm.h"
 #include "log.h"
 #include "manager.h"
 #include "plan.h"
@@ -531,17 +532,27 @@ static int instance_spawn(Instance *i, char **ret_error) {
                                         : r == -ENODEV ? "missing; run 'cfctl network up'" : strerror(-r));
                         goto fail;
                 }
-                /* While the instance holds the slot, its taps belong to its owner alone. */
-                r = tap_set_owner(tap_fds[k], i->owner, (gid_t) -1);
+                /* While the instance holds the slot, its taps belong to its owner alone: the group
+                 * becomes root's, so other cvdnetwork members cannot attach. */
+                r = tap_set_owner(tap_fds[k], i->owner, 0);
                 if (r < 0) {
                         (void) asprintf(ret_error, "%s: cannot set owner: %s", i->taps[k], strerror(-r));
                         goto fail;
                 }
         }
 
+        if (i->manager->kvm_usable < 0) {
+                char why[256];
+
+                i->manager->kvm_usable = kvm_probe(qemu, why, sizeof(why)) > 0;
+                if (i->manager->kvm_usable)
+                        log_info("KVM is usable: guests run with -accel kvm.");
+                else
+                        log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
+        }
         plan = (QemuPlan) {
                 .qemu = qemu,
-                .kvm = access("/dev/kvm", R_OK | W_OK) >= 0,
+                .kvm = i->manager->kvm_usable > 0,
                 .n_nics = INSTANCE_NICS,
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
                 .qmp_path = i->qmp_path,
@@ -690,20 +701,21 @@ int instance_start(Instance *i, char **ret_error) {
         return 0;
 }
 
+/* Stop() escalates: ACPI power button, then QMP quit (or SIGTERM), then SIGKILL. */
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Instance *i = userdata;
 
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
         if (!instance_is_active(i))
                 return 0;
-        if (i->qmp && !i->kill_requested) {
-                instance_log(i, LOG_INFO, "guest did not power off; quitting QEMU");
-                i->kill_requested = false;
-                (void) instance_qmp_send(i, "quit");
-                /* Next stage: SIGKILL. */
+        i->stop_stage++;
+        if (i->stop_stage == 1) {
+                instance_log(i, LOG_INFO, "guest did not power off within %u s; quitting the VMM",
+                             i->stop_timeout_sec);
+                if (instance_qmp_send(i, "quit") < 0)
+                        (void) kill(i->pid, SIGTERM);
                 (void) sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
                                                   KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
-                i->qmp_source = sd_event_source_disable_unref(i->qmp_source);
                 return 0;
         }
         instance_log(i, LOG_WARNING, "VMM did not stop; sending SIGKILL");
@@ -716,15 +728,19 @@ int instance_stop(Instance *i) {
 
         if (!instance_is_active(i))
                 return -ESRCH;
+        bool suspended = i->state == INSTANCE_SUSPENDED;
+
         i->stop_requested = true;
+        i->stop_stage = 0;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         instance_set_state(i, INSTANCE_STOPPING, REASON_REQUESTED);
 
-        /* ACPI power button first, so the guest can shut down cleanly; then quit; then SIGKILL. */
-        if (i->qmp && instance_qmp_send(i, i->state == INSTANCE_SUSPENDED ? "quit" : "system_powerdown") >= 0)
+        /* ACPI power button first, so the guest can shut down cleanly (a paused guest cannot). */
+        if (i->qmp && instance_qmp_send(i, suspended ? "quit" : "system_powerdown") >= 0)
                 timeout = (uint64_t) i->stop_timeout_sec * USEC_PER_SEC;
         else {
                 (void) kill(i->pid, SIGTERM);
+                i->stop_stage = 1;
                 timeout = KILL_TIMEOUT_USEC;
         }
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);

@@ -97,6 +97,7 @@ struct Instance {
         sd_event_source *stop_timeout_source;
         sd_event_source *restart_source;
         unsigned stop_timeout_sec;
+        unsigned stop_stage;            /* 0 power button sent, 1 quit sent, then SIGKILL */
         bool dirty;                     /* properties to emit */
 };
 

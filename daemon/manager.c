@@ -64,6 +64,7 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
                 return log_oom();
         *m = (Manager) {
                 .lock_fd = -EBADF,
+                .kvm_usable = -1,
                 .config_must_exist = config_must_exist,
                 .teardown_on_exit = true,
         };

@@ -40,5 +40,5 @@ int tap_reset_owner(const char *name, gid_t group) {
         r = tap_open(name, &fd);
         if (r < 0)
                 return r;
-        return tap_set_owner(fd, (uid_t) -1, group);
+        return tap_set_owner(fd, 0, group == (gid_t) -1 ? 0 : group);
 }

@@ -26,6 +26,8 @@
 /* Handed-over fds per VMM: TAPs with their queues, vhost and vsock fds; far more than any backend
  * passes today. */
 #define KEEP_FDS_MAX 128
+/* The runtime dir and the paths in writable_paths. */
+#define WRITABLE_MAX 32
 #define SANDBOX_NOFILE 4096
 #define CGROUP_PARENT "cuttlefish-host-resources"
 
@@ -136,7 +138,9 @@ static int sandbox_fds(const SandboxSpec *spec) {
         for (int i = 0; i < n; i++)
                 if (dup2(copies.fds[i], 3 + i) < 0)
                         return -errno;
-        if (dup2(null_copy, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+        if (dup2(null_copy, STDIN_FILENO) < 0)
+                return -errno;
+        if (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
                 return -errno;
 
         /* dup2() onto another number already cleared FD_CLOEXEC; make sure of it all the same. */
@@ -150,8 +154,9 @@ static int sandbox_fds(const SandboxSpec *spec) {
 }
 
 static bool cgroup_name_valid(const char *name) {
-        return name && *name && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..") &&
-                strlen(name) <= NAME_MAX;
+        if (!name || !*name || strlen(name) > NAME_MAX)
+                return false;
+        return !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");
 }
 
 /* Errors meaning "the host does not let us", after which the sandbox goes on without. */
@@ -227,7 +232,7 @@ static int cgroup2_enable(const char *parent, const char *controller) {
         if (r < 0)
                 return r;
 
-        STRV_FOREACH(c, available)
+        STRV_FOREACH (c, available)
                 found = found || streq(*c, controller);
         if (!found)
                 return 0;
@@ -287,8 +292,9 @@ static int cgroup_join(const char *root, CgroupKind kind, const SandboxSpec *spe
                 return -errno;
 
         if (memory) {
-                r = cgroup_limit(leaf, kind == CGROUP_UNIFIED ? "memory.max" : "memory.limit_in_bytes",
-                                 spec->memory_max_bytes);
+                const char *file = kind == CGROUP_UNIFIED ? "memory.max" : "memory.limit_in_bytes";
+
+                r = cgroup_limit(leaf, file, spec->memory_max_bytes);
                 if (r < 0)
                         return r;
         }
@@ -363,9 +369,9 @@ static int remount_bind(const char *path, bool rdonly) {
         static const struct {
                 unsigned long st, ms;
         } keep[] = {
-                { ST_NOSUID, MS_NOSUID },         { ST_NODEV, MS_NODEV },
-                { ST_NOEXEC, MS_NOEXEC },         { ST_NOATIME, MS_NOATIME },
-                { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+                { ST_NOSUID, MS_NOSUID },           { ST_NODEV, MS_NODEV },
+                { ST_NOEXEC, MS_NOEXEC },           { ST_NOATIME, MS_NOATIME },
+                { ST_NODIRATIME, MS_NODIRATIME },   { ST_RELATIME, MS_RELATIME },
                 { ST_SYNCHRONOUS, MS_SYNCHRONOUS },
         };
         unsigned long flags = MS_BIND | MS_REMOUNT | (rdonly ? MS_RDONLY : 0);
@@ -387,8 +393,10 @@ static void unescape_octal(char *s) {
         char *w = s;
 
         for (const char *p = s; *p;) {
-                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-                    p[3] <= '7') {
+                bool octal = p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+                                p[3] >= '0' && p[3] <= '7';
+
+                if (octal) {
                         *w++ = (char) ((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
                         p += 4;
                 } else
@@ -434,20 +442,106 @@ static int mount_tmpfs(const char *path) {
         return 0;
 }
 
-/* Read-only system, a private /tmp and /dev/shm, the runtime dir writable. */
+/* Paths to keep writable, each pinned by an O_PATH fd before /tmp is replaced: one below /tmp is
+ * bound back from its fd. */
+typedef struct Pinned {
+        const char *paths[WRITABLE_MAX];
+        int fds[WRITABLE_MAX];
+        size_t n;
+} Pinned;
+
+static void pinned_done(Pinned *p) {
+        for (size_t i = 0; i < p->n; i++)
+                (void) safe_close(p->fds[i]);
+        p->n = 0;
+}
+
+static int pinned_add(Pinned *p, const char *path) {
+        int fd;
+
+        if (p->n >= WRITABLE_MAX)
+                return -E2BIG;
+        if (path[0] != '/')
+                return -EINVAL;
+
+        fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        p->paths[p->n] = path;
+        p->fds[p->n++] = fd;
+        return 0;
+}
+
+/* A path hidden by the fresh /tmp gets a mount point of its kind: a dir, or an empty file. */
+static int make_mount_point(const char *path, int fd) {
+        _cleanup_close_ int file = -EBADF;
+        _cleanup_free_ char *parent = NULL;
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return mkdir_p(path, 0755);
+
+        parent = strndup(path, strrchr(path, '/') - path);
+        if (!parent)
+                return -ENOMEM;
+        if (parent[0]) {
+                r = mkdir_p(parent, 0755);
+                if (r < 0)
+                        return r;
+        }
+
+        file = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (file < 0)
+                return -errno;
+        return 0;
+}
+
+/* Binds the pinned path onto itself, writable. That lifts only the mount's read-only flag: the
+ * uid's own permissions on the file still decide. */
+static int bind_writable(const char *path, int fd) {
+        char proc_path[64];
+        int r;
+
+        if (access(path, F_OK) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                r = make_mount_point(path, fd);
+                if (r < 0)
+                        return r;
+        }
+
+        (void) snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
+        if (mount(proc_path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return -errno;
+
+        /* The bind inherited the read-only flag; lift it from this one mount only. */
+        r = mount_set_rdonly(path, false, 0);
+        if (r == -ENOSYS)
+                r = remount_bind(path, false);
+        return r;
+}
+
+/* Read-only system, a private /tmp and /dev/shm, the runtime dir and the writable paths writable. */
 static int sandbox_mounts(const SandboxSpec *spec) {
-        _cleanup_close_ int dir_fd = -EBADF;
+        _cleanup_(pinned_done) Pinned pinned = {};
         int r;
 
         /* Nothing we do propagates to the host; host mounts and unmounts still reach us. */
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
                 return -errno;
 
-        /* Pinned before /tmp is replaced: a runtime dir below /tmp is bound back from this fd. */
         if (spec->runtime_dir) {
-                dir_fd = open(spec->runtime_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (dir_fd < 0)
-                        return -errno;
+                r = pinned_add(&pinned, spec->runtime_dir);
+                if (r < 0)
+                        return r;
+        }
+        for (const char *const *p = spec->writable_paths; p && *p; p++) {
+                r = pinned_add(&pinned, *p);
+                if (r < 0)
+                        return r;
         }
 
         r = mount_set_rdonly("/", true, AT_RECURSIVE);
@@ -464,25 +558,8 @@ static int sandbox_mounts(const SandboxSpec *spec) {
         if (r < 0 && r != -ENOENT)
                 return r;
 
-        if (dir_fd >= 0) {
-                char proc_path[64];
-
-                if (access(spec->runtime_dir, F_OK) < 0) {
-                        if (errno != ENOENT)
-                                return -errno;
-                        r = mkdir_p(spec->runtime_dir, 0755);
-                        if (r < 0)
-                                return r;
-                }
-
-                (void) snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", dir_fd);
-                if (mount(proc_path, spec->runtime_dir, NULL, MS_BIND | MS_REC, NULL) < 0)
-                        return -errno;
-
-                /* The bind inherited the read-only flag; lift it from this one mount only. */
-                r = mount_set_rdonly(spec->runtime_dir, false, 0);
-                if (r == -ENOSYS)
-                        r = remount_bind(spec->runtime_dir, false);
+        for (size_t i = 0; i < pinned.n; i++) {
+                r = bind_writable(pinned.paths[i], pinned.fds[i]);
                 if (r < 0)
                         return r;
         }
@@ -490,9 +567,9 @@ static int sandbox_mounts(const SandboxSpec *spec) {
 }
 
 static int sandbox_rlimits(void) {
-        if (setrlimit(RLIMIT_CORE, &(struct rlimit) { 0, 0 }) < 0)
+        if (setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) < 0)
                 return -errno;
-        if (setrlimit(RLIMIT_NOFILE, &(struct rlimit) { SANDBOX_NOFILE, SANDBOX_NOFILE }) < 0)
+        if (setrlimit(RLIMIT_NOFILE, &(struct rlimit){ SANDBOX_NOFILE, SANDBOX_NOFILE }) < 0)
                 return -errno;
         return 0;
 }
@@ -503,7 +580,7 @@ static int caps_drop_bounding(void) {
         for (unsigned long cap = 0;; cap++) {
                 int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
                 if (r < 0) {
-                        if (errno == EINVAL)    /* past the kernel's last capability */
+                        if (errno == EINVAL) /* past the kernel's last capability */
                                 break;
                         return -errno;
                 }

@@ -17,6 +17,7 @@ typedef struct SandboxSpec {
         const gid_t *groups;            /* supplementary groups of the caller */
         size_t n_groups;
         const char *runtime_dir;        /* writable inside; must exist, owned by uid */
+        const char *const *writable_paths; /* NULL-terminated, may be NULL: more writable files/dirs */
         const char *cgroup_name;        /* leaf name, e.g. "instance-3"; NULL: no cgroup */
         uint64_t memory_max_bytes;      /* 0: no limit */
         uint64_t tasks_max;             /* 0: no limit */

@@ -4,6 +4,7 @@
  * SCMP_FLTATR_API_SYSRAWRC seccomp_load() passes the kernel's errno on. */
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <seccomp.h>
@@ -15,23 +16,53 @@ DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release);
 
 static const char *const denied_syscalls[] = {
         /* mounts and roots, old and new mount API */
-        "mount", "umount", "umount2", "pivot_root", "chroot",
-        "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+        "mount",
+        "umount",
+        "umount2",
+        "pivot_root",
+        "chroot",
+        "open_tree",
+        "move_mount",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "mount_setattr",
         /* other processes */
-        "ptrace", "process_vm_readv", "process_vm_writev",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
         /* the kernel itself */
-        "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
-        "bpf", "perf_event_open", "swapon", "swapoff", "reboot", "acct", "syslog",
-        "iopl", "ioperm",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "kexec_load",
+        "kexec_file_load",
+        "bpf",
+        "perf_event_open",
+        "swapon",
+        "swapoff",
+        "reboot",
+        "acct",
+        "syslog",
+        "iopl",
+        "ioperm",
         /* namespaces */
-        "setns", "unshare",
+        "setns",
+        "unshare",
         /* file handles bypass path permissions */
-        "open_by_handle_at", "name_to_handle_at",
+        "open_by_handle_at",
+        "name_to_handle_at",
         /* the kernel keyring */
-        "add_key", "keyctl", "request_key",
+        "add_key",
+        "keyctl",
+        "request_key",
         "userfaultfd",
         /* the host clock */
-        "settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+        "settimeofday",
+        "clock_settime",
+        "adjtimex",
+        "clock_adjtime",
 };
 
 /* clone() may create namespaces as unshare() does. CLONE_NEWTIME is left out: in clone() that bit
@@ -43,7 +74,8 @@ static const unsigned long clone_ns_flags[] = {
 static int deny(scmp_filter_ctx ctx, const char *name) {
         int nr = seccomp_syscall_resolve_name(name);
 
-        /* Not a syscall on this architecture (umount on x86-64, iopl on arm64, ...). */
+        /* Unknown to this libseccomp: older than the kernel's syscall, nothing to deny. Names this
+         * architecture lacks (umount on x86-64) resolve to pseudo numbers that libseccomp skips. */
         if (nr == __NR_SCMP_ERROR)
                 return 0;
         return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
@@ -51,22 +83,24 @@ static int deny(scmp_filter_ctx ctx, const char *name) {
 
 static int deny_sockets(scmp_filter_ctx ctx) {
         static const int raw_domains[] = { AF_INET, AF_INET6 };
+        const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
         int r;
 
         /* Raw frames and the host's netlink configuration: the VMM has its TAPs as fds. */
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+        r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
         if (r < 0)
                 return r;
 
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
+        r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
         if (r < 0)
                 return r;
 
-        /* The type's low bits, without SOCK_CLOEXEC and SOCK_NONBLOCK. */
         for (size_t i = 0; i < ELEMENTSOF(raw_domains); i++) {
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
-                                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) raw_domains[i]),
-                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+                struct scmp_arg_cmp domain = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) raw_domains[i]);
+                /* The type's low bits, without SOCK_CLOEXEC and SOCK_NONBLOCK. */
+                struct scmp_arg_cmp type = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW);
+
+                r = seccomp_rule_add(ctx, eperm, SCMP_SYS(socket), 2, domain, type);
                 if (r < 0)
                         return r;
         }
@@ -77,14 +111,15 @@ static int deny_clone_namespaces(scmp_filter_ctx ctx) {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(clone_ns_flags); i++) {
+                scmp_datum_t f = clone_ns_flags[i];
 #if defined(__s390__) || defined(__s390x__)
                 /* s390 swaps clone()'s first two arguments. */
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                                     SCMP_A1(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+                struct scmp_arg_cmp flags = SCMP_A1(SCMP_CMP_MASKED_EQ, f, f);
 #else
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                                     SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+                struct scmp_arg_cmp flags = SCMP_A0(SCMP_CMP_MASKED_EQ, f, f);
 #endif
+
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, flags);
                 if (r < 0)
                         return r;
         }

@@ -40,6 +40,12 @@ cf_cleanup() {
                 kill "${CF_PIDS[i]}" 2>/dev/null && cf_wait_gone "${CF_PIDS[i]}" 50
         done
         cf_remove_files
+        # VMMs outlive the daemon by design (a daemon restart must not disturb guests): stop the
+        # ones this test caused, found by their runtime directory inside the test's own dir.
+        local p
+        for p in $(grep -l -a -s -F "$CF_TMP/run/instances/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+                kill -9 "$p" 2>/dev/null
+        done
         # dnsmasq children a killed daemon may have left, found by their pid records.
         for f in "$CF_TMP"/run/dnsmasq-*.pid; do
                 [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
@@ -71,7 +77,8 @@ cf_setup() {
         [ -x "$DAEMON" ] && [ -x "$CFCTL" ] || cf_fail "build first: $DAEMON / $CFCTL missing"
         command -v dbus-daemon >/dev/null || cf_skip "dbus-daemon missing"
         command -v jq >/dev/null || cf_skip "jq missing"
-        CF_TMP=$(mktemp -d /tmp/cfhr-test.XXXXXX)
+        # Not under /tmp: a VMM sees a private /tmp, and the guest image must be visible to it.
+        CF_TMP=$(mktemp -d /var/tmp/cfhr-test.XXXXXX)
         chmod 755 "$CF_TMP"
         trap cf_cleanup EXIT
         # timeout(1) and ^C end a test with a signal: clean up then too.
