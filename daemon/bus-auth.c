@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,18 +108,30 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 1;
 }
 
+/* Membership as polkit's isInGroup() sees it (the user database), plus whatever groups the bus
+ * reports for the connection. */
 static int caller_in_group(sd_bus_creds *creds, gid_t gid) {
         const gid_t *groups;
-        gid_t egid;
-        int n;
+        struct passwd *pw;
+        gid_t egid, list[256];
+        int n = (int) ELEMENTSOF(list);
+        uid_t uid;
 
         if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == gid)
                 return 1;
         n = sd_bus_creds_get_supplementary_gids(creds, &groups);
-        if (n < 0)
-                return n;
         for (int i = 0; i < n; i++)
                 if (groups[i] == gid)
+                        return 1;
+
+        if (sd_bus_creds_get_euid(creds, &uid) < 0)
+                return 0;
+        pw = getpwuid(uid);
+        n = (int) ELEMENTSOF(list);
+        if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, list, &n) < 0)
+                return 0;
+        for (int i = 0; i < n; i++)
+                if (list[i] == gid)
                         return 1;
         return 0;
 }
@@ -131,7 +144,8 @@ static int fallback_verdict(sd_bus_message *message, const char *action, sd_bus_
 
         if (streq(action, AUTH_ACTION_CREATE_INSTANCE)) {
                 g = getgrnam(AUTH_GROUP);
-                r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
+                r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+                                                               SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
                 if (r < 0)
                         return r;
                 if (g && caller_in_group(creds, g->gr_gid) > 0)

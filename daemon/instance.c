@@ -606,11 +606,19 @@ static int instance_spawn(Instance *i, char **ret_error) {
                         .n_keep_fds = INSTANCE_NICS + 1,
                         .stdout_fd = console,
                         .new_netns = true,
+                        /* Disks stay writable inside the read-only system; the uid's own
+                         * permissions still decide. */
+                        .writable_paths = (const char *const *) i->spec.disks,
                         .seccomp = i->manager->config.vmm_seccomp,
                 };
                 r = sandbox_enter(&sb, &step);
-                if (r < 0)
-                        child_fail(errpipe[1], -r, step ?: "sandbox", NULL);
+                if (r < 0) {
+                        /* Until the fds are rearranged the pipe has its old number; after, it sits
+                         * behind the taps. Writing to a guessed number could hit a tap. */
+                        bool moved = step && !streq(step, "spec") && !streq(step, "setsid") &&
+                                     !streq(step, "signals") && !streq(step, "fds");
+                        child_fail(moved ? 3 + INSTANCE_NICS : errpipe[1], -r, step ?: "sandbox", NULL);
+                }
                 /* The error pipe is now fd 3 + INSTANCE_NICS: close-on-exec again. */
                 (void) fcntl(3 + INSTANCE_NICS, F_SETFD, FD_CLOEXEC);
 
