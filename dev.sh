@@ -94,6 +94,20 @@ run_tests() {
 
 pid_running() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
+# The demo guest: the distribution's kernel and a busybox initramfs that takes a DHCP lease from
+# the daemon's dnsmasq and prints CF-BOOTED (tests/guest). Outside /tmp: the VMM's /tmp is private.
+run_demo_instance() {
+        local img_dir=$DEV_DIR/images kernel
+        kernel=$("$SRC/tests/guest/kernel.sh") || { log "No kernel image installed: skipping the demo instance"; return 0; }
+        mkdir -p "$img_dir"
+        "$SRC/tests/guest/mkinitramfs.sh" "$img_dir/demo-initramfs.cpio.gz" >/dev/null
+        log "Booting a demo instance (QEMU; under TCG this takes about 10 s)"
+        "$BUILD/cfctl/cfctl" start --wait --kernel="$kernel" --initrd="$img_dir/demo-initramfs.cpio.gz" \
+                --cmdline="console=ttyS0 quiet" --memory-mb=256 --cpus=1 --boot-marker=CF-BOOTED --boot-timeout-sec=120 \
+                --stop-timeout-sec=2 || log "The demo instance did not boot; see '$BUILD/cfctl/cfctl logs 1'"
+        "$BUILD/cfctl/cfctl" list
+}
+
 run_daemon() {
         [ -f /etc/default/cuttlefish-host-resources ] || log "No /etc/default/cuttlefish-host-resources: using defaults (10 slots)"
         if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && [ "$(readlink /proc/1/ns/net)" = "$(readlink /proc/self/ns/net)" ]; then
@@ -103,7 +117,8 @@ run_daemon() {
                 systemd-run --unit="$UNIT" --property=Type=notify --property=KillMode=process \
                         --property=ExecReload="/bin/kill -HUP \$MAINPID" \
                         "$BUILD/cuttlefish-host-resourcesd" --runtime-dir="$DEV_DIR/run" --state-dir="$DEV_DIR/state"
-                "$BUILD/cfctl/cfctl" network status | head -n 12
+                "$BUILD/cfctl/cfctl" network status | head -n 8
+                run_demo_instance
                 cat <<TXT
 
 The service runs as $UNIT.service on the system bus.
@@ -138,7 +153,8 @@ TXT
                 pid_running "$(cat "$DEV_DIR/daemon.pid")" || { cat "$DEV_DIR/daemon.log" >&2; exit 1; }
                 sleep 0.1
         done
-        "$BUILD/cfctl/cfctl" network status | head -n 14
+        "$BUILD/cfctl/cfctl" network status | head -n 8
+        run_demo_instance
         cat <<TXT
 
 cuttlefish-host-resourcesd runs in the background (pid $(cat "$DEV_DIR/daemon.pid")) on a private bus.
@@ -148,11 +164,22 @@ cuttlefish-host-resourcesd runs in the background (pid $(cat "$DEV_DIR/daemon.pi
 Its network lives in the namespace dev.sh ran in; from another shell enter it with:
   sudo nsenter -t $(cat "$DEV_DIR/daemon.pid") -n -m
 Log: $DEV_DIR/daemon.log
-Stop it (the network is removed): sudo ./dev.sh stop
+Stop it (instances and the network are removed): sudo ./dev.sh stop
 TXT
 }
 
 stop() {
+        # Instances first: VMMs outlive the daemon by design.
+        if [ -S "$DEV_DIR/bus/socket" ]; then
+                DBUS_SYSTEM_BUS_ADDRESS=unix:path=$DEV_DIR/bus/socket "$BUILD/cfctl/cfctl" --json=short list 2>/dev/null |
+                        jq -r '.[].number' 2>/dev/null | while read -r n; do
+                        DBUS_SYSTEM_BUS_ADDRESS=unix:path=$DEV_DIR/bus/socket "$BUILD/cfctl/cfctl" rm "$n" && log "Removed instance $n"
+                done
+        elif [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && systemctl is-active -q "$UNIT" 2>/dev/null; then
+                "$BUILD/cfctl/cfctl" --json=short list 2>/dev/null | jq -r '.[].number' | while read -r n; do
+                        "$BUILD/cfctl/cfctl" rm "$n" && log "Removed instance $n"
+                done
+        fi
         if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && systemctl is-active -q "$UNIT" 2>/dev/null; then
                 systemctl stop "$UNIT"
                 log "Stopped $UNIT.service"
@@ -167,7 +194,7 @@ stop() {
                 fi
                 rm -f "$DEV_DIR/$f.pid"
         done
-        rm -rf "${DEV_DIR:?}/bus" "${DEV_DIR:?}/run"
+        rm -rf "${DEV_DIR:?}/bus" "${DEV_DIR:?}/run" "${DEV_DIR:?}/images"
         [ -f "$DEV_DIR/daemon.log" ] && log "Log kept in $DEV_DIR/daemon.log"
         return 0
 }
