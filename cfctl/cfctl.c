@@ -645,7 +645,13 @@ static int run(int argc, char *argv[], int *ret_exit) {
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the system bus: %m. Is dbus running?");
 
+        /* Verbs that change something may need polkit to ask for a password. */
+        if (!streq(verb->name, "list") && !streq(verb->name, "status") && !streq(verb->name, "show") &&
+            !streq(verb->name, "logs") && !streq(verb->name, "monitor") &&
+            !(streq(verb->name, "network") && (n < 2 || streq(argv[optind + 1], "status"))))
+                cfctl_agent_open();
         r = verb->dispatch(bus, n, argv + optind);
+        cfctl_agent_close();
         if (r == R_USAGE) {
                 *ret_exit = EXIT_USAGE;
                 return r;

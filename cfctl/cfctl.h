@@ -20,6 +20,10 @@ bool cfctl_follow(void);
 int cfctl_signal(void);
 int cfctl_append_start_options(sd_bus_message *m);
 
+/* polkit's pkttyagent while a call may need a password (terminal, not root, asked for). */
+void cfctl_agent_open(void);
+void cfctl_agent_close(void);
+
 int cfctl_print_json(struct json_object *o);
 int cfctl_compare_number(const void *a, const void *b);
 /* Logs "Failed to WHAT: message" once; returns r. */
