@@ -64,6 +64,16 @@ assert_eq "$(instance_field "$NA" state)" running "A's instance after B's attemp
 ! as_user "$A" "$CFCTL" logs "$NB" >/dev/null 2>&1 || cf_fail "$A could read $B's console"
 as_user "$B" "$CFCTL" logs "$NB" | grep -aq CF-BOOTED || cf_fail "$B cannot read its own console"
 
+# cfctl monitor sees every change (PropertiesChanged of instances, InstanceNew/InstanceRemoved).
+"$CFCTL" --json=short monitor </dev/null >"$CF_TMP/monitor.log" 2>/dev/null &
+CF_PIDS+=($!)
+cf_wait_for 5 test -e "$CF_TMP/monitor.log" || true
+# logs -f follows the console (as its owner) until stopped.
+set +e
+timeout 3 setpriv --reuid="$A" --regid="$(id -g "$A")" --clear-groups "$CFCTL" logs -f "$NA" >"$CF_TMP/follow.log" 2>&1
+set -e
+grep -aq CF-BOOTED "$CF_TMP/follow.log" || cf_fail "logs -f: $(head -c 300 "$CF_TMP/follow.log")"
+
 # Suspend / resume (owner).
 as_user "$A" "$CFCTL" suspend "$NA"
 cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NA) | .state')\" = suspended ]" ||
@@ -71,6 +81,10 @@ cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(
 as_user "$A" "$CFCTL" resume "$NA"
 cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $NA) | .state')\" = running ]" ||
         cf_fail "not resumed"
+
+seen() { jq -c "select(.signal == \"PropertiesChanged\" and .path == \"/org/cuttlefish/HostResources1/instance/$NA\") | .changed.State" "$CF_TMP/monitor.log" 2>/dev/null | grep -q "$1"; }
+cf_wait_for 5 seen suspended || cf_fail "monitor did not show State=suspended: $(head -c 500 "$CF_TMP/monitor.log")"
+cf_wait_for 5 seen running || cf_fail "monitor did not show State=running"
 
 # kill -9 of B's VMM from outside: failed/crashed, then restart=on-failure brings it back.
 PIDB=$(instance_field "$NB" pid)
@@ -100,6 +114,9 @@ cf_wait_for 60 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(
 PIDS=$("$CFCTL" --json=short list | jq -r '.[] | select(.pid > 0) | .pid')
 for n in "$NA" "$NB" "$NC"; do cfctl rm "$n"; done
 assert_eq "$("$CFCTL" --json=short list | jq length)" 0 "instances after rm"
+cf_wait_for 5 bash -c "jq -r 'select(.signal == \"InstanceRemoved\") | .number' '$CF_TMP/monitor.log' | grep -qx '$NC'" ||
+        cf_fail "monitor did not show InstanceRemoved for $NC"
+jq -r 'select(.signal == "InstanceNew") | .number' "$CF_TMP/monitor.log" | grep -qx "$NC" || cf_fail "no InstanceNew for $NC"
 for n in "$NA" "$NB" "$NC"; do
         t=$(printf 'cvd-etap-%02d' "$n")
         ip -d link show "$t" | grep -q "user $A\|user $B" && cf_fail "$t still belongs to a user after rm: $(ip -d link show "$t" | grep tun)"
