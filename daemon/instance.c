@@ -406,6 +406,14 @@ static void instance_process_gone(Instance *i) {
                              sigabbrev_np(-status) ?: "?");
         else if (status != INT32_MIN)
                 instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "VMM exited with status %i", status);
+        if (i->restart_requested) {
+                _cleanup_free_ char *e = NULL;
+
+                i->restart_requested = false;
+                if (instance_start(i, &e) < 0)
+                        instance_log(i, LOG_ERR, "restart failed: %s", strempty(e));
+                return;
+        }
         instance_set_state(i, s, r);
         instance_maybe_restart(i);
 }
@@ -779,21 +787,22 @@ int instance_resume(Instance *i) {
 }
 
 int instance_restart(Instance *i, char **ret_error) {
-        if (instance_is_active(i)) {
-                /* Stop now; start again once the VMM is gone. */
-                i->stop_requested = false;
-                i->kill_requested = false;
-                (void) instance_qmp_send(i, "quit");
-                (void) kill(i->pid, SIGTERM);
-                if (wait_pid_exit(i->pid, 5000) < 0)
-                        (void) kill(i->pid, SIGKILL);
-                i->stop_requested = true;
-                (void) wait_pid_exit(i->pid, 5000);
-                if (i->pidfd_source)
-                        (void) on_pidfd(i->pidfd_source, i->pidfd, 0, i);
-        }
         i->restart_count++;
-        return instance_start(i, ret_error);
+        if (!instance_is_active(i))
+                return instance_start(i, ret_error);
+
+        /* Quit the VMM now; instance_process_gone() starts it again when its pidfd says it is
+         * gone. Nothing here waits: the event loop keeps serving everyone else. */
+        i->restart_requested = true;
+        i->stop_requested = true;
+        i->stop_stage = 1;
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        instance_set_state(i, INSTANCE_STOPPING, REASON_RESTARTING);
+        if (instance_qmp_send(i, "quit") < 0)
+                (void) kill(i->pid, SIGTERM);
+        i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
+        return sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
+                                          KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
 }
 
 void instance_release(Instance *i) {

@@ -72,6 +72,7 @@ struct Instance {
         sd_event_source *pidfd_source;
         int exit_status;                /* exit code, or -signal */
         bool stop_requested, kill_requested, guest_shutdown;
+        bool restart_requested;         /* Restart(): start again once the VMM is gone */
 
         char *runtime_dir;
         char *console_log;
