@@ -404,8 +404,14 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
 
         if (cfctl_wait()) {
                 uint64_t deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) cfctl_wait_timeout_sec() * USEC_PER_SEC;
-                const char *last = NULL;
+                _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL;
                 _cleanup_free_ char *last_state = NULL;
+
+                /* Wake up on the instance's PropertiesChanged rather than polling. */
+                r = sd_bus_match_signal(bus, &match, BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", NULL, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to subscribe to instance %u's changes: %m", number);
 
                 for (;;) {
                         _cleanup_(json_object_putp) struct json_object *p = NULL;
@@ -432,13 +438,12 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
                         if (now_usec(CLOCK_MONOTONIC) > deadline)
                                 return log_error_errno(-ETIMEDOUT, "Instance %u did not boot within %u s (still %s).",
                                                        number, cfctl_wait_timeout_sec(), state);
-                        /* Wait for the next change signal, bounded, then look again. */
-                        r = sd_bus_wait(bus, 200 * USEC_PER_MSEC);
+                        /* Wait for the next change signal (bounded, in case one is missed), then look. */
+                        r = sd_bus_wait(bus, USEC_PER_SEC);
                         if (r < 0)
                                 return r;
                         while ((r = sd_bus_process(bus, NULL)) > 0)
                                 ;
-                        (void) last;
                 }
         }
         printf("%u\n", number);
