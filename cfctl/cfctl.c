@@ -179,8 +179,8 @@ static int bus_call(sd_bus *bus, const char *method, const char *what, sd_bus_me
                 return log_error_errno(r, "Failed to create %s() call: %m", method);
         (void) sd_bus_message_set_allow_interactive_authorization(m, arg_ask_password);
 
-        /* Setting up 250 slots takes well under a second; still allow for a slow host. */
-        r = sd_bus_call(bus, m, 120 * USEC_PER_SEC, &error, ret_reply);
+        /* The daemon waits up to 5 minutes for someone to type a password. */
+        r = sd_bus_call(bus, m, 330 * USEC_PER_SEC, &error, ret_reply);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
                     sd_bus_error_has_name(&error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
@@ -388,7 +388,7 @@ static void help(void) {
                "  restart N...        Stop and start again\n"
                "  suspend N...        Pause the vCPUs\n"
                "  resume N...         Continue paused vCPUs\n"
-               "  rm N...             Stop if needed and remove, releasing the slot\n"
+               "  rm N...             Kill the VMM if it runs and remove, releasing the slot\n"
                "  monitor             Print instance events as they happen\n"
                "\n"
                "Network:\n"

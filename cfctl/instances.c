@@ -322,7 +322,7 @@ static int call_instance(sd_bus *bus, unsigned number, const char *method, const
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_call(bus, m, 120 * USEC_PER_SEC, &error, &reply);
+        r = sd_bus_call(bus, m, 330 * USEC_PER_SEC, &error, &reply);
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
                     sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD))
@@ -395,7 +395,7 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
         r = cfctl_append_start_options(m);
         if (r < 0)
                 return r;
-        r = sd_bus_call(bus, m, 120 * USEC_PER_SEC, &error, &reply);
+        r = sd_bus_call(bus, m, 330 * USEC_PER_SEC, &error, &reply);
         if (r < 0)
                 return cfctl_bus_error(r, &error, "create the instance");
         r = sd_bus_message_read(reply, "uo", &number, &path);

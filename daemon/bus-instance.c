@@ -81,7 +81,7 @@ int bus_verify_instance_access(Instance *i, sd_bus_message *message, sd_bus_erro
 static int reply_state_error(sd_bus_error *error, Instance *i, const char *what) {
         return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is %s; cannot %s it now.%s", i->number,
                                  instance_state_to_string(i->state), what,
-                                 instance_is_active(i) ? "" : " Start it first ('cfctl start', or Start()).");
+                                 instance_is_active(i) ? "" : " Start it first ('cfctl restart N', or Start()).");
 }
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {

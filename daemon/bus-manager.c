@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "log.h"
 #include "manager.h"
 #include "util.h"
+
+#define NGROUPS_MAX_LOCAL 256
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -75,8 +78,8 @@ static int method_teardown_network(sd_bus_message *message, void *userdata, sd_b
 
         if (m->n_instances > 0)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE,
-                                         "%u instances are running on this network. Stop them first "
-                                         "('cfctl list', 'cfctl stop N').", m->n_instances);
+                                         "%u instances hold slots on this network. Remove them first "
+                                         "('cfctl list', 'cfctl rm N').", m->n_instances);
 
         log_info("TeardownNetwork() requested.");
         r = network_teardown(m->network);
@@ -124,6 +127,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         _cleanup_(instance_freep) Instance *i = NULL;
         _cleanup_free_ char *e = NULL;
         const gid_t *groups = NULL;
+        gid_t user_groups[NGROUPS_MAX_LOCAL];
         Manager *m = userdata;
         unsigned slot;
         uid_t uid;
@@ -155,9 +159,20 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 gid = pw->pw_gid;
         }
         n_groups = sd_bus_creds_get_supplementary_gids(creds, &groups);
-        if (n_groups < 0)
-                n_groups = 0;
+        if (n_groups <= 0) {
+                /* libsystemd 252 does not read the group list dbus-daemon reports: the VMM gets the
+                 * user's groups from the user database instead (kvm, cvdnetwork, image groups). */
+                struct passwd *pw = getpwuid(uid);
+                int n = (int) ELEMENTSOF(user_groups);
 
+                n_groups = pw && getgrouplist(pw->pw_name, gid, user_groups, &n) >= 0 ? n : 0;
+                groups = user_groups;
+        }
+
+        if (spec.backend != BACKEND_QEMU)
+                return sd_bus_error_setf(error, BUS_ERROR_BACKEND_UNAVAILABLE,
+                                         "The %s backend is not available in this version. Use backend 'qemu'.",
+                                         backend_to_string(spec.backend));
         if (uid != 0 && manager_count_instances_of(m, uid) >= m->config.max_instances_per_user)
                 return sd_bus_error_setf(error, BUS_ERROR_QUOTA_EXCEEDED,
                                          "uid %u already has %u instances, the most allowed "

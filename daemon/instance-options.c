@@ -102,11 +102,14 @@ static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_err
         if (strv_length(l) > SPEC_LIST_MAX)
                 return invalid(error, o->name, "at most %u entries.", SPEC_LIST_MAX);
         STRV_FOREACH(s, l) {
+                if (strlen(*s) > SPEC_STRING_MAX)
+                        return invalid(error, o->name, "an entry is too long (%zu bytes); at most %u.", strlen(*s),
+                                       SPEC_STRING_MAX);
                 if (o->kind == OPT_PATHV && !path_ok(*s))
                         return invalid(error, o->name, "'%s' is not an absolute path (no '..'). Give full paths.",
                                        string_ok(*s) ? *s : "(unprintable)");
                 if (!string_ok(*s))
-                        return invalid(error, o->name, "entries must be printable text under %u bytes.",
+                        return invalid(error, o->name, "entries must be printable text of at most %u bytes.",
                                        SPEC_STRING_MAX);
         }
         strv_free(*ret);
@@ -117,11 +120,13 @@ static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_err
 static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_error *error) {
         char **field = NULL;
 
+        if (strlen(v) > SPEC_STRING_MAX)
+                return invalid(error, o->name, "too long (%zu bytes); at most %u.", strlen(v), SPEC_STRING_MAX);
         if (o->kind == OPT_PATH && !path_ok(v))
                 return invalid(error, o->name, "'%s' is not an absolute path (no '..'). Give a full path.",
                                string_ok(v) ? v : "(unprintable)");
         if (!string_ok(v))
-                return invalid(error, o->name, "must be printable text under %u bytes.", SPEC_STRING_MAX);
+                return invalid(error, o->name, "must be printable text of at most %u bytes.", SPEC_STRING_MAX);
 
         if (streq(o->name, "backend")) {
                 Backend b = backend_from_string(v);
@@ -214,7 +219,7 @@ int instance_spec_from_message(sd_bus_message *m, Backend default_backend, Insta
                                 break;
                         }
                 if (!o)
-                        return invalid(error, string_ok(key) && strlen(key) < 64 ? key : "(unprintable)",
+                        return invalid(error, !string_ok(key) ? "(unprintable)" : strlen(key) < 64 ? key : "(too long)",
                                        "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
                                        "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
                                        "extra_args, host_package, images_dir, start, stop_timeout_sec.");

@@ -200,8 +200,16 @@ static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
                 break;
         case QMP_EVENT_RESET:
                 instance_log(i, LOG_INFO, "guest reset");
-                if (i->spec.boot_marker)
+                if (i->spec.boot_marker) {
+                        /* The next boot's marker is what counts now. */
+                        struct stat st;
+                        if (stat(i->console_log, &st) >= 0)
+                                i->console_offset = i->console_start = (uint64_t) st.st_size;
+                        i->marker_tail_len = 0;
                         instance_set_booted(i, false);
+                }
+                if (i->state == INSTANCE_RUNNING)
+                        instance_set_state(i, INSTANCE_RUNNING, REASON_GUEST_RESET);
                 break;
         case QMP_EVENT_GUEST_PANICKED:
                 instance_log(i, LOG_WARNING, "guest panicked");
@@ -348,10 +356,13 @@ static void instance_maybe_restart(Instance *i) {
                 instance_set_state(i, INSTANCE_FAILED, REASON_RESTART_LIMIT);
                 return;
         }
-        /* Back-off: 100 ms, doubling with each restart in the window, at most 10 s. */
-        delay = 100 * USEC_PER_MSEC;
-        for (size_t n = 1; n < INSTANCE_RESTART_BURST && i->restart_times[n] > 0; n++)
-                delay = MIN(delay * 2, 10 * USEC_PER_SEC);
+        /* Back-off: 500 ms, doubling with each earlier restart still inside the window, at most
+         * 10 s; restarts older than the window no longer count. */
+        delay = 500 * USEC_PER_MSEC;
+        for (size_t n = 1; n < INSTANCE_RESTART_BURST; n++)
+                if (i->restart_times[n] > 0 &&
+                    now_usec(CLOCK_MONOTONIC) - i->restart_times[n] < INSTANCE_RESTART_INTERVAL_USEC)
+                        delay = MIN(delay * 2, 10 * USEC_PER_SEC);
         r = sd_event_add_time_relative(i->manager->event, &i->restart_source, CLOCK_MONOTONIC, delay, 0, on_restart, i);
         if (r < 0) {
                 instance_log(i, LOG_ERR, "cannot schedule restart: %s", strerror(-r));
@@ -577,6 +588,10 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 (void) asprintf(ret_error, "cannot open %s: %s", i->console_log, strerror(-r));
                 goto fail;
         }
+        {
+                struct stat st;
+                i->console_start = fstat(console, &st) >= 0 ? (uint64_t) st.st_size : 0;
+        }
         if (asprintf(&cgroup, "instance-%u", i->number) < 0) {
                 r = -ENOMEM;
                 goto fail;
@@ -671,7 +686,8 @@ static int instance_spawn(Instance *i, char **ret_error) {
         i->exe = strdup(argv[0]);
         i->started_realtime = now_usec(CLOCK_REALTIME);
         i->exit_status = 0;
-        i->console_offset = 0;
+        /* console.log is appended to across runs: only this run's output counts for the marker. */
+        i->console_offset = i->console_start;
         i->marker_tail_len = 0;
         instance_log(i, LOG_INFO, "VMM started (pid %i, %s%s)", (int) pid, argv[0], plan.kvm ? ", KVM" : ", TCG");
         r = instance_watch(i);
@@ -830,8 +846,8 @@ int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) 
         i->pid_starttime = starttime;
         free(i->exe);
         i->exe = strdup(exe);
-        /* Boot was seen before the restart if the marker is on the console already. */
-        i->console_offset = 0;
+        /* Booted before the daemon restart if the marker is in this run's part of the console. */
+        i->console_offset = i->console_start;
         i->marker_tail_len = 0;
         console_scan(i);
         r = instance_watch(i);

@@ -41,7 +41,7 @@ typedef enum InstanceReason {
         REASON_SPAWN_FAILED,
         REASON_DAEMON_LOST,
         REASON_RESTART_LIMIT,
-        REASON_RESTARTING,      /* between an exit and the policy's restart */
+        REASON_RESTARTING,      /* Restart(): stopping to start again */
         _INSTANCE_REASON_MAX,
         _INSTANCE_REASON_INVALID = -EINVAL,
 } InstanceReason;
@@ -91,7 +91,8 @@ struct Instance {
         sd_event_source *qmp_retry_source;
         unsigned qmp_attempts;
         sd_event_source *console_source;
-        uint64_t console_offset;
+        uint64_t console_offset;        /* next byte of console.log to scan */
+        uint64_t console_start;         /* where the current run's output begins */
         char marker_tail[INSTANCE_BOOT_MARKER_MAX]; /* last bytes read, for a marker split across reads */
         size_t marker_tail_len;
         sd_event_source *boot_timeout_source;

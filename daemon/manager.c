@@ -336,6 +336,9 @@ void manager_remove_instance(Manager *m, Instance *i) {
         log_info("Instance %u (uid %u): removed", number, (unsigned) i->owner);
         m->instances[number] = instance_free(i);
         m->n_instances--;
+        /* A slot kept past num_cvd_accounts for this instance can go now. */
+        if (number > m->config.net.n_slots)
+                network_queue_reconcile(m->network);
         if (m->bus && sd_bus_is_ready(m->bus) > 0)
                 (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
         (void) manager_save_state(m);

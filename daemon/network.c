@@ -339,7 +339,11 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 n->have_applied = true;
         }
 
-        r = links_apply(n->nl, &n->applied, n->tap_group, NULL, &report, &error);
+        /* Slots an instance still holds stay, even past num_cvd_accounts, until it is removed. */
+        bool keep[NET_SLOTS_MAX + 1] = {};
+        for (unsigned s = 1; s <= NET_SLOTS_MAX; s++)
+                keep[s] = n->manager->instances[s] != NULL;
+        r = links_apply(n->nl, &n->applied, n->tap_group, keep, &report, &error);
         if (r < 0) {
                 network_set_error(n, error ?: "failed to configure links");
                 return log_error_errno(r, "Failed to configure links: %s", strempty(error));
@@ -408,7 +412,7 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void network_queue_reconcile(Network *n) {
+void network_queue_reconcile(Network *n) {
         int r;
 
         if (n->reconcile_source)

@@ -69,5 +69,7 @@ Network *network_free(Network *n);
  * n->error and the state is "failed". */
 int network_setup(Network *n, const NetConfig *c);
 int network_teardown(Network *n);
+/* Re-applies the plan soon (coalesced). */
+void network_queue_reconcile(Network *n);
 /* Builds the DescribeNetwork() JSON. */
 int network_describe(Network *n, struct json_object **ret);

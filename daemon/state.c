@@ -74,6 +74,11 @@ int manager_save_state(Manager *m) {
                 json_object_object_add(o, "boot_timeout_sec", json_object_new_int((int) i->spec.boot_timeout_sec));
                 json_object_object_add(o, "extra_args", strv_to_json(i->spec.extra_args));
                 json_object_object_add(o, "booted", json_object_new_boolean(i->booted));
+                json_object_object_add(o, "stop_timeout_sec", json_object_new_int((int) i->stop_timeout_sec));
+                json_object_object_add(o, "gpu_mode", str_or_null(i->spec.gpu_mode));
+                json_object_object_add(o, "host_package", str_or_null(i->spec.host_package));
+                json_object_object_add(o, "images_dir", str_or_null(i->spec.images_dir));
+                json_object_object_add(o, "console_start", json_object_new_int64((int64_t) i->console_start));
                 json_object_array_add(arr, o);
         }
 
@@ -160,8 +165,11 @@ static int load_instance(Manager *m, struct json_object *o) {
         if (dup_or_null(jstr(o, "kernel"), &spec.kernel) < 0 || dup_or_null(jstr(o, "initrd"), &spec.initrd) < 0 ||
             dup_or_null(jstr(o, "cmdline"), &spec.cmdline) < 0 ||
             dup_or_null(jstr(o, "boot_marker"), &spec.boot_marker) < 0 || jstrv(o, "disks", &spec.disks) < 0 ||
-            jstrv(o, "extra_args", &spec.extra_args) < 0)
+            jstrv(o, "extra_args", &spec.extra_args) < 0 || dup_or_null(jstr(o, "gpu_mode"), &spec.gpu_mode) < 0 ||
+            dup_or_null(jstr(o, "host_package"), &spec.host_package) < 0 ||
+            dup_or_null(jstr(o, "images_dir"), &spec.images_dir) < 0)
                 return -ENOMEM;
+        spec.stop_timeout_sec = (unsigned) jint(o, "stop_timeout_sec");
 
         if (json_object_object_get_ex(o, "groups", &g) && json_object_is_type(g, json_type_array)) {
                 n_groups = json_object_array_length(g);
@@ -178,6 +186,7 @@ static int load_instance(Manager *m, struct json_object *o) {
         i->created_realtime = (uint64_t) jint(o, "created");
         i->started_realtime = (uint64_t) jint(o, "started");
         i->restart_count = (unsigned) jint(o, "restart_count");
+        i->console_start = (uint64_t) jint(o, "console_start");
         i->state = instance_state_from_string(jstr(o, "state"));
         i->reason = instance_reason_from_string(jstr(o, "reason"));
         if (i->state < 0)

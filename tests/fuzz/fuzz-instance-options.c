@@ -26,10 +26,13 @@
  * entry whose key or 's' value is not, is consumed and left out; so is such an element of an
  * 'as'. Keys are arbitrary otherwise, so unknown and duplicate keys come for free.
  *
+ * FUZZ_SHOW=1 in the environment prints each outcome (accepted, or the error message).
+ *
  * The message is a method call built on a bus that is started on one end of a socketpair and
  * never completes its handshake: enough for sd-bus to create, seal and read messages. */
 #undef NDEBUG
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -155,7 +158,8 @@ static int put_value(Reader *rd, sd_bus_message *m, unsigned sel, unsigned depth
                 memcpy(&d, &v, sizeof(d));
                 if (!m)
                         return 0;
-                return sel == 5 ? sd_bus_message_append_basic(m, 't', &v) : sd_bus_message_append_basic(m, 'd', &d);
+                return sel == 5 ? sd_bus_message_append_basic(m, 't', &v)
+                                : sd_bus_message_append_basic(m, 'd', &d);
         }
         case 8: {
                 uint8_t y = (uint8_t) take_le(rd, 1);
@@ -289,7 +293,9 @@ static bool text_ok(const char *s) {
 }
 
 static void check_accepted(const InstanceSpec *s) {
-        static const char *const gpu_modes[] = { "auto", "drm_virgl", "gfxstream", "guest_swiftshader", "none" };
+        static const char *const gpu_modes[] = {
+                "auto", "drm_virgl", "gfxstream", "guest_swiftshader", "none"
+        };
         bool gpu_known = !s->gpu_mode;
 
         assert(s->backend >= 0 && s->backend < _BACKEND_MAX);
@@ -310,8 +316,9 @@ static void check_accepted(const InstanceSpec *s) {
         for (size_t k = 0; k < ELEMENTSOF(gpu_modes); k++)
                 gpu_known = gpu_known || streq(s->gpu_mode, gpu_modes[k]);
         assert(gpu_known);
-        assert(!s->boot_marker || (strlen(s->boot_marker) >= 1 && strlen(s->boot_marker) <= INSTANCE_BOOT_MARKER_MAX &&
-                                   text_ok(s->boot_marker)));
+        assert(!s->boot_marker ||
+               (strlen(s->boot_marker) >= 1 && strlen(s->boot_marker) <= INSTANCE_BOOT_MARKER_MAX &&
+                text_ok(s->boot_marker)));
         /* The cross-field rules. */
         assert(s->backend != BACKEND_QEMU || s->kernel || s->disks);
         assert(!s->initrd || s->kernel);
@@ -321,19 +328,20 @@ static void check_accepted(const InstanceSpec *s) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        InstanceSpec spec = { .cpus = 0xc0ffee };       /* a marker: failure must leave it */
+        InstanceSpec spec = { .cpus = 0xc0ffee }; /* a marker: failure must leave it */
         Reader rd = { data, size };
-        Backend default_backend;
         int r;
 
         if (size > INPUT_MAX)
                 return 0;
-        /* The default backend comes from the config; vary it with the input's length. */
-        default_backend = (Backend) (size % _BACKEND_MAX);
-
-        assert(sd_bus_message_new_method_call(fuzz_bus(), &m, "org.cuttlefish.HostResources1",
-                                              "/org/cuttlefish/HostResources1",
-                                              "org.cuttlefish.HostResources1.Manager", "CreateInstance") >= 0);
+        r = sd_bus_message_new_method_call(
+                        fuzz_bus(),
+                        &m,
+                        "org.cuttlefish.HostResources1",
+                        "/org/cuttlefish/HostResources1",
+                        "org.cuttlefish.HostResources1.Manager",
+                        "CreateInstance");
+        assert(r >= 0);
         assert(sd_bus_message_open_container(m, 'a', "{sv}") >= 0);
         for (unsigned n = 0; rd.left > 0 && n < ENTRIES_MAX; n++) {
                 r = put_entry(&rd, m, 0);
@@ -347,7 +355,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         assert(sd_bus_message_seal(m, 1, 0) >= 0);
         assert(sd_bus_message_rewind(m, true) >= 0);
 
-        r = instance_spec_from_message(m, default_backend, &spec, &error);
+        r = instance_spec_from_message(m, BACKEND_QEMU, &spec, &error);
+        /* FUZZ_SHOW=1 build/tests/fuzz/fuzz-instance-options FILE...: each outcome. */
+        if (getenv("FUZZ_SHOW"))
+                fprintf(stderr,
+                        "%s%s\n",
+                        r < 0 ? "refused: " : "accepted",
+                        r < 0 ? strempty(error.message) : "");
         if (r < 0) {
                 /* Untouched output; every refusal of well-formed input is a named, keyed error. */
                 assert(spec.cpus == 0xc0ffee && !spec.kernel && !spec.disks && !spec.extra_args);
