@@ -558,6 +558,14 @@ static int sandbox_mounts(const SandboxSpec *spec) {
         if (r < 0 && r != -ENOENT)
                 return r;
 
+        /* sysfs shows the network namespace of whoever mounted it: a fresh one, read-only, shows
+         * the empty namespace, so the host's interfaces are not visible in /sys/class/net. */
+        if (spec->new_netns) {
+                (void) umount2("/sys", MNT_DETACH);
+                if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        return -errno;
+        }
+
         for (size_t i = 0; i < pinned.n; i++) {
                 r = bind_writable(pinned.paths[i], pinned.fds[i]);
                 if (r < 0)

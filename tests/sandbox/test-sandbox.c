@@ -5,6 +5,7 @@
  * lines, counts the failures and checks from the outside what the child left behind. Every
  * namespace is made inside a child: the machine's own network and mounts are never touched. */
 #undef NDEBUG
+#include <dirent.h>
 #include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -226,11 +227,29 @@ static void check_rlimits(void) {
 }
 
 /* Only lo in /proc/net/dev (if_nameindex() would need netlink, which the filter denies). */
+/* /sys/class/net must not list the host's interfaces either (a fresh sysfs for the new netns). */
+static void check_sys_class_net(void) {
+        DIR *d = opendir("/sys/class/net");
+        struct dirent *de;
+        unsigned others = 0;
+
+        check(!!d, "/sys/class/net is readable");
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && strcmp(de->d_name, "lo") != 0)
+                        others++;
+        closedir(d);
+        check(others == 0, "/sys/class/net shows no host interface (%u others)", others);
+}
+
 static void check_netns(const Env *e) {
         _cleanup_free_ char *s = NULL;
         unsigned n = 0;
         bool lo = false;
         char *save = NULL;
+
+        check_sys_class_net();
 
         check(ns_inode("net") != e->ns_net, "network namespace is new");
         if (read_full_file("/proc/net/dev", &s, NULL) < 0) {
@@ -468,7 +487,9 @@ static int hide_mount_setattr(void) {
 /* The fallback for kernels without mount_setattr(): every mount remounted read-only by path,
  * keeping its other flags. */
 _noreturn_ static void child_old_kernel(const Env *e) {
-        static const char *const paths[] = { "/", "/proc", "/sys", "/dev", "/dev/pts", "/sys/fs/cgroup" };
+        /* Not /sys: with a new network namespace it is replaced by a fresh read-only sysfs
+         * (checked by check_sys_class_net()), so the host's /sys flags do not carry over. */
+        static const char *const paths[] = { "/", "/proc", "/dev", "/dev/pts" };
         const unsigned long kept =
                         ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME;
         unsigned long before[ELEMENTSOF(paths)];
