@@ -368,6 +368,7 @@ static const Verb verbs[] = {
         { "show", 2, 2, verb_show },
         { "logs", 2, 2, verb_logs },
         { "monitor", 1, 1, verb_monitor },
+        { "doctor", 1, 1, verb_doctor },
         { "network", 1, 2, verb_network },
         { "reload", 1, 1, verb_reload },
 };
@@ -390,6 +391,7 @@ static void help(void) {
                "  resume N...         Continue paused vCPUs\n"
                "  rm N...             Kill the VMM if it runs and remove, releasing the slot\n"
                "  monitor             Print instance events as they happen\n"
+               "  doctor              What this host or user lacks, with the command that fixes it\n"
                "\n"
                "Network:\n"
                "  network [status]    Show bridges, slots, taps, addresses and guest DHCP leases\n"
@@ -647,7 +649,7 @@ static int run(int argc, char *argv[], int *ret_exit) {
 
         /* Verbs that change something may need polkit to ask for a password. */
         if (!streq(verb->name, "list") && !streq(verb->name, "status") && !streq(verb->name, "show") &&
-            !streq(verb->name, "logs") && !streq(verb->name, "monitor") &&
+            !streq(verb->name, "logs") && !streq(verb->name, "monitor") && !streq(verb->name, "doctor") &&
             !(streq(verb->name, "network") && (n < 2 || streq(argv[optind + 1], "status"))))
                 cfctl_agent_open();
         r = verb->dispatch(bus, n, argv + optind);

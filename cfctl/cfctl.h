@@ -42,3 +42,4 @@ int verb_status(sd_bus *bus, int argc, char *argv[]);
 int verb_show(sd_bus *bus, int argc, char *argv[]);
 int verb_logs(sd_bus *bus, int argc, char *argv[]);
 int verb_monitor(sd_bus *bus, int argc, char *argv[]);
+int verb_doctor(sd_bus *bus, int argc, char *argv[]);

@@ -11,6 +11,7 @@
 #include "bus-auth.h"
 #include "bus-errors.h"
 #include "bus-instance.h"
+#include "host.h"
 #include "instance-options.h"
 #include "log.h"
 #include "manager.h"
@@ -299,6 +300,30 @@ static int method_remove_instance(sd_bus_message *message, void *userdata, sd_bu
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        struct json_object *kvm, *conflicts = json_object_new_array(), *gpu = json_object_new_array();
+        Manager *m = userdata;
+        int r;
+
+        r = host_describe(o);
+        if (r < 0)
+                return r;
+        /* The result of the real probe (QEMU with -accel kvm), once an instance has started. */
+        if (json_object_object_get_ex(o, "kvm", &kvm))
+                json_object_object_add(kvm, "usable",
+                                       m->kvm_usable < 0 ? NULL : json_object_new_boolean(m->kvm_usable > 0));
+        STRV_FOREACH(s, m->network->conflicts)
+                json_object_array_add(conflicts, json_object_new_string(*s));
+        json_object_object_add(o, "conflicts", conflicts);
+        /* GPU modes are not probed yet: only software rendering in the guest is known to work. */
+        json_object_array_add(gpu, json_object_new_string("none"));
+        json_object_array_add(gpu, json_object_new_string("guest_swiftshader"));
+        json_object_object_add(o, "gpu_modes", gpu);
+        json_object_object_add(o, "network_state", json_object_new_string(network_state_to_string(m->network->state)));
+        return sd_bus_reply_method_return(message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -323,6 +348,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("DescribeNetwork", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json),
                                 method_describe_network, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DescribeHost", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_describe_host,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_VTABLE_END
