@@ -307,6 +307,19 @@ static int cgroup_join(const char *root, CgroupKind kind, const SandboxSpec *spe
         return cgroup_write(leaf, "cgroup.procs", "0");
 }
 
+/* Does this cgroup2 offer a controller we set limits with (memory, pids)? */
+static bool cgroup2_has_our_controllers(const char *root) {
+        _cleanup_free_ char *p = path_join(root, "cgroup.controllers"), *s = NULL;
+        _cleanup_(strv_freep) char **l = NULL;
+
+        if (!p || read_one_line_file(p, &s) < 0 || strv_split(s, " ", &l) < 0)
+                return false;
+        STRV_FOREACH(c, l)
+                if (streq(*c, "memory") || streq(*c, "pids"))
+                        return true;
+        return false;
+}
+
 static int sandbox_cgroup(const SandboxSpec *spec) {
         if (!spec->cgroup_name)
                 return 0;
@@ -317,6 +330,12 @@ static int sandbox_cgroup(const SandboxSpec *spec) {
                 int r;
 
                 if (!cgroup_hierarchy_present(i))
+                        continue;
+                /* A hybrid host's cgroup2 at unified/ has neither memory nor pids: joining it sets
+                 * no limit, and the migration costs about 10 ms per spawn (the VMM is tracked by
+                 * pidfd anyway). */
+                if (streq(cgroup_hierarchies[i].path, "/sys/fs/cgroup/unified") &&
+                    !cgroup2_has_our_controllers(cgroup_hierarchies[i].path))
                         continue;
 
                 r = cgroup_join(cgroup_hierarchies[i].path, cgroup_hierarchies[i].kind, spec);

@@ -917,6 +917,12 @@ static void find_hierarchies(void) {
                 struct statfs sfs;
 
                 h->present = statfs(h->path, &sfs) == 0 && sfs.f_type == magic && access(h->path, W_OK) == 0;
+                /* A hybrid host's cgroup2 without memory/pids is skipped by the sandbox on purpose. */
+                if (h->present && streq(h->path, "/sys/fs/cgroup/unified")) {
+                        _cleanup_free_ char *ctl = NULL;
+                        h->present = read_full_file("/sys/fs/cgroup/unified/cgroup.controllers", &ctl, NULL) >= 0 &&
+                                     (strstr(ctl, "memory") || strstr(ctl, "pids"));
+                }
                 assert(asprintf(&parent, "%s/" CGROUP_PARENT, h->path) > 0);
                 h->parent_existed = !gone(parent);
                 printf("# %s: %s\n", h->path, h->present ? "cgroup hierarchy in use" : "absent");
