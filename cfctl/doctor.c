@@ -97,7 +97,10 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
                 json_object_object_get_ex(net, "error", &e);
                 (void) snprintf(buf, sizeof(buf), "the host network is %s%s%s", json_object_get_string(v),
                                 e ? ": " : "", e ? json_object_get_string(e) : "");
-                add(checks, "network", CHECK_PROBLEM, buf, "sudo cfctl network up");
+                add(checks, "network", CHECK_PROBLEM, buf,
+                    streq_ptr(json_object_get_string(v), "degraded")
+                            ? "remove the conflicting links below, then: sudo cfctl network up"
+                            : "sudo cfctl network up");
         }
         if (json_object_object_get_ex(host, "conflicts", &v))
                 for (size_t k = 0; k < json_object_array_length(v); k++) {
@@ -155,7 +158,7 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
                     "sudo usermod -aG cvdnetwork $USER, then log in again");
 
         if (json_object_object_get_ex(host, "container", &v) && v) {
-                (void) snprintf(buf, sizeof(buf), "running inside a %s container", json_object_get_string(v));
+                (void) snprintf(buf, sizeof(buf), "running inside a container (%s)", json_object_get_string(v));
                 add(checks, "container", CHECK_NOTE, buf, NULL);
         }
 
