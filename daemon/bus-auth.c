@@ -228,18 +228,24 @@ static int polkit_check_async(AuthQuery *q, const char *const *details, bool int
         return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, interactive ? UINT64_C(300000000) : 0);
 }
 
-int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
-                          sd_bus_error *error) {
+int bus_sender_euid(sd_bus_message *message, uid_t *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        AuthQuery *q;
-        uid_t euid;
         int r;
 
         /* Identity from the bus (the kernel's SO_PEERCRED via the broker), never from arguments. */
         r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
         if (r < 0)
                 return r;
-        r = sd_bus_creds_get_euid(creds, &euid);
+        return sd_bus_creds_get_euid(creds, ret);
+}
+
+int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
+                          sd_bus_error *error) {
+        AuthQuery *q;
+        uid_t euid;
+        int r;
+
+        r = bus_sender_euid(message, &euid);
         if (r < 0)
                 return r;
         if (euid == 0)

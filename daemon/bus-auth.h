@@ -29,5 +29,8 @@ typedef struct AuthQuery AuthQuery;
 int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
                           sd_bus_error *error);
 
+/* The caller's effective uid, from the bus credentials. */
+int bus_sender_euid(sd_bus_message *message, uid_t *ret);
+
 /* Drops pending queries (daemon shutdown). */
 void auth_queries_free(Manager *m);

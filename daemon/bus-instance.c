@@ -58,15 +58,11 @@ static int instance_node_enumerator(sd_bus *bus, const char *path, void *userdat
 
 /* Owners manage their own instances; anyone else needs polkit's manage-instances. */
 int bus_verify_instance_access(Instance *i, sd_bus_message *message, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         char num[16], owner[16];
         uid_t euid;
         int r;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, &euid);
+        r = bus_sender_euid(message, &euid);
         if (r < 0)
                 return r;
         if (euid == i->owner)
@@ -202,36 +198,18 @@ DEFINE_STRING_PROPERTY(reason, instance_reason_to_string(i->reason));
 DEFINE_STRING_PROPERTY(restart_policy, restart_policy_to_string(i->spec.restart));
 DEFINE_STRING_PROPERTY(status_text, i->status_text);
 
-static int property_get_strv(sd_bus_message *reply, char names[][IFNAMSIZ], size_t n) {
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "s");
-        if (r < 0)
-                return r;
-        for (size_t k = 0; k < n; k++) {
-                r = sd_bus_message_append(reply, "s", names[k]);
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
-}
-
-static int property_get_taps(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+/* Taps and Macs: one string per NIC. */
+static int property_get_nic_strings(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
-        return property_get_strv(reply, i->taps, INSTANCE_NICS);
-}
-
-static int property_get_macs(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
+        bool taps = streq(property, "Taps");
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "s");
         if (r < 0)
                 return r;
         for (size_t k = 0; k < INSTANCE_NICS; k++) {
-                r = sd_bus_message_append(reply, "s", i->macs[k]);
+                r = sd_bus_message_append(reply, "s", taps ? i->taps[k] : i->macs[k]);
                 if (r < 0)
                         return r;
         }
@@ -261,8 +239,8 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("Booted", "b", property_get_booted, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MainPid", "u", property_get_main_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("VsockCid", "u", NULL, offsetof(Instance, vsock_cid), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Taps", "as", property_get_taps, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Macs", "as", property_get_macs, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Taps", "as", property_get_nic_strings, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Macs", "as", property_get_nic_strings, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("RuntimeDirectory", "s", NULL, offsetof(Instance, runtime_dir), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ConsoleLog", "s", NULL, offsetof(Instance, console_log), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Instance, created_realtime),
