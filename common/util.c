@@ -113,6 +113,27 @@ char *strstrip(char *s) {
         return s;
 }
 
+char *escape_nonprintable(char *s) {
+        _cleanup_free_ char *orig = s;
+        size_t n = 0;
+        char *e, *o;
+
+        if (!s)
+                return NULL;
+        for (const char *c = s; *c; c++)
+                n += (unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f ? 4 : 1;
+        e = o = malloc(n + 1);
+        if (!e)
+                return NULL;
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c >= 0x7f)
+                        o += sprintf(o, "\\x%02x", *c);
+                else
+                        *o++ = (char) *c;
+        *o = 0;
+        return e;
+}
+
 bool ifname_valid(const char *name) {
         size_t n;
 

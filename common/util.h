@@ -21,6 +21,9 @@ int strv_split(const char *s, const char *separators, char ***ret);
 #define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
 
 char *strstrip(char *s);
+/* A copy with every byte outside printable ASCII written as \xNN: safe for D-Bus (valid UTF-8)
+ * and the journal whatever the input. Takes ownership of s; NULL on OOM (s is freed). */
+char *escape_nonprintable(char *s);
 bool ifname_valid(const char *name);
 
 /* Files. Every fd is O_CLOEXEC. */

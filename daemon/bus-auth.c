@@ -9,6 +9,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "util.h"
 
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
 #define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
@@ -30,6 +31,7 @@ struct AuthQuery {
         sd_bus_message *request;        /* the method call, replayed when the answer arrives */
         char *action;
         sd_bus_slot *slot;
+        sd_event_source *expire_source;  /* frees a verdict the replayed call never picked up */
         AuthVerdict verdict;
         bool interactive;               /* the caller allowed a password prompt */
         char *failure;                  /* AUTH_FAILED: what went wrong */
@@ -39,6 +41,7 @@ static AuthQuery *auth_query_free(AuthQuery *q) {
         if (!q)
                 return NULL;
         sd_bus_slot_unref(q->slot);
+        sd_event_source_disable_unref(q->expire_source);
         sd_bus_message_unref(q->request);
         free(q->action);
         free(q->failure);
@@ -69,6 +72,18 @@ static AuthQuery *auth_query_find(Manager *m, sd_bus_message *request, const cha
         return NULL;
 }
 
+/* A replayed handler may return before asking again (a quota or a missing instance found on
+ * the second pass): then nobody consumes the verdict, and it must not pile up. */
+#define AUTH_VERDICT_TTL_USEC (30 * USEC_PER_SEC)
+
+static int on_verdict_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+        AuthQuery *q = userdata;
+
+        auth_query_unlink(q);
+        auth_query_free(q);
+        return 0;
+}
+
 static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         AuthQuery *q = userdata;
         const sd_bus_error *e;
@@ -94,6 +109,9 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 } else
                         q->verdict = authorized ? AUTH_ALLOWED : challenge ? AUTH_CHALLENGE : AUTH_DENIED;
         }
+
+        (void) sd_event_add_time_relative(q->manager->event, &q->expire_source, CLOCK_MONOTONIC,
+                                          AUTH_VERDICT_TTL_USEC, 0, on_verdict_expired, q);
 
         /* Dispatch the original call again; its handler finds this verdict. */
         r = sd_bus_message_rewind(q->request, true);

@@ -102,7 +102,7 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         r = manager_reload(m, &e);
         if (e && *e && e[strlen(e) - 1] == '.')
                 e[strlen(e) - 1] = 0;
-        if (r == -EINVAL)
+        if (r == -EBADMSG)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
                                          "%s. The running configuration is unchanged; fix the file and reload again.",
                                          strempty(e));
@@ -396,6 +396,10 @@ int manager_connect_bus(Manager *m) {
                                           BUS_NAME);
         if (r < 0)
                 return log_error_errno(r, "Failed to request bus name %s: %m", BUS_NAME);
+
+        /* Lost the bus (or it dropped us): exit, so the service manager restarts us, rather than
+         * run deaf. Running guests are re-adopted by the next start. */
+        (void) sd_bus_set_exit_on_disconnect(m->bus, true);
 
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)

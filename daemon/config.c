@@ -441,29 +441,6 @@ static int config_validate(Parser *p) {
         return 0;
 }
 
-/* Messages quote the file's bytes; D-Bus needs valid UTF-8 and the journal no control characters.
- * Replaces anything outside printable ASCII with \xNN. */
-static char *escape_nonprintable(char *s) {
-        _cleanup_free_ char *orig = s;
-        size_t n = 0;
-        char *e, *o;
-
-        if (!s)
-                return NULL;
-        for (const char *c = s; *c; c++)
-                n += (unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f ? 4 : 1;
-        e = o = malloc(n + 1);
-        if (!e)
-                return NULL;
-        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
-                if (*c < 0x20 || *c >= 0x7f)
-                        o += sprintf(o, "\\x%02x", *c);
-                else
-                        *o++ = (char) *c;
-        *o = 0;
-        return e;
-}
-
 int config_parse(const char *source, const char *text, Config *ret, char **ret_error, char ***ret_warnings) {
         _cleanup_(strv_freep) char **lines = NULL;
         Config c;

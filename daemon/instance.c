@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #define STOP_TIMEOUT_DEFAULT_SEC 10
 #define KILL_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define CONSOLE_READ_MAX (64 * 1024)
+#define CONSOLE_SCAN_MAX (4 * 1024 * 1024)
 #define INSTANCE_TASKS_MAX 512
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
@@ -95,7 +97,20 @@ static void instance_changed(Instance *i) {
 
 static void instance_set_status(Instance *i, const char *text) {
         free(i->status_text);
-        i->status_text = text ? strdup(text) : NULL;
+        /* It is sent over D-Bus: a path cut mid-character would make the bus drop us. */
+        i->status_text = text ? escape_nonprintable(strdup(text)) : NULL;
+}
+
+/* Signals go through the pidfd: an adopted VMM is not our child, and its pid could be reused. */
+static int instance_signal(Instance *i, int sig) {
+        if (i->pidfd >= 0) {
+                if (syscall(SYS_pidfd_send_signal, i->pidfd, sig, NULL, 0) < 0)
+                        return -errno;
+                return 0;
+        }
+        if (kill(i->pid, sig) < 0)
+                return -errno;
+        return 0;
 }
 
 void instance_set_state(Instance *i, InstanceState s, InstanceReason r) {
@@ -123,16 +138,35 @@ bool instance_is_active(const Instance *i) {
         return i->pid > 0;
 }
 
-/* Console: the VMM writes the serial console to a file; we follow it for the boot marker. */
+/* Console: the VMM writes the serial console to a file; we follow it for the boot marker.
+ * The file sits in a directory its owner controls: open it without blocking (a FIFO would hang
+ * us), and only if it is a regular file with one link, owned by the owner or root. */
+static int console_open(Instance *i, int mode) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = open(i->console_log, mode | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (st.st_uid != i->owner && st.st_uid != 0))
+                return -EPERM;
+        if (mode != O_RDONLY && fcntl(fd, F_SETFL, O_APPEND) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
 
 static void console_scan(Instance *i) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         size_t mlen;
 
+        size_t scanned = 0;
+
         if (!i->spec.boot_marker || i->booted)
                 return;
-        fd = open(i->console_log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = console_open(i, O_RDONLY);
         if (fd < 0)
                 return;
         mlen = strlen(i->spec.boot_marker);
@@ -146,9 +180,13 @@ static void console_scan(Instance *i) {
 
                 /* The bytes kept from the last read, so a marker split across reads is found. */
                 memcpy(buf, i->marker_tail, have);
+                /* Bounded per call: a huge (or sparse) file must not stall the event loop. */
+                if (scanned >= CONSOLE_SCAN_MAX)
+                        return;
                 n = pread(fd, buf + have, CONSOLE_READ_MAX, (off_t) i->console_offset);
                 if (n <= 0)
                         return;
+                scanned += (size_t) n;
                 i->console_offset += (uint64_t) n;
                 have += (size_t) n;
                 /* The console holds escapes and maybe NULs: search bytes, not a C string. */
@@ -178,7 +216,7 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                      i->spec.boot_marker, i->spec.boot_timeout_sec);
         instance_set_status(i, "boot timeout");
         i->reason = REASON_BOOT_TIMEOUT;
-        (void) kill(i->pid, SIGKILL);
+        (void) instance_signal(i, SIGKILL);
         return 0;
 }
 
@@ -278,6 +316,18 @@ static int instance_qmp_connect(Instance *i) {
         }
         if (r < 0)
                 return r;
+        /* The socket's path is in a directory its owner controls: talk only to our own VMM. */
+        {
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+
+                if (getsockopt(qmp_fd(i->qmp), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid != i->pid) {
+                        instance_log(i, LOG_WARNING, "QMP socket %s is not served by the VMM (pid %i); ignoring it",
+                                     i->qmp_path, (int) i->pid);
+                        i->qmp = qmp_free(i->qmp);
+                        return -EPERM;
+                }
+        }
         r = sd_event_add_io(i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
         if (r < 0)
                 instance_qmp_close(i);
@@ -391,7 +441,8 @@ static void instance_process_gone(Instance *i) {
                 if (asprintf(&cg, "instance-%u", i->number) >= 0)
                         (void) sandbox_cgroup_remove(cg);
         }
-        instance_release_taps(i);
+        /* The taps stay the owner's while the instance holds the slot (stopped, failed, waiting
+         * for a restart); Remove() gives them back to the pool. */
 
         if (i->reason == REASON_BOOT_TIMEOUT) {
                 s = INSTANCE_FAILED;
@@ -491,9 +542,17 @@ static int instance_prepare_dirs(Instance *i) {
         if (chown(i->runtime_dir, i->owner, i->owner_gid) < 0 || chmod(i->runtime_dir, 0700) < 0)
                 return -errno;
         (void) unlink(i->qmp_path);
-        fd = open(i->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = open(i->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
         if (fd < 0)
                 return -errno;
+        /* Only chown what is ours: a regular file with one link (not a hard link to elsewhere). */
+        {
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+                        return -EPERM;
+        }
         if (fchown(fd, i->owner, i->owner_gid) < 0)
                 return -errno;
         return 0;
@@ -582,9 +641,9 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 goto fail;
         }
 
-        console = open(i->console_log, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        console = console_open(i, O_WRONLY);
         if (console < 0) {
-                r = -errno;
+                r = console;
                 (void) asprintf(ret_error, "cannot open %s: %s", i->console_log, strerror(-r));
                 goto fail;
         }
@@ -716,11 +775,15 @@ int instance_start(Instance *i, char **ret_error) {
         if (instance_is_active(i))
                 return -EBUSY;
 
+        /* A Start() during the policy's back-off replaces the pending restart. */
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
         i->stop_requested = i->kill_requested = i->guest_shutdown = false;
         i->reason = REASON_REQUESTED;
         instance_set_status(i, NULL);
         instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
         r = instance_spawn(i, &e);
+        if (e)
+                e = escape_nonprintable(e);
         if (r < 0) {
                 instance_log(i, LOG_ERR, "cannot start: %s", strempty(e));
                 instance_set_status(i, e);
@@ -745,21 +808,29 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 instance_log(i, LOG_INFO, "guest did not power off within %u s; quitting the VMM",
                              i->stop_timeout_sec);
                 if (instance_qmp_send(i, "quit") < 0)
-                        (void) kill(i->pid, SIGTERM);
+                        (void) instance_signal(i, SIGTERM);
                 (void) sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
                                                   KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
                 return 0;
         }
         instance_log(i, LOG_WARNING, "VMM did not stop; sending SIGKILL");
-        (void) kill(i->pid, SIGKILL);
+        (void) instance_signal(i, SIGKILL);
         return 0;
 }
 
 int instance_stop(Instance *i) {
         uint64_t timeout;
 
-        if (!instance_is_active(i))
-                return -ESRCH;
+        i->restart_requested = false;
+        if (!instance_is_active(i)) {
+                /* Waiting to be restarted by the policy: Stop() cancels that. */
+                if (!i->restart_source)
+                        return -ESRCH;
+                i->restart_source = sd_event_source_disable_unref(i->restart_source);
+                i->stop_requested = true;
+                instance_set_state(i, INSTANCE_STOPPED, REASON_REQUESTED);
+                return 0;
+        }
         bool suspended = i->state == INSTANCE_SUSPENDED;
 
         i->stop_requested = true;
@@ -771,7 +842,7 @@ int instance_stop(Instance *i) {
         if (i->qmp && instance_qmp_send(i, suspended ? "quit" : "system_powerdown") >= 0)
                 timeout = (uint64_t) i->stop_timeout_sec * USEC_PER_SEC;
         else {
-                (void) kill(i->pid, SIGTERM);
+                (void) instance_signal(i, SIGTERM);
                 i->stop_stage = 1;
                 timeout = KILL_TIMEOUT_USEC;
         }
@@ -784,10 +855,9 @@ int instance_kill(Instance *i, int sig) {
         if (!instance_is_active(i))
                 return -ESRCH;
         i->kill_requested = true;
+        i->restart_requested = false;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
-        if (kill(i->pid, sig) < 0)
-                return -errno;
-        return 0;
+        return instance_signal(i, sig);
 }
 
 int instance_suspend(Instance *i) {
@@ -815,17 +885,18 @@ int instance_restart(Instance *i, char **ret_error) {
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         instance_set_state(i, INSTANCE_STOPPING, REASON_RESTARTING);
         if (instance_qmp_send(i, "quit") < 0)
-                (void) kill(i->pid, SIGTERM);
+                (void) instance_signal(i, SIGTERM);
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
         return sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
                                           KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
 }
 
 void instance_release(Instance *i) {
+        i->restart_requested = false;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         if (instance_is_active(i)) {
                 i->kill_requested = true;
-                (void) kill(i->pid, SIGKILL);
+                (void) instance_signal(i, SIGKILL);
                 (void) wait_pid_exit(i->pid, 5000);
                 if (i->pidfd_source)
                         (void) on_pidfd(i->pidfd_source, i->pidfd, 0, i);

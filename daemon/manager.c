@@ -37,10 +37,12 @@ static int manager_lock_runtime_dir(Manager *m) {
 
         if (!path)
                 return log_oom();
-        m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (m->lock_fd < 0)
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+        if (fd < 0)
                 return log_error_errno(-errno, "Failed to open %s: %m", path);
-        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        /* lock_fd is set only once the lock is ours: manager_free() unlinks the file then only. */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno == EWOULDBLOCK) {
                         (void) read_one_line_file(path, &holder);
                         return log_error_errno(-EBUSY, "Another cuttlefish-host-resourcesd (pid %s) is using %s. "
@@ -49,6 +51,7 @@ static int manager_lock_runtime_dir(Manager *m) {
                 }
                 return log_error_errno(-errno, "Failed to lock %s: %m", path);
         }
+        m->lock_fd = TAKE_FD(fd);
         (void) ftruncate(m->lock_fd, 0);
         (void) dprintf(m->lock_fd, "%i\n", (int) getpid());
         return 0;
@@ -178,15 +181,15 @@ int manager_reload(Manager *m, char **ret_error) {
         if (r < 0) {
                 (void) sd_notify(false, "READY=1");
                 manager_update_status(m);
-                return r;
+                return r == -ENOMEM ? r : -EBADMSG; /* "the file is bad", not a network error */
         }
         config_done(&m->config);
         m->config = c;
         log_info("Configuration reloaded from %s: %u slots (was %u).", m->config_path, c.net.n_slots, old_slots);
 
         /* A network that is down stays down; otherwise reconcile to the new plan. */
-        if (m->network->state != NETWORK_DOWN)
-                r = network_setup(m->network, &m->config.net);
+        if (m->network->state != NETWORK_DOWN && network_setup(m->network, &m->config.net) < 0)
+                r = -EIO;
         manager_network_changed(m);
         (void) sd_notify(false, "READY=1");
         return r;
@@ -203,13 +206,14 @@ int manager_startup(Manager *m) {
         /* As the reference's "start": the network comes up with the service. A failure is
          * reported (NetworkState=failed, the log) but the service stays up to be fixed and
          * retried with SetupNetwork() or Reload(). */
+        /* VMMs that outlived an earlier run of the daemon (KillMode=process) first: the network
+         * setup must keep the slots they hold. */
+        (void) manager_load_state(m);
+
         r = network_setup(m->network, &m->config.net);
         if (r < 0)
                 log_error("Network setup failed: %s. Fix the cause, then run 'cfctl network up'.",
                           strempty(m->network->error));
-
-        /* VMMs that outlived an earlier run of the daemon (KillMode=process). */
-        (void) manager_load_state(m);
         return 0;
 }
 

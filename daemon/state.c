@@ -136,8 +136,11 @@ static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe) {
         if (k < 0)
                 return false;
         target[k] = 0;
+        /* A package upgrade replaces the binary under a running VMM: " (deleted)" is still it. */
+        if (k > 10 && streq(target + k - 10, " (deleted)"))
+                target[k - 10] = 0;
         real = realpath(exe, NULL);
-        return streq(target, real ?: exe);
+        return streq(target, real ?: exe) || streq(target, exe);
 }
 
 static int load_instance(Manager *m, struct json_object *o) {

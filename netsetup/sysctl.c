@@ -96,6 +96,24 @@ int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
                 }
         }
 
+        /* Guests must not configure the host: no router advertisements are accepted on the
+         * links guests reach directly (the reference got this from all.forwarding=1). */
+        for (unsigned slot = 1; slot <= c->n_slots; slot++)
+                for (TapKind k = TAP_MOBILE; k <= TAP_WIFIAP; k++) {
+                        _cleanup_free_ char *name = NULL, *old = NULL;
+                        char tap[IFNAMSIZ];
+
+                        if (!slot_has_tap(c, slot, k) || slot_tap_name(slot, k, tap) < 0)
+                                continue;
+                        if (asprintf(&name, "net/ipv6/conf/%s/accept_ra", tap) < 0)
+                                return -ENOMEM;
+                        if (sysctl_read(name, &old) >= 0 && streq(old, "0"))
+                                continue;
+                        r = sysctl_write(name, "0");
+                        if (r < 0 && r != -ENOENT)
+                                return r;
+                }
+
         /* Managed bridges get IPv6 link-local and SLAAC as in the reference. */
         net_config_bridges(c, bridges);
         for (size_t b = 0; b < NET_BRIDGES; b++) {
@@ -103,6 +121,7 @@ int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
                         { "disable_ipv6", "0" },
                         { "addr_gen_mode", "0" },
                         { "autoconf", "1" },
+                        { "accept_ra", "0" },
                 };
 
                 if (!bridges[b].managed)

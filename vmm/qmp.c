@@ -340,7 +340,9 @@ static int qmp_read(Qmp *q, QmpCallback cb, void *userdata) {
         char buf[QMP_READ_SIZE];
         int r;
 
-        for (;;) {
+        /* Bounded per call: a peer that never stops talking must not starve the event loop;
+         * epoll reports the socket again. */
+        for (unsigned reads = 0; reads < 16; reads++) {
                 ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
                 if (n < 0) {
@@ -359,6 +361,7 @@ static int qmp_read(Qmp *q, QmpCallback cb, void *userdata) {
                 if (r < 0)
                         return r;
         }
+        return 0;
 }
 
 static int qmp_write(Qmp *q) {

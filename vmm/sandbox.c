@@ -21,13 +21,14 @@
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "spec.h"
 #include "util.h"
 
 /* Handed-over fds per VMM: TAPs with their queues, vhost and vsock fds; far more than any backend
  * passes today. */
 #define KEEP_FDS_MAX 128
 /* The runtime dir and the paths in writable_paths. */
-#define WRITABLE_MAX 32
+#define WRITABLE_MAX (SPEC_LIST_MAX + 1) /* disks + the runtime dir */
 #define SANDBOX_NOFILE 4096
 #define CGROUP_PARENT "cuttlefish-host-resources"
 
