@@ -40,12 +40,19 @@ void cfctl_agent_open(void) {
                 (void) fcntl(fds[1], F_SETFD, 0);
                 (void) snprintf(notify, sizeof(notify), "%i", fds[1]);
                 (void) snprintf(pid_arg, sizeof(pid_arg), "%i", (int) getppid());
-                execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", notify, "--fallback", "--process", pid_arg, NULL);
+                execl(PKTTYAGENT,
+                      PKTTYAGENT,
+                      "--notify-fd",
+                      notify,
+                      "--fallback",
+                      "--process",
+                      pid_arg,
+                      NULL);
                 _exit(127);
         }
         close(fds[1]);
         /* Wait (bounded) until it has registered, so the call that follows can use it. */
-        (void) poll(&(struct pollfd) { .fd = fds[0], .events = POLLIN }, 1, 5000);
+        (void) poll(&(struct pollfd){ .fd = fds[0], .events = POLLIN }, 1, 5000);
         close(fds[0]);
         agent_pid = pid;
 }

@@ -38,7 +38,8 @@ static int arg_signal = SIGTERM;
 
 /* start: CreateInstance options, only those given. */
 static struct {
-        char *backend, *kernel, *initrd, *cmdline, *gpu_mode, *restart, *boot_marker, *host_package, *images_dir;
+        char *backend, *kernel, *initrd, *cmdline, *gpu_mode, *restart, *boot_marker, *host_package,
+                        *images_dir;
         char **disks, **extra_args;
         uint32_t number, cpus, memory_mb, boot_timeout_sec, stop_timeout_sec;
         bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start;
@@ -70,7 +71,8 @@ int cfctl_signal(void) {
 }
 
 int cfctl_compare_number(const void *a, const void *b) {
-        struct json_object *x = *(struct json_object *const *) a, *y = *(struct json_object *const *) b, *vx, *vy;
+        struct json_object *x = *(struct json_object *const *) a, *y = *(struct json_object *const *) b, *vx,
+                           *vy;
         int64_t nx = json_object_object_get_ex(x, "number", &vx) ? json_object_get_int64(vx) : 0;
         int64_t ny = json_object_object_get_ex(y, "number", &vy) ? json_object_get_int64(vy) : 0;
 
@@ -80,9 +82,16 @@ int cfctl_compare_number(const void *a, const void *b) {
 int cfctl_bus_error(int r, const sd_bus_error *error, const char *what) {
         if (sd_bus_error_has_name(error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
             sd_bus_error_has_name(error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
-                return log_error_errno(r, "Failed to %s: the service is not running. Start it with "
-                                          "'systemctl start cuttlefish-host-resources'.", what);
-        return log_error_errno(r, "Failed to %s: %s", what, error && error->message ? error->message : strerror(-r));
+                return log_error_errno(
+                                r,
+                                "Failed to %s: the service is not running. Start it with "
+                                "'systemctl start cuttlefish-host-resources'.",
+                                what);
+        return log_error_errno(
+                        r,
+                        "Failed to %s: %s",
+                        what,
+                        error && error->message ? error->message : strerror(-r));
 }
 
 static int append_str(sd_bus_message *m, const char *key, const char *v) {
@@ -114,8 +123,10 @@ int cfctl_append_start_options(sd_bus_message *m) {
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
-        if ((r = append_str(m, "backend", arg_start.backend)) < 0 || (r = append_str(m, "kernel", arg_start.kernel)) < 0 ||
-            (r = append_str(m, "initrd", arg_start.initrd)) < 0 || (r = append_str(m, "cmdline", arg_start.cmdline)) < 0 ||
+        if ((r = append_str(m, "backend", arg_start.backend)) < 0 ||
+            (r = append_str(m, "kernel", arg_start.kernel)) < 0 ||
+            (r = append_str(m, "initrd", arg_start.initrd)) < 0 ||
+            (r = append_str(m, "cmdline", arg_start.cmdline)) < 0 ||
             (r = append_str(m, "gpu_mode", arg_start.gpu_mode)) < 0 ||
             (r = append_str(m, "restart", arg_start.restart)) < 0 ||
             (r = append_str(m, "boot_marker", arg_start.boot_marker)) < 0 ||
@@ -124,11 +135,13 @@ int cfctl_append_start_options(sd_bus_message *m) {
             (r = append_strv(m, "disks", arg_start.disks)) < 0 ||
             (r = append_strv(m, "extra_args", arg_start.extra_args)) < 0)
                 return r;
-        if (arg_start.has_number && (r = sd_bus_message_append(m, "{sv}", "number", "u", arg_start.number)) < 0)
+        if (arg_start.has_number &&
+            (r = sd_bus_message_append(m, "{sv}", "number", "u", arg_start.number)) < 0)
                 return r;
         if (arg_start.has_cpus && (r = sd_bus_message_append(m, "{sv}", "cpus", "u", arg_start.cpus)) < 0)
                 return r;
-        if (arg_start.has_memory_mb && (r = sd_bus_message_append(m, "{sv}", "memory_mb", "u", arg_start.memory_mb)) < 0)
+        if (arg_start.has_memory_mb &&
+            (r = sd_bus_message_append(m, "{sv}", "memory_mb", "u", arg_start.memory_mb)) < 0)
                 return r;
         if (arg_start.has_boot_timeout &&
             (r = sd_bus_message_append(m, "{sv}", "boot_timeout_sec", "u", arg_start.boot_timeout_sec)) < 0)
@@ -184,15 +197,19 @@ static int bus_call(sd_bus *bus, const char *method, const char *what, sd_bus_me
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
                     sd_bus_error_has_name(&error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
-                        return log_error_errno(r, "Failed to %s: the service is not running. Start it with "
-                                                  "'systemctl start cuttlefish-host-resources'.", what);
+                        return log_error_errno(
+                                        r,
+                                        "Failed to %s: the service is not running. Start it with "
+                                        "'systemctl start cuttlefish-host-resources'.",
+                                        what);
                 return log_error_errno(r, "Failed to %s: %s", what, error.message ?: strerror(-r));
         }
         return 0;
 }
 
 int cfctl_print_json(struct json_object *o) {
-        int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+        int flags = arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN
+                                           : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
 
         puts(json_object_to_json_string_ext(o, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
@@ -247,24 +264,32 @@ static const char *tap_cell(struct json_object *t, char *buf, size_t n) {
 }
 
 static void print_network(struct json_object *o) {
-        struct json_object *bridges = jget(o, "bridges"), *slots = jget(o, "slots"), *conflicts = jget(o, "conflicts");
+        struct json_object *bridges = jget(o, "bridges"), *slots = jget(o, "slots"),
+                           *conflicts = jget(o, "conflicts");
         size_t n_leases = 0;
 
         printf("Network: %s", strempty(jstr(o, "state")));
         if (jstr(o, "error"))
                 printf(" (%s)", jstr(o, "error"));
         printf("\n  Slots: %" PRIi64 "   Links: %" PRIi64 "   Firewall: %s%s   Repairs: %" PRIi64 "\n",
-               jint(o, "slot_count", 0), jint(o, "links", 0), strempty(jstr(o, "firewall")),
-               jbool(o, "nft_table_present") ? "" : " (table absent)", jint(o, "repairs", 0));
+               jint(o, "slot_count", 0),
+               jint(o, "links", 0),
+               strempty(jstr(o, "firewall")),
+               jbool(o, "nft_table_present") ? "" : " (table absent)",
+               jint(o, "repairs", 0));
 
         for (size_t i = 0; bridges && i < json_object_array_length(bridges); i++) {
                 struct json_object *b = json_object_array_get_idx(bridges, i), *d = jget(b, "dnsmasq");
 
-                printf("  Bridge %s: %s%s%s", strempty(jstr(b, "name")), jbool(b, "present") ? "present" : "MISSING",
-                       jbool(b, "managed") ? ", " : " (not managed by this service)", strempty(jstr(b, "address")));
+                printf("  Bridge %s: %s%s%s",
+                       strempty(jstr(b, "name")),
+                       jbool(b, "present") ? "present" : "MISSING",
+                       jbool(b, "managed") ? ", " : " (not managed by this service)",
+                       strempty(jstr(b, "address")));
                 if (d)
                         printf(", dnsmasq %s (restarts %" PRIi64 ", leases %" PRIi64 ")",
-                               jbool(d, "running") ? "running" : "NOT RUNNING", jint(d, "restarts", 0),
+                               jbool(d, "running") ? "running" : "NOT RUNNING",
+                               jint(d, "restarts", 0),
                                jint(d, "leases", 0));
                 putchar('\n');
         }
@@ -272,8 +297,14 @@ static void print_network(struct json_object *o) {
                 printf("  Conflict: %s\n", json_object_get_string(json_object_array_get_idx(conflicts, i)));
 
         if (arg_legend)
-                printf("\n%-4s %-4s %-15s %-15s %-18s %-18s %s\n", "SLOT", "CID", "ETHERNET", "WIFI", "MOBILE",
-                       "WIFIAP", "LEASES");
+                printf("\n%-4s %-4s %-15s %-15s %-18s %-18s %s\n",
+                       "SLOT",
+                       "CID",
+                       "ETHERNET",
+                       "WIFI",
+                       "MOBILE",
+                       "WIFIAP",
+                       "LEASES");
         for (size_t i = 0; slots && i < json_object_array_length(slots); i++) {
                 struct json_object *s = json_object_array_get_idx(slots, i);
                 struct json_object *e = find_tap(s, "ethernet"), *w = find_tap(s, "wifi");
@@ -282,17 +313,26 @@ static void print_network(struct json_object *o) {
                 struct json_object *le = jget(e, "lease"), *lw = jget(w, "lease");
 
                 if (le || lw) {
-                        (void) snprintf(leases, sizeof(leases), "%s%s%s", le ? strempty(jstr(le, "ip")) : "",
-                                        le && lw ? "," : "", lw ? strempty(jstr(lw, "ip")) : "");
+                        (void) snprintf(leases,
+                                        sizeof(leases),
+                                        "%s%s%s",
+                                        le ? strempty(jstr(le, "ip")) : "",
+                                        le && lw ? "," : "",
+                                        lw ? strempty(jstr(lw, "ip")) : "");
                         n_leases++;
                 }
-                printf("%-4" PRIi64 " %-4" PRIi64 " %-15s %-15s %-18s %-18s %s\n", jint(s, "number", 0),
-                       jint(s, "vsock_cid", 0), tap_cell(e, eb, sizeof(eb)), tap_cell(w, wb, sizeof(wb)),
-                       mo ? strempty(jstr(mo, "address")) : "-", ap ? strempty(jstr(ap, "address")) : "-",
+                printf("%-4" PRIi64 " %-4" PRIi64 " %-15s %-15s %-18s %-18s %s\n",
+                       jint(s, "number", 0),
+                       jint(s, "vsock_cid", 0),
+                       tap_cell(e, eb, sizeof(eb)),
+                       tap_cell(w, wb, sizeof(wb)),
+                       mo ? strempty(jstr(mo, "address")) : "-",
+                       ap ? strempty(jstr(ap, "address")) : "-",
                        leases[0] ? leases : "-");
         }
         if (arg_legend)
-                printf("\n%zu slots listed, %zu with a guest lease.\n", slots ? json_object_array_length(slots) : 0,
+                printf("\n%zu slots listed, %zu with a guest lease.\n",
+                       slots ? json_object_array_length(slots) : 0,
                        n_leases);
 }
 
@@ -356,20 +396,13 @@ static int verb_reload(sd_bus *bus, int argc, char *argv[]) {
 }
 
 static const Verb verbs[] = {
-        { "start", 1, 1, verb_start },
-        { "stop", 2, 64, verb_stop },
-        { "kill", 2, 64, verb_kill },
-        { "restart", 2, 64, verb_restart },
-        { "suspend", 2, 64, verb_suspend },
-        { "resume", 2, 64, verb_resume },
-        { "rm", 2, 64, verb_rm },
-        { "list", 1, 1, verb_list },
-        { "status", 1, 2, verb_status },
-        { "show", 2, 2, verb_show },
-        { "logs", 2, 2, verb_logs },
-        { "monitor", 1, 1, verb_monitor },
-        { "doctor", 1, 1, verb_doctor },
-        { "network", 1, 2, verb_network },
+        { "start", 1, 1, verb_start },      { "stop", 2, 64, verb_stop },
+        { "kill", 2, 64, verb_kill },       { "restart", 2, 64, verb_restart },
+        { "suspend", 2, 64, verb_suspend }, { "resume", 2, 64, verb_resume },
+        { "rm", 2, 64, verb_rm },           { "list", 1, 1, verb_list },
+        { "status", 1, 2, verb_status },    { "show", 2, 2, verb_show },
+        { "logs", 2, 2, verb_logs },        { "monitor", 1, 1, verb_monitor },
+        { "doctor", 1, 1, verb_doctor },    { "network", 1, 2, verb_network },
         { "reload", 1, 1, verb_reload },
 };
 
@@ -552,10 +585,10 @@ static int parse_argv(int argc, char *argv[]) {
                                 if (strv_push(&arg_start.disks, p) < 0)
                                         return log_oom();
                         } else
-                                *(c == ARG_KERNEL ? &arg_start.kernel
-                                  : c == ARG_INITRD ? &arg_start.initrd
-                                  : c == ARG_HOST_PACKAGE ? &arg_start.host_package
-                                                          : &arg_start.images_dir) = p;
+                                *(c == ARG_KERNEL                         ? &arg_start.kernel
+                                                  : c == ARG_INITRD       ? &arg_start.initrd
+                                                  : c == ARG_HOST_PACKAGE ? &arg_start.host_package
+                                                                          : &arg_start.images_dir) = p;
                         break;
                 }
                 case ARG_CMDLINE:
@@ -593,7 +626,8 @@ static int parse_argv(int argc, char *argv[]) {
                                 if (sigabbrev_np(k) && strcasecmp(name, sigabbrev_np(k)) == 0)
                                         sig = k;
                         if (sig <= 0 || sig >= NSIG) {
-                                log_error("Unknown signal '%s': give a name (TERM, KILL, ...) or a number.", optarg);
+                                log_error("Unknown signal '%s': give a name (TERM, KILL, ...) or a number.",
+                                          optarg);
                                 return -EINVAL;
                         }
                         arg_signal = sig;

@@ -10,7 +10,7 @@
 #define R_USAGE (-4096)
 
 /* Options shared by the verbs (cfctl.c owns them). */
-int cfctl_json_mode(void);              /* 0 off, else on */
+int cfctl_json_mode(void); /* 0 off, else on */
 bool cfctl_legend(void);
 bool cfctl_quiet(void);
 bool cfctl_ask_password(void);

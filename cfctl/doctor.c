@@ -18,11 +18,15 @@
 
 typedef enum Severity {
         CHECK_OK,
-        CHECK_NOTE,     /* works, with a limitation */
+        CHECK_NOTE, /* works, with a limitation */
         CHECK_PROBLEM,
 } Severity;
 
-static void add(struct json_object *checks, const char *name, Severity sev, const char *detail, const char *fix) {
+static void add(struct json_object *checks,
+                const char *name,
+                Severity sev,
+                const char *detail,
+                const char *fix) {
         static const char *const sev_names[] = { "ok", "note", "problem" };
         struct json_object *c = json_object_new_object();
 
@@ -74,7 +78,8 @@ static bool user_in_group(const char *group) {
 }
 
 int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
-        _cleanup_(json_object_putp) struct json_object *host = NULL, *net = NULL, *checks = json_object_new_array();
+        _cleanup_(json_object_putp) struct json_object *host = NULL, *net = NULL,
+                                                       *checks = json_object_new_array();
         struct json_object *v, *backends;
         const char *pm = access("/usr/bin/apt-get", X_OK) >= 0 ? "apt-get install" : "dnf install";
         bool problems = false;
@@ -95,17 +100,28 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
         else {
                 struct json_object *e;
                 json_object_object_get_ex(net, "error", &e);
-                (void) snprintf(buf, sizeof(buf), "the host network is %s%s%s", json_object_get_string(v),
-                                e ? ": " : "", e ? json_object_get_string(e) : "");
-                add(checks, "network", CHECK_PROBLEM, buf,
+                (void) snprintf(buf,
+                                sizeof(buf),
+                                "the host network is %s%s%s",
+                                json_object_get_string(v),
+                                e ? ": " : "",
+                                e ? json_object_get_string(e) : "");
+                add(checks,
+                    "network",
+                    CHECK_PROBLEM,
+                    buf,
                     streq_ptr(json_object_get_string(v), "degraded")
-                            ? "remove the conflicting links below, then: sudo cfctl network up"
-                            : "sudo cfctl network up");
+                                    ? "remove the conflicting links below, then: sudo cfctl network up"
+                                    : "sudo cfctl network up");
         }
         if (json_object_object_get_ex(host, "conflicts", &v))
                 for (size_t k = 0; k < json_object_array_length(v); k++) {
                         const char *c = json_object_get_string(json_object_array_get_idx(v, k));
-                        (void) snprintf(fix, sizeof(fix), "sudo ip link delete %.*s", (int) strcspn(c, " "), c);
+                        (void) snprintf(fix,
+                                        sizeof(fix),
+                                        "sudo ip link delete %.*s",
+                                        (int) strcspn(c, " "),
+                                        c);
                         add(checks, "conflict", CHECK_PROBLEM, c, fix);
                 }
 
@@ -113,26 +129,45 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
         if (jb(host, "tun", "present"))
                 add(checks, "tun", CHECK_OK, "/dev/net/tun present", NULL);
         else
-                add(checks, "tun", CHECK_PROBLEM, "/dev/net/tun missing: no taps can be made", "sudo modprobe tun");
+                add(checks,
+                    "tun",
+                    CHECK_PROBLEM,
+                    "/dev/net/tun missing: no taps can be made",
+                    "sudo modprobe tun");
 
         if (!jb(host, "kvm", "present"))
-                add(checks, "kvm", CHECK_NOTE, "no /dev/kvm: guests run under TCG, many times slower",
+                add(checks,
+                    "kvm",
+                    CHECK_NOTE,
+                    "no /dev/kvm: guests run under TCG, many times slower",
                     "enable virtualization (or nested virtualization), then: sudo modprobe kvm_intel  (or kvm_amd)");
-        else if (json_object_object_get_ex(host, "kvm", &v) && json_object_object_get_ex(v, "usable", &v) && v &&
-                 !json_object_get_boolean(v))
-                add(checks, "kvm", CHECK_NOTE, "/dev/kvm exists but QEMU cannot use it here: guests run under TCG",
+        else if (json_object_object_get_ex(host, "kvm", &v) && json_object_object_get_ex(v, "usable", &v) &&
+                 v && !json_object_get_boolean(v))
+                add(checks,
+                    "kvm",
+                    CHECK_NOTE,
+                    "/dev/kvm exists but QEMU cannot use it here: guests run under TCG",
                     "check nested virtualization support of this host");
         else if (access("/dev/kvm", R_OK | W_OK) < 0 && geteuid() != 0)
-                add(checks, "kvm", CHECK_NOTE, "/dev/kvm is not accessible to you (VMMs run as you)",
+                add(checks,
+                    "kvm",
+                    CHECK_NOTE,
+                    "/dev/kvm is not accessible to you (VMMs run as you)",
                     "sudo usermod -aG kvm $USER, then log in again");
         else
                 add(checks, "kvm", CHECK_OK, "/dev/kvm present", NULL);
 
-        add(checks, "vhost-vsock", jb(host, "vhost_vsock", "present") ? CHECK_OK : CHECK_NOTE,
-            jb(host, "vhost_vsock", "present") ? "/dev/vhost-vsock present" : "no /dev/vhost-vsock: no vsock for guests",
+        add(checks,
+            "vhost-vsock",
+            jb(host, "vhost_vsock", "present") ? CHECK_OK : CHECK_NOTE,
+            jb(host, "vhost_vsock", "present") ? "/dev/vhost-vsock present"
+                                               : "no /dev/vhost-vsock: no vsock for guests",
             jb(host, "vhost_vsock", "present") ? NULL : "sudo modprobe vhost_vsock");
-        add(checks, "vhost-net", jb(host, "vhost_net", "present") ? CHECK_OK : CHECK_NOTE,
-            jb(host, "vhost_net", "present") ? "/dev/vhost-net present" : "no /dev/vhost-net: slower guest networking",
+        add(checks,
+            "vhost-net",
+            jb(host, "vhost_net", "present") ? CHECK_OK : CHECK_NOTE,
+            jb(host, "vhost_net", "present") ? "/dev/vhost-net present"
+                                             : "no /dev/vhost-net: slower guest networking",
             jb(host, "vhost_net", "present") ? NULL : "sudo modprobe vhost_net");
 
         /* Backends */
@@ -141,11 +176,17 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
         if (v)
                 (void) snprintf(buf, sizeof(buf), "qemu: %s", json_object_get_string(v));
         (void) snprintf(fix, sizeof(fix), "sudo %s qemu-system-x86", pm);
-        add(checks, "backend-qemu", v ? CHECK_OK : CHECK_PROBLEM, v ? buf : "QEMU not found: no instance can start",
+        add(checks,
+            "backend-qemu",
+            v ? CHECK_OK : CHECK_PROBLEM,
+            v ? buf : "QEMU not found: no instance can start",
             v ? NULL : fix);
         json_object_object_get_ex(backends, "crosvm", &v);
-        add(checks, "backend-crosvm", CHECK_NOTE, v ? "crosvm found; its backend is not available in this version"
-                                                    : "crosvm not found (its backend is not available in this version)",
+        add(checks,
+            "backend-crosvm",
+            CHECK_NOTE,
+            v ? "crosvm found; its backend is not available in this version"
+              : "crosvm not found (its backend is not available in this version)",
             NULL);
 
         /* This user */
@@ -154,11 +195,17 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
         else if (user_in_group("cvdnetwork"))
                 add(checks, "user", CHECK_OK, "you are in group cvdnetwork: you may create instances", NULL);
         else
-                add(checks, "user", CHECK_PROBLEM, "you are not in group cvdnetwork: creating instances needs it",
+                add(checks,
+                    "user",
+                    CHECK_PROBLEM,
+                    "you are not in group cvdnetwork: creating instances needs it",
                     "sudo usermod -aG cvdnetwork $USER, then log in again");
 
         if (json_object_object_get_ex(host, "container", &v) && v) {
-                (void) snprintf(buf, sizeof(buf), "running inside a container (%s)", json_object_get_string(v));
+                (void) snprintf(buf,
+                                sizeof(buf),
+                                "running inside a container (%s)",
+                                json_object_get_string(v));
                 add(checks, "container", CHECK_NOTE, buf, NULL);
         }
 
@@ -181,7 +228,9 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
                         json_object_object_get_ex(c, "result", &res);
                         json_object_object_get_ex(c, "detail", &d);
                         json_object_object_get_ex(c, "fix", &f);
-                        printf("%-8s %-15s %s\n", json_object_get_string(res), json_object_get_string(n),
+                        printf("%-8s %-15s %s\n",
+                               json_object_get_string(res),
+                               json_object_get_string(n),
                                json_object_get_string(d));
                         if (f)
                                 printf("%-8s %-15s fix: %s\n", "", "", json_object_get_string(f));

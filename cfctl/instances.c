@@ -59,7 +59,7 @@ static int variant_to_json(sd_bus_message *m, struct json_object **ret) {
                 _cleanup_(strv_freep) char **l = NULL;
                 r = sd_bus_message_read_strv(m, &l);
                 *ret = json_object_new_array();
-                STRV_FOREACH(s, l)
+                STRV_FOREACH (s, l)
                         json_object_array_add(*ret, json_object_new_string(*s));
         } else {
                 r = sd_bus_message_skip(m, contents);
@@ -104,8 +104,15 @@ static int fetch_instances(sd_bus *bus, struct json_object **ret) {
         _cleanup_(json_object_putp) struct json_object *arr = json_object_new_array();
         int r;
 
-        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                               &error, &reply, NULL);
+        r = sd_bus_call_method(
+                        bus,
+                        BUS_NAME,
+                        MANAGER_PATH,
+                        "org.freedesktop.DBus.ObjectManager",
+                        "GetManagedObjects",
+                        &error,
+                        &reply,
+                        NULL);
         if (r < 0)
                 return cfctl_bus_error(r, &error, "list instances");
 
@@ -186,8 +193,11 @@ static struct json_object *list_entry(struct json_object *p) {
         json_object_object_add(o, "booted", json_object_new_boolean(jget_bool(p, "Booted")));
         json_object_object_add(o, "pid", json_object_new_int64(jget_int(p, "MainPid")));
         json_object_object_add(o, "cid", json_object_new_int64(jget_int(p, "VsockCid")));
-        json_object_object_add(o, "taps", json_object_object_get_ex(p, "Taps", &taps) ? json_object_get(taps)
-                                                                                      : json_object_new_array());
+        json_object_object_add(
+                        o,
+                        "taps",
+                        json_object_object_get_ex(p, "Taps", &taps) ? json_object_get(taps)
+                                                                    : json_object_new_array());
         json_object_object_add(o, "restart_count", json_object_new_int64(jget_int(p, "RestartCount")));
         json_object_object_add(o, "status", json_object_new_string(jget_str(p, "StatusText")));
         return o;
@@ -209,18 +219,34 @@ int verb_list(sd_bus *bus, int argc, char *argv[]) {
         if (cfctl_json_mode() != 0)
                 return cfctl_print_json(out);
         if (cfctl_legend())
-                printf("%-4s %-6s %-7s %-10s %-12s %-6s %-8s %-4s %s\n", "NUM", "OWNER", "BACKEND", "STATE", "REASON",
-                       "BOOTED", "PID", "CID", "TAPS");
+                printf("%-4s %-6s %-7s %-10s %-12s %-6s %-8s %-4s %s\n",
+                       "NUM",
+                       "OWNER",
+                       "BACKEND",
+                       "STATE",
+                       "REASON",
+                       "BOOTED",
+                       "PID",
+                       "CID",
+                       "TAPS");
         for (size_t k = 0; k < n; k++) {
                 struct json_object *o = json_object_array_get_idx(out, k), *taps;
                 char tapbuf[64] = "";
 
                 if (json_object_object_get_ex(o, "taps", &taps) && json_object_array_length(taps) > 0)
-                        (void) snprintf(tapbuf, sizeof(tapbuf), "%s,...",
+                        (void) snprintf(tapbuf,
+                                        sizeof(tapbuf),
+                                        "%s,...",
                                         json_object_get_string(json_object_array_get_idx(taps, 0)));
                 printf("%-4" PRIi64 " %-6" PRIi64 " %-7s %-10s %-12s %-6s %-8" PRIi64 " %-4" PRIi64 " %s\n",
-                       jget_int(o, "number"), jget_int(o, "owner"), jget_str(o, "backend"), jget_str(o, "state"),
-                       jget_str(o, "reason"), yes_no(jget_bool(o, "booted")), jget_int(o, "pid"), jget_int(o, "cid"),
+                       jget_int(o, "number"),
+                       jget_int(o, "owner"),
+                       jget_str(o, "backend"),
+                       jget_str(o, "state"),
+                       jget_str(o, "reason"),
+                       yes_no(jget_bool(o, "booted")),
+                       jget_int(o, "pid"),
+                       jget_int(o, "cid"),
                        tapbuf);
         }
         if (cfctl_legend())
@@ -262,11 +288,14 @@ int verb_show(sd_bus *bus, int argc, char *argv[]) {
                 return r;
         p = find_instance(all, number);
         if (!p)
-                return log_error_errno(-ENOENT, "No instance %u. 'cfctl list' shows the instances that exist.", number);
+                return log_error_errno(
+                                -ENOENT,
+                                "No instance %u. 'cfctl list' shows the instances that exist.",
+                                number);
         if (cfctl_json_mode() != 0)
                 return cfctl_print_json(p);
         json_object_object_foreach(p, key, val)
-                printf("%s=%s\n", key, val ? json_object_get_string(val) : "");
+                        printf("%s=%s\n", key, val ? json_object_get_string(val) : "");
         return 0;
 }
 
@@ -286,23 +315,32 @@ int verb_status(sd_bus *bus, int argc, char *argv[]) {
                 return r;
         p = find_instance(all, number);
         if (!p)
-                return log_error_errno(-ENOENT, "No instance %u. 'cfctl list' shows the instances that exist.", number);
+                return log_error_errno(
+                                -ENOENT,
+                                "No instance %u. 'cfctl list' shows the instances that exist.",
+                                number);
         if (cfctl_json_mode() != 0) {
                 _cleanup_(json_object_putp) struct json_object *o = list_entry(p);
                 return cfctl_print_json(o);
         }
         printf("Instance %u (%s, uid %" PRIi64 ")\n", number, jget_str(p, "Backend"), jget_int(p, "Owner"));
-        printf("     State: %s (%s)%s%s\n", jget_str(p, "State"), jget_str(p, "StateReason"),
-               *jget_str(p, "StatusText") ? ": " : "", jget_str(p, "StatusText"));
+        printf("     State: %s (%s)%s%s\n",
+               jget_str(p, "State"),
+               jget_str(p, "StateReason"),
+               *jget_str(p, "StatusText") ? ": " : "",
+               jget_str(p, "StatusText"));
         printf("    Booted: %s\n", yes_no(jget_bool(p, "Booted")));
         printf("  Main PID: %" PRIi64 "\n", jget_int(p, "MainPid"));
         printf(" Vsock CID: %" PRIi64 "\n", jget_int(p, "VsockCid"));
-        printf("  Restarts: %" PRIi64 " (policy %s)\n", jget_int(p, "RestartCount"), jget_str(p, "RestartPolicy"));
+        printf("  Restarts: %" PRIi64 " (policy %s)\n",
+               jget_int(p, "RestartCount"),
+               jget_str(p, "RestartPolicy"));
         printf("   Console: %s\n", jget_str(p, "ConsoleLog"));
         return 0;
 }
 
-static int call_instance(sd_bus *bus, unsigned number, const char *method, const char *what, const char *sig, ...) {
+static int call_instance(
+                sd_bus *bus, unsigned number, const char *method, const char *what, const char *sig, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *path = NULL;
@@ -326,25 +364,27 @@ static int call_instance(sd_bus *bus, unsigned number, const char *method, const
         if (r < 0) {
                 if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
                     sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD))
-                        return log_error_errno(-ENOENT, "No instance %u. 'cfctl list' shows the instances that exist.",
-                                               number);
+                        return log_error_errno(
+                                        -ENOENT,
+                                        "No instance %u. 'cfctl list' shows the instances that exist.",
+                                        number);
                 return cfctl_bus_error(r, &error, what);
         }
         return 0;
 }
 
-#define DEFINE_SIMPLE_VERB(verb, method, what)                                                          \
-        int verb_##verb(sd_bus *bus, int argc, char *argv[]) {                                          \
-                for (int k = 1; k < argc; k++) {                                                        \
-                        unsigned number;                                                                \
-                        int r = cfctl_parse_number(argv[k], &number);                                   \
-                        if (r < 0)                                                              \
-                                return r;                                                       \
-                        r = call_instance(bus, number, method, what, NULL);                             \
-                        if (r < 0)                                                                      \
-                                return r;                                                               \
-                }                                                                                       \
-                return 0;                                                                               \
+#define DEFINE_SIMPLE_VERB(verb, method, what)                              \
+        int verb_##verb(sd_bus *bus, int argc, char *argv[]) {              \
+                for (int k = 1; k < argc; k++) {                            \
+                        unsigned number;                                    \
+                        int r = cfctl_parse_number(argv[k], &number);       \
+                        if (r < 0)                                          \
+                                return r;                                   \
+                        r = call_instance(bus, number, method, what, NULL); \
+                        if (r < 0)                                          \
+                                return r;                                   \
+                }                                                           \
+                return 0;                                                   \
         }
 
 DEFINE_SIMPLE_VERB(stop, "Stop", "stop the instance");
@@ -376,7 +416,10 @@ static int instance_props(sd_bus *bus, unsigned number, struct json_object **ret
                 return r;
         p = find_instance(all, number);
         if (!p)
-                return log_error_errno(-ENOENT, "No instance %u. 'cfctl list' shows the instances that exist.", number);
+                return log_error_errno(
+                                -ENOENT,
+                                "No instance %u. 'cfctl list' shows the instances that exist.",
+                                number);
         *ret = json_object_get(p);
         return 0;
 }
@@ -388,7 +431,8 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
         uint32_t number;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
+        r = sd_bus_message_new_method_call(
+                        bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
         if (r < 0)
                 return r;
         (void) sd_bus_message_set_allow_interactive_authorization(m, cfctl_ask_password());
@@ -403,15 +447,24 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
                 return r;
 
         if (cfctl_wait()) {
-                uint64_t deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) cfctl_wait_timeout_sec() * USEC_PER_SEC;
+                uint64_t deadline = now_usec(CLOCK_MONOTONIC) +
+                                (uint64_t) cfctl_wait_timeout_sec() * USEC_PER_SEC;
                 _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL;
                 _cleanup_free_ char *last_state = NULL;
 
                 /* Wake up on the instance's PropertiesChanged rather than polling. */
-                r = sd_bus_match_signal(bus, &match, BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", NULL, NULL);
+                r = sd_bus_match_signal(
+                                bus,
+                                &match,
+                                BUS_NAME,
+                                path,
+                                "org.freedesktop.DBus.Properties",
+                                "PropertiesChanged",
+                                NULL,
+                                NULL);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to subscribe to instance %u's changes: %m", number);
+                        return log_error_errno(
+                                        r, "Failed to subscribe to instance %u's changes: %m", number);
 
                 for (;;) {
                         _cleanup_(json_object_putp) struct json_object *p = NULL;
@@ -422,8 +475,12 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
                                 return r;
                         state = jget_str(p, "State");
                         if (!last_state || !streq(last_state, state)) {
-                                fprintf(stderr, "Instance %u: %s%s%s\n", number, state,
-                                        *jget_str(p, "StatusText") ? ": " : "", jget_str(p, "StatusText"));
+                                fprintf(stderr,
+                                        "Instance %u: %s%s%s\n",
+                                        number,
+                                        state,
+                                        *jget_str(p, "StatusText") ? ": " : "",
+                                        jget_str(p, "StatusText"));
                                 free(last_state);
                                 last_state = strdup(state);
                         }
@@ -432,12 +489,21 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
                                 break;
                         }
                         if (streq(state, "failed") || streq(state, "stopped"))
-                                return log_error_errno(-EIO, "Instance %u %s (%s) before it booted. 'cfctl logs %u' "
-                                                             "shows its console.",
-                                                       number, state, jget_str(p, "StateReason"), number);
+                                return log_error_errno(
+                                                -EIO,
+                                                "Instance %u %s (%s) before it booted. 'cfctl logs %u' "
+                                                "shows its console.",
+                                                number,
+                                                state,
+                                                jget_str(p, "StateReason"),
+                                                number);
                         if (now_usec(CLOCK_MONOTONIC) > deadline)
-                                return log_error_errno(-ETIMEDOUT, "Instance %u did not boot within %u s (still %s).",
-                                                       number, cfctl_wait_timeout_sec(), state);
+                                return log_error_errno(
+                                                -ETIMEDOUT,
+                                                "Instance %u did not boot within %u s (still %s).",
+                                                number,
+                                                cfctl_wait_timeout_sec(),
+                                                state);
                         /* Wait for the next change signal (bounded, in case one is missed), then look. */
                         r = sd_bus_wait(bus, USEC_PER_SEC);
                         if (r < 0)
@@ -468,9 +534,13 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
         /* Opened with the caller's own rights: the console belongs to the instance's owner. */
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return log_error_errno(-errno, "Cannot read the console of instance %u (%s): %m. It is readable by "
-                                               "its owner (uid %" PRIi64 ") and root.",
-                                       number, path, jget_int(p, "Owner"));
+                return log_error_errno(
+                                -errno,
+                                "Cannot read the console of instance %u (%s): %m. It is readable by "
+                                "its owner (uid %" PRIi64 ") and root.",
+                                number,
+                                path,
+                                jget_int(p, "Owner"));
         if (cfctl_follow()) {
                 ino = inotify_init1(IN_CLOEXEC);
                 if (ino < 0 || inotify_add_watch(ino, path, IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
@@ -490,7 +560,7 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
                 if (!cfctl_follow())
                         return 0;
                 /* Wait for more, but notice when the instance stops or goes away. */
-                r = poll(&(struct pollfd) { .fd = ino, .events = POLLIN }, 1, 1000);
+                r = poll(&(struct pollfd){ .fd = ino, .events = POLLIN }, 1, 1000);
                 if (r > 0) {
                         char ev[4096];
                         (void) !read(ino, ev, sizeof(ev));
@@ -534,7 +604,7 @@ static int on_monitor_signal(sd_bus_message *m, void *userdata, sd_bus_error *er
                 struct json_object *ch;
                 if (json_object_object_get_ex(o, "changed", &ch)) {
                         json_object_object_foreach(ch, k, v)
-                                printf(" %s=%s", k, v ? json_object_get_string(v) : "");
+                                        printf(" %s=%s", k, v ? json_object_get_string(v) : "");
                 }
                 putchar('\n');
         }

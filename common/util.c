@@ -301,7 +301,7 @@ int wait_pid_exit(pid_t pid, int timeout_msec) {
         if (pidfd < 0)
                 return errno == ESRCH ? 0 : -errno;
         do
-                r = poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, timeout_msec);
+                r = poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, timeout_msec);
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return -errno;

@@ -20,21 +20,21 @@ typedef enum AuthVerdict {
         AUTH_PENDING,
         AUTH_ALLOWED,
         AUTH_DENIED,
-        AUTH_CHALLENGE,         /* polkit would ask for a password, but the caller disallowed it */
-        AUTH_NO_POLKIT,         /* polkit is not on the bus: fallback rules apply */
+        AUTH_CHALLENGE, /* polkit would ask for a password, but the caller disallowed it */
+        AUTH_NO_POLKIT, /* polkit is not on the bus: fallback rules apply */
         AUTH_FAILED,
 } AuthVerdict;
 
 struct AuthQuery {
         Manager *manager;
         AuthQuery *next;
-        sd_bus_message *request;        /* the method call, replayed when the answer arrives */
+        sd_bus_message *request; /* the method call, replayed when the answer arrives */
         char *action;
         sd_bus_slot *slot;
-        sd_event_source *expire_source;  /* frees a verdict the replayed call never picked up */
+        sd_event_source *expire_source; /* frees a verdict the replayed call never picked up */
         AuthVerdict verdict;
-        bool interactive;               /* the caller allowed a password prompt */
-        char *failure;                  /* AUTH_FAILED: what went wrong */
+        bool interactive; /* the caller allowed a password prompt */
+        char *failure;    /* AUTH_FAILED: what went wrong */
 };
 
 static AuthQuery *auth_query_free(AuthQuery *q) {
@@ -110,8 +110,14 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                         q->verdict = authorized ? AUTH_ALLOWED : challenge ? AUTH_CHALLENGE : AUTH_DENIED;
         }
 
-        (void) sd_event_add_time_relative(q->manager->event, &q->expire_source, CLOCK_MONOTONIC,
-                                          AUTH_VERDICT_TTL_USEC, 0, on_verdict_expired, q);
+        (void) sd_event_add_time_relative(
+                        q->manager->event,
+                        &q->expire_source,
+                        CLOCK_MONOTONIC,
+                        AUTH_VERDICT_TTL_USEC,
+                        0,
+                        on_verdict_expired,
+                        q);
 
         /* Dispatch the original call again; its handler finds this verdict. */
         r = sd_bus_message_rewind(q->request, true);
@@ -162,20 +168,27 @@ static int fallback_verdict(sd_bus_message *message, const char *action, sd_bus_
 
         if (streq(action, AUTH_ACTION_CREATE_INSTANCE)) {
                 g = getgrnam(AUTH_GROUP);
-                r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
-                                                               SD_BUS_CREDS_SUPPLEMENTARY_GIDS, &creds);
+                r = sd_bus_query_sender_creds(
+                                message,
+                                SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+                                &creds);
                 if (r < 0)
                         return r;
                 if (g && caller_in_group(creds, g->gr_gid) > 0)
                         return 1;
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Creating instances needs membership in group '%s' (polkit is not running). "
-                                         "Ask an administrator: usermod -aG %s $USER, then log in again.",
-                                         AUTH_GROUP, AUTH_GROUP);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_ACCESS_DENIED,
+                                "Creating instances needs membership in group '%s' (polkit is not running). "
+                                "Ask an administrator: usermod -aG %s $USER, then log in again.",
+                                AUTH_GROUP,
+                                AUTH_GROUP);
         }
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Not allowed: %s needs root while polkit is not running. Run the command with sudo.",
-                                 action);
+        return sd_bus_error_setf(
+                        error,
+                        SD_BUS_ERROR_ACCESS_DENIED,
+                        "Not allowed: %s needs root while polkit is not running. Run the command with sudo.",
+                        action);
 }
 
 static int verdict_to_result(AuthQuery *q, sd_bus_message *message, sd_bus_error *error) {
@@ -183,27 +196,36 @@ static int verdict_to_result(AuthQuery *q, sd_bus_message *message, sd_bus_error
         case AUTH_ALLOWED:
                 return 1;
         case AUTH_DENIED:
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Not authorized by polkit for %s. Ask an administrator to grant it "
-                                         "(see cuttlefish-host-resourcesd(8), AUTHORIZATION).",
-                                         q->action);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_ACCESS_DENIED,
+                                "Not authorized by polkit for %s. Ask an administrator to grant it "
+                                "(see cuttlefish-host-resourcesd(8), AUTHORIZATION).",
+                                q->action);
         case AUTH_CHALLENGE:
                 /* Interaction was allowed, yet polkit still only offers a challenge: no agent
                  * answered. That is a refusal; without the flag the caller may retry with it. */
                 if (q->interactive)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                 "%s needs authentication and no authentication agent answered. "
-                                                 "Run it with sudo, or ask an administrator for a polkit rule.",
-                                                 q->action);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                         "%s needs authentication. Run it from a terminal without "
-                                         "--no-ask-password, or with sudo.",
-                                         q->action);
+                        return sd_bus_error_setf(
+                                        error,
+                                        SD_BUS_ERROR_ACCESS_DENIED,
+                                        "%s needs authentication and no authentication agent answered. "
+                                        "Run it with sudo, or ask an administrator for a polkit rule.",
+                                        q->action);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                "%s needs authentication. Run it from a terminal without "
+                                "--no-ask-password, or with sudo.",
+                                q->action);
         case AUTH_NO_POLKIT:
                 return fallback_verdict(message, q->action, error);
         case AUTH_FAILED:
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Authorization check failed: %s.",
-                                         strempty(q->failure));
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_ACCESS_DENIED,
+                                "Authorization check failed: %s.",
+                                strempty(q->failure));
         case AUTH_PENDING:
                 break;
         }
@@ -219,8 +241,8 @@ static int polkit_check_async(AuthQuery *q, const char *const *details, bool int
         if (!sender)
                 return -EBADMSG;
 
-        r = sd_bus_message_new_method_call(bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
-                                           "CheckAuthorization");
+        r = sd_bus_message_new_method_call(
+                        bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE, "CheckAuthorization");
         if (r < 0)
                 return r;
         /* Subject: the caller's unique bus name; polkit resolves its credentials itself. */
@@ -243,7 +265,8 @@ static int polkit_check_async(AuthQuery *q, const char *const *details, bool int
                 return r;
 
         /* An interactive check may wait for a person typing a password. */
-        return sd_bus_call_async(bus, &q->slot, call, on_polkit_reply, q, interactive ? UINT64_C(300000000) : 0);
+        return sd_bus_call_async(
+                        bus, &q->slot, call, on_polkit_reply, q, interactive ? UINT64_C(300000000) : 0);
 }
 
 int bus_sender_euid(sd_bus_message *message, uid_t *ret) {
@@ -257,8 +280,12 @@ int bus_sender_euid(sd_bus_message *message, uid_t *ret) {
         return sd_bus_creds_get_euid(creds, ret);
 }
 
-int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
-                          sd_bus_error *error) {
+int bus_verify_auth_async(
+                Manager *m,
+                sd_bus_message *message,
+                const char *action,
+                const char *const *details,
+                sd_bus_error *error) {
         AuthQuery *q;
         uid_t euid;
         int r;
@@ -275,20 +302,25 @@ int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *actio
                         return 0;
                 auth_query_unlink(q);
                 r = verdict_to_result(q, message, error);
-                log_full(r > 0 ? LOG_DEBUG : LOG_NOTICE, "Authorization of uid %u for %s: %s", (unsigned) euid,
-                         action, r > 0 ? "granted" : "denied");
+                log_full(r > 0 ? LOG_DEBUG : LOG_NOTICE,
+                         "Authorization of uid %u for %s: %s",
+                         (unsigned) euid,
+                         action,
+                         r > 0 ? "granted" : "denied");
                 auth_query_free(q);
                 return r;
         }
 
         if (m->n_auth_queries >= AUTH_QUERIES_MAX)
-                return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                        "Too many authorization requests in flight. Try again shortly.");
+                return sd_bus_error_set(
+                                error,
+                                SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "Too many authorization requests in flight. Try again shortly.");
 
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
-        *q = (AuthQuery) {
+        *q = (AuthQuery){
                 .manager = m,
                 .request = sd_bus_message_ref(message),
                 .action = strdup(action),

@@ -26,8 +26,12 @@ typedef struct AuthQuery AuthQuery;
  * only. Identity always comes from the bus credentials, never from arguments.
  *
  * details: NULL or a NULL-terminated list of key, value pairs handed to polkit rules. */
-int bus_verify_auth_async(Manager *m, sd_bus_message *message, const char *action, const char *const *details,
-                          sd_bus_error *error);
+int bus_verify_auth_async(
+                Manager *m,
+                sd_bus_message *message,
+                const char *action,
+                const char *const *details,
+                sd_bus_error *error);
 
 /* The caller's effective uid, from the bus credentials. */
 int bus_sender_euid(sd_bus_message *message, uid_t *ret);

@@ -26,8 +26,13 @@ static int instance_from_path(Manager *m, const char *path, Instance **ret) {
         return 1;
 }
 
-static int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
-                                void **found, sd_bus_error *error) {
+static int instance_object_find(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                void *userdata,
+                void **found,
+                sd_bus_error *error) {
         Instance *i;
         int r = instance_from_path(userdata, path, &i);
 
@@ -36,8 +41,8 @@ static int instance_object_find(sd_bus *bus, const char *path, const char *inter
         return r;
 }
 
-static int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
-                                    sd_bus_error *error) {
+static int instance_node_enumerator(
+                sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         _cleanup_(strv_freep) char **l = NULL;
         Manager *m = userdata;
         int r;
@@ -75,9 +80,14 @@ int bus_verify_instance_access(Instance *i, sd_bus_message *message, sd_bus_erro
 }
 
 static int reply_state_error(sd_bus_error *error, Instance *i, const char *what) {
-        return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is %s; cannot %s it now.%s", i->number,
-                                 instance_state_to_string(i->state), what,
-                                 instance_is_active(i) ? "" : " Start it first ('cfctl restart N', or Start()).");
+        return sd_bus_error_setf(
+                        error,
+                        BUS_ERROR_INVALID_STATE,
+                        "Instance %u is %s; cannot %s it now.%s",
+                        i->number,
+                        instance_state_to_string(i->state),
+                        what,
+                        instance_is_active(i) ? "" : " Start it first ('cfctl restart N', or Start()).");
 }
 
 static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -89,12 +99,20 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (instance_is_active(i))
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is already %s.", i->number,
-                                         instance_state_to_string(i->state));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "Instance %u is already %s.",
+                                i->number,
+                                instance_state_to_string(i->state));
         r = instance_start(i, &e);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_SPAWN_FAILED, "Instance %u did not start: %s.", i->number,
-                                         strempty(e));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_SPAWN_FAILED,
+                                "Instance %u did not start: %s.",
+                                i->number,
+                                strempty(e));
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -121,8 +139,12 @@ static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         if (sig <= 0 || sig >= _NSIG)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Signal %i is not a valid signal number (1-%i).", sig, _NSIG - 1);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_INVALID_ARGS,
+                                "Signal %i is not a valid signal number (1-%i).",
+                                sig,
+                                _NSIG - 1);
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
@@ -144,8 +166,12 @@ static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error 
                 return r < 0 ? r : 1;
         r = instance_restart(i, &e);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_SPAWN_FAILED, "Instance %u did not restart: %s.",
-                                         i->number, strempty(e));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_SPAWN_FAILED,
+                                "Instance %u did not restart: %s.",
+                                i->number,
+                                strempty(e));
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -159,9 +185,13 @@ static int method_suspend_resume(sd_bus_message *message, Instance *i, bool susp
         if (r == -EBADRQC)
                 return reply_state_error(error, i, suspend ? "suspend" : "resume");
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u cannot be %s: %s.", i->number,
-                                         suspend ? "suspended" : "resumed",
-                                         r == -ENOTCONN ? "its control socket is not connected yet" : strerror(-r));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "Instance %u cannot be %s: %s.",
+                                i->number,
+                                suspend ? "suspended" : "resumed",
+                                r == -ENOTCONN ? "its control socket is not connected yet" : strerror(-r));
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -184,12 +214,17 @@ static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(message, NULL);
 }
 
-#define DEFINE_STRING_PROPERTY(name, expr)                                                              \
-        static int property_get_##name(sd_bus *bus, const char *path, const char *interface,           \
-                                       const char *property, sd_bus_message *reply, void *userdata,     \
-                                       sd_bus_error *error) {                                           \
-                Instance *i = userdata;                                                                 \
-                return sd_bus_message_append(reply, "s", strempty(expr));                               \
+#define DEFINE_STRING_PROPERTY(name, expr)                                \
+        static int property_get_##name(                                   \
+                        sd_bus *bus,                                      \
+                        const char *path,                                 \
+                        const char *interface,                            \
+                        const char *property,                             \
+                        sd_bus_message *reply,                            \
+                        void *userdata,                                   \
+                        sd_bus_error *error) {                            \
+                Instance *i = userdata;                                   \
+                return sd_bus_message_append(reply, "s", strempty(expr)); \
         }
 
 DEFINE_STRING_PROPERTY(backend, backend_to_string(i->spec.backend));
@@ -199,8 +234,14 @@ DEFINE_STRING_PROPERTY(restart_policy, restart_policy_to_string(i->spec.restart)
 DEFINE_STRING_PROPERTY(status_text, i->status_text);
 
 /* Taps and Macs: one string per NIC. */
-static int property_get_nic_strings(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_nic_strings(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         Instance *i = userdata;
         bool taps = streq(property, "Taps");
         int r;
@@ -216,14 +257,26 @@ static int property_get_nic_strings(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_close_container(reply);
 }
 
-static int property_get_booted(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_booted(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         Instance *i = userdata;
         return sd_bus_message_append(reply, "b", (int) i->booted);
 }
 
-static int property_get_main_pid(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_main_pid(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         Instance *i = userdata;
         return sd_bus_message_append(reply, "u", (uint32_t) (i->pid > 0 ? i->pid : 0));
 }
@@ -241,36 +294,85 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("VsockCid", "u", NULL, offsetof(Instance, vsock_cid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Taps", "as", property_get_nic_strings, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Macs", "as", property_get_nic_strings, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("RuntimeDirectory", "s", NULL, offsetof(Instance, runtime_dir), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ConsoleLog", "s", NULL, offsetof(Instance, console_log), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Instance, created_realtime),
+        SD_BUS_PROPERTY("RuntimeDirectory",
+                        "s",
+                        NULL,
+                        offsetof(Instance, runtime_dir),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("StartedTimestamp", "t", NULL, offsetof(Instance, started_realtime),
+        SD_BUS_PROPERTY("ConsoleLog",
+                        "s",
+                        NULL,
+                        offsetof(Instance, console_log),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedTimestamp",
+                        "t",
+                        NULL,
+                        offsetof(Instance, created_realtime),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StartedTimestamp",
+                        "t",
+                        NULL,
+                        offsetof(Instance, started_realtime),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Instance, exit_status), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("RestartCount", "u", NULL, offsetof(Instance, restart_count),
+        SD_BUS_PROPERTY("ExitStatus",
+                        "i",
+                        NULL,
+                        offsetof(Instance, exit_status),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RestartCount",
+                        "u",
+                        NULL,
+                        offsetof(Instance, restart_count),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RestartPolicy", "s", property_get_restart_policy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_kill,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Restart", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_restart,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_suspend,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_resume,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Kill",
+                        SD_BUS_ARGS("i", signal),
+                        SD_BUS_NO_RESULT,
+                        method_kill,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Restart",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_restart,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Suspend",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_suspend,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Resume",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_resume,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Remove",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_remove,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
 int bus_register_instances(Manager *m, sd_bus *bus) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(bus, NULL, MANAGER_PATH "/instance", INSTANCE_INTERFACE, instance_vtable,
-                                       instance_object_find, m);
+        r = sd_bus_add_fallback_vtable(
+                        bus,
+                        NULL,
+                        MANAGER_PATH "/instance",
+                        INSTANCE_INTERFACE,
+                        instance_vtable,
+                        instance_object_find,
+                        m);
         if (r < 0)
                 return r;
         return sd_bus_add_node_enumerator(bus, NULL, MANAGER_PATH "/instance", instance_node_enumerator, m);
@@ -281,7 +383,17 @@ void bus_emit_instance_changed(Instance *i) {
 
         if (!bus || sd_bus_is_ready(bus) <= 0)
                 return;
-        (void) sd_bus_emit_properties_changed(bus, i->object_path, INSTANCE_INTERFACE, "State", "StateReason",
-                                              "StatusText", "Booted", "MainPid", "StartedTimestamp", "ExitStatus",
-                                              "RestartCount", NULL);
+        (void) sd_bus_emit_properties_changed(
+                        bus,
+                        i->object_path,
+                        INSTANCE_INTERFACE,
+                        "State",
+                        "StateReason",
+                        "StatusText",
+                        "Booted",
+                        "MainPid",
+                        "StartedTimestamp",
+                        "ExitStatus",
+                        "RestartCount",
+                        NULL);
 }

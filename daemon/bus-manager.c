@@ -78,9 +78,12 @@ static int method_teardown_network(sd_bus_message *message, void *userdata, sd_b
                 return r < 0 ? r : 1;
 
         if (m->n_instances > 0)
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE,
-                                         "%u instances hold slots on this network. Remove them first "
-                                         "('cfctl list', 'cfctl rm N').", m->n_instances);
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "%u instances hold slots on this network. Remove them first "
+                                "('cfctl list', 'cfctl rm N').",
+                                m->n_instances);
 
         log_info("TeardownNetwork() requested.");
         r = network_teardown(m->network);
@@ -140,8 +143,10 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
 
-        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
-                                      &creds);
+        r = sd_bus_query_sender_creds(
+                        message,
+                        SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+                        &creds);
         if (r < 0)
                 return r;
         r = sd_bus_creds_get_euid(creds, &uid);
@@ -154,9 +159,11 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 struct passwd *pw = getpwuid(uid);
 
                 if (!pw)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                 "uid %u has no entry in the user database; cannot run a VMM as it.",
-                                                 (unsigned) uid);
+                        return sd_bus_error_setf(
+                                        error,
+                                        SD_BUS_ERROR_ACCESS_DENIED,
+                                        "uid %u has no entry in the user database; cannot run a VMM as it.",
+                                        (unsigned) uid);
                 gid = pw->pw_gid;
         }
         n_groups = sd_bus_creds_get_supplementary_gids(creds, &groups);
@@ -171,18 +178,25 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         }
 
         if (spec.backend != BACKEND_QEMU)
-                return sd_bus_error_setf(error, BUS_ERROR_BACKEND_UNAVAILABLE,
-                                         "The %s backend is not available in this version. Use backend 'qemu'.",
-                                         backend_to_string(spec.backend));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_BACKEND_UNAVAILABLE,
+                                "The %s backend is not available in this version. Use backend 'qemu'.",
+                                backend_to_string(spec.backend));
         if (uid != 0 && manager_count_instances_of(m, uid) >= m->config.max_instances_per_user)
-                return sd_bus_error_setf(error, BUS_ERROR_QUOTA_EXCEEDED,
-                                         "uid %u already has %u instances, the most allowed "
-                                         "(max_instances_per_user). Remove one first ('cfctl rm N').",
-                                         (unsigned) uid, m->config.max_instances_per_user);
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_QUOTA_EXCEEDED,
+                                "uid %u already has %u instances, the most allowed "
+                                "(max_instances_per_user). Remove one first ('cfctl rm N').",
+                                (unsigned) uid,
+                                m->config.max_instances_per_user);
         if (m->network->state != NETWORK_UP && m->network->state != NETWORK_DEGRADED)
-                return sd_bus_error_setf(error, BUS_ERROR_NETWORK_DOWN,
-                                         "The host network is %s. Bring it up first: 'cfctl network up'.",
-                                         network_state_to_string(m->network->state));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_NETWORK_DOWN,
+                                "The host network is %s. Bring it up first: 'cfctl network up'.",
+                                network_state_to_string(m->network->state));
 
         r = bus_verify_auth_async(m, message, AUTH_ACTION_CREATE_INSTANCE, NULL, error);
         if (r <= 0)
@@ -192,22 +206,29 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r == -ENOSPC)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_FREE_SLOT, "No free slot: %s.", strempty(e));
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_SLOT_BUSY, "Cannot use that slot: %s.", strempty(e));
+                return sd_bus_error_setf(
+                                error, BUS_ERROR_SLOT_BUSY, "Cannot use that slot: %s.", strempty(e));
 
         r = instance_new(m, slot, uid, gid, groups, (size_t) n_groups, &spec, &i);
         if (r < 0)
                 return r;
         Instance *added = TAKE_PTR(i);
         (void) manager_add_instance(m, added);
-        log_info("Instance %u (uid %u): created (%s)", slot, (unsigned) uid, backend_to_string(added->spec.backend));
+        log_info("Instance %u (uid %u): created (%s)",
+                 slot,
+                 (unsigned) uid,
+                 backend_to_string(added->spec.backend));
 
         if (added->spec.start) {
                 r = instance_start(added, &e);
                 if (r < 0) {
                         manager_remove_instance(m, added);
-                        return sd_bus_error_setf(error, BUS_ERROR_SPAWN_FAILED,
-                                                 "The VMM did not start: %s. Nothing was kept; fix it and "
-                                                 "create the instance again.", strempty(e));
+                        return sd_bus_error_setf(
+                                        error,
+                                        BUS_ERROR_SPAWN_FAILED,
+                                        "The VMM did not start: %s. Nothing was kept; fix it and "
+                                        "create the instance again.",
+                                        strempty(e));
                 }
         } else
                 instance_set_state(added, INSTANCE_STOPPED, REASON_REQUESTED);
@@ -231,9 +252,14 @@ static int method_list_instances(sd_bus_message *message, void *userdata, sd_bus
 
                 if (!i)
                         continue;
-                r = sd_bus_message_append(reply, "(uusso)", i->number, (uint32_t) i->owner,
-                                          instance_state_to_string(i->state), instance_reason_to_string(i->reason),
-                                          i->object_path);
+                r = sd_bus_message_append(
+                                reply,
+                                "(uusso)",
+                                i->number,
+                                (uint32_t) i->owner,
+                                instance_state_to_string(i->state),
+                                instance_reason_to_string(i->reason),
+                                i->object_path);
                 if (r < 0)
                         return r;
         }
@@ -251,8 +277,11 @@ static int get_instance_arg(sd_bus_message *message, Manager *m, Instance **ret,
         if (r < 0)
                 return r;
         if (n < 1 || n > NET_SLOTS_MAX || !m->instances[n])
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_INSTANCE,
-                                         "No instance %u. 'cfctl list' shows the instances that exist.", n);
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_NO_SUCH_INSTANCE,
+                                "No instance %u. 'cfctl list' shows the instances that exist.",
+                                n);
         *ret = m->instances[n];
         return 0;
 }
@@ -278,8 +307,12 @@ static int method_stop_instance(sd_bus_message *message, void *userdata, sd_bus_
         if (r <= 0)
                 return r < 0 ? r : 1;
         if (!instance_is_active(i))
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_STATE, "Instance %u is %s, not running.", i->number,
-                                         instance_state_to_string(i->state));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "Instance %u is %s, not running.",
+                                i->number,
+                                instance_state_to_string(i->state));
         r = instance_stop(i);
         if (r < 0)
                 return r;
@@ -311,45 +344,99 @@ static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_
                 return r;
         /* The result of the real probe (QEMU with -accel kvm), once an instance has started. */
         if (json_object_object_get_ex(o, "kvm", &kvm))
-                json_object_object_add(kvm, "usable",
-                                       m->kvm_usable < 0 ? NULL : json_object_new_boolean(m->kvm_usable > 0));
-        STRV_FOREACH(s, m->network->conflicts)
+                json_object_object_add(
+                                kvm,
+                                "usable",
+                                m->kvm_usable < 0 ? NULL : json_object_new_boolean(m->kvm_usable > 0));
+        STRV_FOREACH (s, m->network->conflicts)
                 json_object_array_add(conflicts, json_object_new_string(*s));
         json_object_object_add(o, "conflicts", conflicts);
         /* GPU modes are not probed yet: only software rendering in the guest is known to work. */
         json_object_array_add(gpu, json_object_new_string("none"));
         json_object_array_add(gpu, json_object_new_string("guest_swiftshader"));
         json_object_object_add(o, "gpu_modes", gpu);
-        json_object_object_add(o, "network_state", json_object_new_string(network_state_to_string(m->network->state)));
-        return sd_bus_reply_method_return(message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_object_add(
+                        o,
+                        "network_state",
+                        json_object_new_string(network_state_to_string(m->network->state)));
+        return sd_bus_reply_method_return(
+                        message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("NetworkState", "s", property_get_network_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NetworkState",
+                        "s",
+                        property_get_network_state,
+                        0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Slots", "u", property_get_slots, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("InstanceCount", "u", property_get_instance_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("u", number, "o", path),
-                                method_create_instance, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uusso)", instances),
-                                method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("u", number), SD_BUS_RESULT("o", path),
-                                method_get_instance, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("StopInstance", SD_BUS_ARGS("u", number), SD_BUS_NO_RESULT, method_stop_instance,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("RemoveInstance", SD_BUS_ARGS("u", number), SD_BUS_NO_RESULT,
-                                method_remove_instance, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("SetupNetwork", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_setup_network,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("TeardownNetwork", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_teardown_network,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DescribeNetwork", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json),
-                                method_describe_network, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DescribeHost", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_describe_host,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("InstanceCount",
+                        "u",
+                        property_get_instance_count,
+                        0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "CreateInstance",
+                        SD_BUS_ARGS("a{sv}", options),
+                        SD_BUS_RESULT("u", number, "o", path),
+                        method_create_instance,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "ListInstances",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_RESULT("a(uusso)", instances),
+                        method_list_instances,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "GetInstance",
+                        SD_BUS_ARGS("u", number),
+                        SD_BUS_RESULT("o", path),
+                        method_get_instance,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "StopInstance",
+                        SD_BUS_ARGS("u", number),
+                        SD_BUS_NO_RESULT,
+                        method_stop_instance,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "RemoveInstance",
+                        SD_BUS_ARGS("u", number),
+                        SD_BUS_NO_RESULT,
+                        method_remove_instance,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "SetupNetwork",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_setup_network,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "TeardownNetwork",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_teardown_network,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "Reload",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_NO_RESULT,
+                        method_reload,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "DescribeNetwork",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_RESULT("s", json),
+                        method_describe_network,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(
+                        "DescribeHost",
+                        SD_BUS_NO_ARGS,
+                        SD_BUS_RESULT("s", json),
+                        method_describe_host,
+                        SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_VTABLE_END

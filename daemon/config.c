@@ -135,8 +135,8 @@ static int parse_ipv6_prefix(Parser *p, const char *v, char **ret) {
                 /* The bridge gets "${prefix}1", so the prefix must end in ':' ("2001:db8:1::"). */
                 if (asprintf(&probe, "%s1", v) < 0)
                         return -ENOMEM;
-                if (inet_pton(AF_INET6, probe, &a) != 1 || IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_MULTICAST(&a) ||
-                    IN6_IS_ADDR_LINKLOCAL(&a))
+                if (inet_pton(AF_INET6, probe, &a) != 1 || IN6_IS_ADDR_LOOPBACK(&a) ||
+                    IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_LINKLOCAL(&a))
                         return fail(p, "not an IPv6 prefix the bridge address '%s' can be made from. "
                                        "Write it ending in '::', e.g. 2001:db8:1::", probe);
         }
@@ -431,7 +431,9 @@ static int config_validate(Parser *p) {
         }
 
         if (n->bridge_interface && (n->ethernet_ipv6_prefix || n->wifi_ipv6_prefix)) {
-                p->line = p->key_lines[n->ethernet_ipv6_prefix ? K_ETHERNET_IPV6_PREFIX : K_WIFI_IPV6_PREFIX];
+                p->line =
+                                p->key_lines[n->ethernet_ipv6_prefix ? K_ETHERNET_IPV6_PREFIX
+                                                                     : K_WIFI_IPV6_PREFIX];
                 warn(p, "IPv6 prefixes apply to the managed bridges only; with bridge_interface they are ignored.");
         }
         if (!n->bridge_interface && (!n->ipv4_bridge || !n->ipv6_bridge)) {
@@ -522,7 +524,7 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
                 goto fail;
 
         *ret = c;
-        STRV_FOREACH(w, p.warnings)
+        STRV_FOREACH (w, p.warnings)
                 *w = escape_nonprintable(*w) ?: strdup("(warning lost: out of memory)");
         if (ret_warnings)
                 *ret_warnings = TAKE_PTR(p.warnings);

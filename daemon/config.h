@@ -20,7 +20,6 @@ typedef struct Config {
 
 #define CONFIG_MAX_INSTANCES_PER_USER_DEFAULT 8
 
-
 int config_init_defaults(Config *c);
 void config_done(Config *c);
 

@@ -10,7 +10,7 @@
 
 typedef enum OptKind {
         OPT_STRING,
-        OPT_PATH,       /* absolute, no "..", bounded */
+        OPT_PATH, /* absolute, no "..", bounded */
         OPT_UINT,
         OPT_BOOL,
         OPT_STRV,
@@ -20,7 +20,7 @@ typedef enum OptKind {
 typedef struct Option {
         const char *name;
         OptKind kind;
-        unsigned min, max;      /* OPT_UINT */
+        unsigned min, max; /* OPT_UINT */
 } Option;
 
 static const Option options[] = {
@@ -101,15 +101,22 @@ static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_err
                 return r;
         if (strv_length(l) > SPEC_LIST_MAX)
                 return invalid(error, o->name, "at most %u entries.", SPEC_LIST_MAX);
-        STRV_FOREACH(s, l) {
+        STRV_FOREACH (s, l) {
                 if (strlen(*s) > SPEC_STRING_MAX)
-                        return invalid(error, o->name, "an entry is too long (%zu bytes); at most %u.", strlen(*s),
+                        return invalid(error,
+                                       o->name,
+                                       "an entry is too long (%zu bytes); at most %u.",
+                                       strlen(*s),
                                        SPEC_STRING_MAX);
                 if (o->kind == OPT_PATHV && !path_ok(*s))
-                        return invalid(error, o->name, "'%s' is not an absolute path (no '..'). Give full paths.",
+                        return invalid(error,
+                                       o->name,
+                                       "'%s' is not an absolute path (no '..'). Give full paths.",
                                        string_ok(*s) ? *s : "(unprintable)");
                 if (!string_ok(*s))
-                        return invalid(error, o->name, "entries must be printable text of at most %u bytes.",
+                        return invalid(error,
+                                       o->name,
+                                       "entries must be printable text of at most %u bytes.",
                                        SPEC_STRING_MAX);
         }
         strv_free(*ret);
@@ -121,12 +128,21 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
         char **field = NULL;
 
         if (strlen(v) > SPEC_STRING_MAX)
-                return invalid(error, o->name, "too long (%zu bytes); at most %u.", strlen(v), SPEC_STRING_MAX);
+                return invalid(error,
+                               o->name,
+                               "too long (%zu bytes); at most %u.",
+                               strlen(v),
+                               SPEC_STRING_MAX);
         if (o->kind == OPT_PATH && !path_ok(v))
-                return invalid(error, o->name, "'%s' is not an absolute path (no '..'). Give a full path.",
+                return invalid(error,
+                               o->name,
+                               "'%s' is not an absolute path (no '..'). Give a full path.",
                                string_ok(v) ? v : "(unprintable)");
         if (!string_ok(v))
-                return invalid(error, o->name, "must be printable text of at most %u bytes.", SPEC_STRING_MAX);
+                return invalid(error,
+                               o->name,
+                               "must be printable text of at most %u bytes.",
+                               SPEC_STRING_MAX);
 
         if (streq(o->name, "backend")) {
                 Backend b = backend_from_string(v);
@@ -138,7 +154,10 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
         if (streq(o->name, "restart")) {
                 RestartPolicy p = restart_policy_from_string(v);
                 if (p < 0)
-                        return invalid(error, o->name, "unknown policy '%s'. Use no, on-failure or always.", v);
+                        return invalid(error,
+                                       o->name,
+                                       "unknown policy '%s'. Use no, on-failure or always.",
+                                       v);
                 s->restart = p;
                 return 0;
         }
@@ -147,12 +166,17 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
                 for (size_t k = 0; k < ELEMENTSOF(gpu_modes); k++)
                         known = known || streq(v, gpu_modes[k]);
                 if (!known)
-                        return invalid(error, o->name,
-                                       "unknown mode '%s'. Use auto, drm_virgl, gfxstream, guest_swiftshader or none.", v);
+                        return invalid(error,
+                                       o->name,
+                                       "unknown mode '%s'. Use auto, drm_virgl, gfxstream, guest_swiftshader or none.",
+                                       v);
                 field = &s->gpu_mode;
         } else if (streq(o->name, "boot_marker")) {
                 if (strlen(v) == 0 || strlen(v) > INSTANCE_BOOT_MARKER_MAX)
-                        return invalid(error, o->name, "must be 1 to %u characters.", INSTANCE_BOOT_MARKER_MAX);
+                        return invalid(error,
+                                       o->name,
+                                       "must be 1 to %u characters.",
+                                       INSTANCE_BOOT_MARKER_MAX);
                 field = &s->boot_marker;
         } else if (streq(o->name, "kernel"))
                 field = &s->kernel;
@@ -190,7 +214,8 @@ static int apply_uint(InstanceSpec *s, const Option *o, uint32_t v, sd_bus_error
         return 0;
 }
 
-int instance_spec_from_message(sd_bus_message *m, Backend default_backend, InstanceSpec *ret, sd_bus_error *error) {
+int instance_spec_from_message(
+                sd_bus_message *m, Backend default_backend, InstanceSpec *ret, sd_bus_error *error) {
         _cleanup_(instance_spec_done) InstanceSpec s;
         uint32_t seen = 0;
         int r;
@@ -219,7 +244,10 @@ int instance_spec_from_message(sd_bus_message *m, Backend default_backend, Insta
                                 break;
                         }
                 if (!o)
-                        return invalid(error, !string_ok(key) ? "(unprintable)" : strlen(key) < 64 ? key : "(too long)",
+                        return invalid(error,
+                                       !string_ok(key)                    ? "(unprintable)"
+                                                       : strlen(key) < 64 ? key
+                                                                          : "(too long)",
                                        "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
                                        "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
                                        "extra_args, host_package, images_dir, start, stop_timeout_sec.");
@@ -231,7 +259,10 @@ int instance_spec_from_message(sd_bus_message *m, Backend default_backend, Insta
                 if (r < 0)
                         return r;
                 if (!streq(contents, kind_signature(o->kind)))
-                        return invalid(error, key, "wrong type '%s'; it takes '%s'.", contents,
+                        return invalid(error,
+                                       key,
+                                       "wrong type '%s'; it takes '%s'.",
+                                       contents,
                                        kind_signature(o->kind));
                 r = sd_bus_message_enter_container(m, 'v', contents);
                 if (r < 0)
@@ -284,9 +315,11 @@ int instance_spec_from_message(sd_bus_message *m, Backend default_backend, Insta
         if (s.initrd && !s.kernel)
                 return invalid(error, "initrd", "an initrd needs a kernel too.");
         if (s.boot_timeout_sec > 0 && !s.boot_marker)
-                return invalid(error, "boot_timeout_sec", "needs a boot_marker to know when the guest booted.");
+                return invalid(error,
+                               "boot_timeout_sec",
+                               "needs a boot_marker to know when the guest booted.");
 
         *ret = s;
-        s = (InstanceSpec) {};
+        s = (InstanceSpec){};
         return 0;
 }

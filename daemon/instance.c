@@ -23,7 +23,7 @@
 #include "util.h"
 
 #define QMP_RETRY_USEC (50 * USEC_PER_MSEC)
-#define QMP_ATTEMPTS_MAX 200            /* 10 s */
+#define QMP_ATTEMPTS_MAX 200 /* 10 s */
 #define STOP_TIMEOUT_DEFAULT_SEC 10
 #define KILL_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define CONSOLE_READ_MAX (64 * 1024)
@@ -31,26 +31,17 @@
 #define INSTANCE_TASKS_MAX 512
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
-        [INSTANCE_CREATING] = "creating",
-        [INSTANCE_STARTING] = "starting",
-        [INSTANCE_RUNNING] = "running",
-        [INSTANCE_SUSPENDED] = "suspended",
-        [INSTANCE_STOPPING] = "stopping",
-        [INSTANCE_STOPPED] = "stopped",
+        [INSTANCE_CREATING] = "creating",   [INSTANCE_STARTING] = "starting", [INSTANCE_RUNNING] = "running",
+        [INSTANCE_SUSPENDED] = "suspended", [INSTANCE_STOPPING] = "stopping", [INSTANCE_STOPPED] = "stopped",
         [INSTANCE_FAILED] = "failed",
 };
 
 static const char *const reason_table[_INSTANCE_REASON_MAX] = {
-        [REASON_REQUESTED] = "requested",
-        [REASON_EXITED] = "exited",
-        [REASON_CRASHED] = "crashed",
-        [REASON_KILLED] = "killed",
-        [REASON_GUEST_RESET] = "guest-reset",
-        [REASON_GUEST_PANIC] = "guest-panic",
-        [REASON_BOOT_TIMEOUT] = "boot-timeout",
-        [REASON_SPAWN_FAILED] = "spawn-failed",
-        [REASON_DAEMON_LOST] = "daemon-lost",
-        [REASON_RESTART_LIMIT] = "restart-limit",
+        [REASON_REQUESTED] = "requested",       [REASON_EXITED] = "exited",
+        [REASON_CRASHED] = "crashed",           [REASON_KILLED] = "killed",
+        [REASON_GUEST_RESET] = "guest-reset",   [REASON_GUEST_PANIC] = "guest-panic",
+        [REASON_BOOT_TIMEOUT] = "boot-timeout", [REASON_SPAWN_FAILED] = "spawn-failed",
+        [REASON_DAEMON_LOST] = "daemon-lost",   [REASON_RESTART_LIMIT] = "restart-limit",
         [REASON_RESTARTING] = "restarting",
 };
 
@@ -116,7 +107,10 @@ static int instance_signal(Instance *i, int sig) {
 void instance_set_state(Instance *i, InstanceState s, InstanceReason r) {
         if (i->state == s && i->reason == r)
                 return;
-        instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "%s (%s)", instance_state_to_string(s),
+        instance_log(i,
+                     s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO,
+                     "%s (%s)",
+                     instance_state_to_string(s),
                      instance_reason_to_string(r));
         i->state = s;
         i->reason = r;
@@ -212,8 +206,11 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         console_scan(i);
         if (i->booted || !instance_is_active(i))
                 return 0;
-        instance_log(i, LOG_WARNING, "no boot marker \"%s\" on the console within %u s; killing the VMM",
-                     i->spec.boot_marker, i->spec.boot_timeout_sec);
+        instance_log(i,
+                     LOG_WARNING,
+                     "no boot marker \"%s\" on the console within %u s; killing the VMM",
+                     i->spec.boot_marker,
+                     i->spec.boot_timeout_sec);
         instance_set_status(i, "boot timeout");
         i->reason = REASON_BOOT_TIMEOUT;
         (void) instance_signal(i, SIGKILL);
@@ -311,8 +308,14 @@ static int instance_qmp_connect(Instance *i) {
                         instance_log(i, LOG_WARNING, "QMP socket %s never appeared", i->qmp_path);
                         return r;
                 }
-                return sd_event_add_time_relative(i->manager->event, &i->qmp_retry_source, CLOCK_MONOTONIC,
-                                                  QMP_RETRY_USEC, 0, on_qmp_retry, i);
+                return sd_event_add_time_relative(
+                                i->manager->event,
+                                &i->qmp_retry_source,
+                                CLOCK_MONOTONIC,
+                                QMP_RETRY_USEC,
+                                0,
+                                on_qmp_retry,
+                                i);
         }
         if (r < 0)
                 return r;
@@ -321,14 +324,19 @@ static int instance_qmp_connect(Instance *i) {
                 struct ucred cred;
                 socklen_t len = sizeof(cred);
 
-                if (getsockopt(qmp_fd(i->qmp), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid != i->pid) {
-                        instance_log(i, LOG_WARNING, "QMP socket %s is not served by the VMM (pid %i); ignoring it",
-                                     i->qmp_path, (int) i->pid);
+                if (getsockopt(qmp_fd(i->qmp), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+                    cred.pid != i->pid) {
+                        instance_log(i,
+                                     LOG_WARNING,
+                                     "QMP socket %s is not served by the VMM (pid %i); ignoring it",
+                                     i->qmp_path,
+                                     (int) i->pid);
                         i->qmp = qmp_free(i->qmp);
                         return -EPERM;
                 }
         }
-        r = sd_event_add_io(i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
+        r = sd_event_add_io(
+                        i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
         if (r < 0)
                 instance_qmp_close(i);
         return r;
@@ -359,7 +367,11 @@ static void instance_release_taps(Instance *i) {
                         continue;
                 r = tap_reset_owner(i->taps[n], group);
                 if (r < 0 && r != -ENODEV)
-                        instance_log(i, LOG_DEBUG, "could not reset owner of %s: %s", i->taps[n], strerror(-r));
+                        instance_log(i,
+                                     LOG_DEBUG,
+                                     "could not reset owner of %s: %s",
+                                     i->taps[n],
+                                     strerror(-r));
         }
 }
 
@@ -385,7 +397,9 @@ static bool restart_rate_exceeded(Instance *i) {
                         recent++;
         if (recent >= INSTANCE_RESTART_BURST)
                 return true;
-        memmove(i->restart_times + 1, i->restart_times, sizeof(i->restart_times[0]) * (INSTANCE_RESTART_BURST - 1));
+        memmove(i->restart_times + 1,
+                i->restart_times,
+                sizeof(i->restart_times[0]) * (INSTANCE_RESTART_BURST - 1));
         i->restart_times[0] = now;
         return false;
 }
@@ -401,7 +415,10 @@ static void instance_maybe_restart(Instance *i) {
         if (i->spec.restart == RESTART_ON_FAILURE && i->state != INSTANCE_FAILED)
                 return;
         if (restart_rate_exceeded(i)) {
-                instance_log(i, LOG_WARNING, "restarted %u times within %llu s; giving up", INSTANCE_RESTART_BURST,
+                instance_log(i,
+                             LOG_WARNING,
+                             "restarted %u times within %llu s; giving up",
+                             INSTANCE_RESTART_BURST,
                              (unsigned long long) (INSTANCE_RESTART_INTERVAL_USEC / USEC_PER_SEC));
                 instance_set_state(i, INSTANCE_FAILED, REASON_RESTART_LIMIT);
                 return;
@@ -413,12 +430,16 @@ static void instance_maybe_restart(Instance *i) {
                 if (i->restart_times[n] > 0 &&
                     now_usec(CLOCK_MONOTONIC) - i->restart_times[n] < INSTANCE_RESTART_INTERVAL_USEC)
                         delay = MIN(delay * 2, 10 * USEC_PER_SEC);
-        r = sd_event_add_time_relative(i->manager->event, &i->restart_source, CLOCK_MONOTONIC, delay, 0, on_restart, i);
+        r = sd_event_add_time_relative(
+                        i->manager->event, &i->restart_source, CLOCK_MONOTONIC, delay, 0, on_restart, i);
         if (r < 0) {
                 instance_log(i, LOG_ERR, "cannot schedule restart: %s", strerror(-r));
                 return;
         }
-        instance_log(i, LOG_INFO, "restarting in %llu ms (policy %s)", (unsigned long long) (delay / USEC_PER_MSEC),
+        instance_log(i,
+                     LOG_INFO,
+                     "restarting in %llu ms (policy %s)",
+                     (unsigned long long) (delay / USEC_PER_MSEC),
                      restart_policy_to_string(i->spec.restart));
 }
 
@@ -464,10 +485,15 @@ static void instance_process_gone(Instance *i) {
                 r = REASON_CRASHED;
         }
         if (status < 0)
-                instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "VMM killed by signal %s",
+                instance_log(i,
+                             s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO,
+                             "VMM killed by signal %s",
                              sigabbrev_np(-status) ?: "?");
         else if (status != INT32_MIN)
-                instance_log(i, s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "VMM exited with status %i", status);
+                instance_log(i,
+                             s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO,
+                             "VMM exited with status %i",
+                             status);
         if (i->restart_requested) {
                 _cleanup_free_ char *e = NULL;
 
@@ -505,14 +531,24 @@ static int instance_watch(Instance *i) {
                 return r;
 
         if (i->spec.boot_marker) {
-                r = sd_event_add_inotify(i->manager->event, &i->console_source, i->console_log,
-                                         IN_MODIFY | IN_CLOSE_WRITE, on_console, i);
+                r = sd_event_add_inotify(
+                                i->manager->event,
+                                &i->console_source,
+                                i->console_log,
+                                IN_MODIFY | IN_CLOSE_WRITE,
+                                on_console,
+                                i);
                 if (r < 0)
                         instance_log(i, LOG_WARNING, "cannot follow the console: %s", strerror(-r));
                 if (i->spec.boot_timeout_sec > 0 && !i->booted) {
-                        r = sd_event_add_time_relative(i->manager->event, &i->boot_timeout_source, CLOCK_MONOTONIC,
-                                                       (uint64_t) i->spec.boot_timeout_sec * USEC_PER_SEC, 0,
-                                                       on_boot_timeout, i);
+                        r = sd_event_add_time_relative(
+                                        i->manager->event,
+                                        &i->boot_timeout_source,
+                                        CLOCK_MONOTONIC,
+                                        (uint64_t) i->spec.boot_timeout_sec * USEC_PER_SEC,
+                                        0,
+                                        on_boot_timeout,
+                                        i);
                         if (r < 0)
                                 return r;
                 }
@@ -586,13 +622,16 @@ static int instance_spawn(Instance *i, char **ret_error) {
         int r;
 
         if (i->spec.backend != BACKEND_QEMU) {
-                (void) asprintf(ret_error, "backend %s is not available yet; use qemu", backend_to_string(i->spec.backend));
+                (void) asprintf(ret_error,
+                                "backend %s is not available yet; use qemu",
+                                backend_to_string(i->spec.backend));
                 return -EOPNOTSUPP;
         }
         r = qemu_find(&qemu);
         if (r < 0) {
-                (void) asprintf(ret_error, "qemu-system not found: install the qemu-system-x86 package "
-                                           "(or set CF_QEMU)");
+                (void) asprintf(ret_error,
+                                "qemu-system not found: install the qemu-system-x86 package "
+                                "(or set CF_QEMU)");
                 return r;
         }
 
@@ -605,9 +644,12 @@ static int instance_spawn(Instance *i, char **ret_error) {
         for (size_t k = 0; k < INSTANCE_NICS; k++) {
                 r = tap_open(i->taps[k], &tap_fds[k]);
                 if (r < 0) {
-                        (void) asprintf(ret_error, "%s: %s", i->taps[k],
+                        (void) asprintf(ret_error,
+                                        "%s: %s",
+                                        i->taps[k],
                                         r == -EBUSY ? "held by another process (a VMM or launch_cvd started by hand?)"
-                                        : r == -ENODEV ? "missing; run 'cfctl network up'" : strerror(-r));
+                                                        : r == -ENODEV ? "missing; run 'cfctl network up'"
+                                                                       : strerror(-r));
                         goto fail;
                 }
                 /* While the instance holds the slot, its taps belong to its owner alone: the group
@@ -628,7 +670,7 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 else
                         log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
         }
-        plan = (QemuPlan) {
+        plan = (QemuPlan){
                 .qemu = qemu,
                 .kvm = i->manager->kvm_usable > 0,
                 .n_nics = INSTANCE_NICS,
@@ -675,7 +717,7 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 for (size_t k = 0; k < INSTANCE_NICS; k++)
                         keep[k] = tap_fds[k];
                 keep[INSTANCE_NICS] = errpipe[1];
-                sb = (SandboxSpec) {
+                sb = (SandboxSpec){
                         .uid = i->owner,
                         .gid = i->owner_gid,
                         .groups = i->groups,
@@ -698,7 +740,7 @@ static int instance_spawn(Instance *i, char **ret_error) {
                         /* Until the fds are rearranged the pipe has its old number; after, it sits
                          * behind the taps. Writing to a guessed number could hit a tap. */
                         bool moved = step && !streq(step, "spec") && !streq(step, "setsid") &&
-                                     !streq(step, "signals") && !streq(step, "fds");
+                                        !streq(step, "signals") && !streq(step, "fds");
                         child_fail(moved ? 3 + INSTANCE_NICS : errpipe[1], -r, step ?: "sandbox", NULL);
                 }
                 /* The error pipe is now fd 3 + INSTANCE_NICS: close-on-exec again. */
@@ -709,7 +751,7 @@ static int instance_spawn(Instance *i, char **ret_error) {
                         child_fail(3 + INSTANCE_NICS, errno, "kernel", i->spec.kernel);
                 if (i->spec.initrd && access(i->spec.initrd, R_OK) < 0)
                         child_fail(3 + INSTANCE_NICS, errno, "initrd", i->spec.initrd);
-                STRV_FOREACH(d, i->spec.disks)
+                STRV_FOREACH (d, i->spec.disks)
                         if (access(*d, R_OK | W_OK) < 0)
                                 child_fail(3 + INSTANCE_NICS, errno, "disk", *d);
 
@@ -748,7 +790,12 @@ static int instance_spawn(Instance *i, char **ret_error) {
         /* console.log is appended to across runs: only this run's output counts for the marker. */
         i->console_offset = i->console_start;
         i->marker_tail_len = 0;
-        instance_log(i, LOG_INFO, "VMM started (pid %i, %s%s)", (int) pid, argv[0], plan.kvm ? ", KVM" : ", TCG");
+        instance_log(i,
+                     LOG_INFO,
+                     "VMM started (pid %i, %s%s)",
+                     (int) pid,
+                     argv[0],
+                     plan.kvm ? ", KVM" : ", TCG");
         r = instance_watch(i);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
@@ -805,12 +852,20 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         i->stop_stage++;
         if (i->stop_stage == 1) {
-                instance_log(i, LOG_INFO, "guest did not power off within %u s; quitting the VMM",
+                instance_log(i,
+                             LOG_INFO,
+                             "guest did not power off within %u s; quitting the VMM",
                              i->stop_timeout_sec);
                 if (instance_qmp_send(i, "quit") < 0)
                         (void) instance_signal(i, SIGTERM);
-                (void) sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
-                                                  KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
+                (void) sd_event_add_time_relative(
+                                i->manager->event,
+                                &i->stop_timeout_source,
+                                CLOCK_MONOTONIC,
+                                KILL_TIMEOUT_USEC,
+                                0,
+                                on_stop_timeout,
+                                i);
                 return 0;
         }
         instance_log(i, LOG_WARNING, "VMM did not stop; sending SIGKILL");
@@ -847,8 +902,14 @@ int instance_stop(Instance *i) {
                 timeout = KILL_TIMEOUT_USEC;
         }
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
-        return sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC, timeout, 0,
-                                          on_stop_timeout, i);
+        return sd_event_add_time_relative(
+                        i->manager->event,
+                        &i->stop_timeout_source,
+                        CLOCK_MONOTONIC,
+                        timeout,
+                        0,
+                        on_stop_timeout,
+                        i);
 }
 
 int instance_kill(Instance *i, int sig) {
@@ -887,8 +948,14 @@ int instance_restart(Instance *i, char **ret_error) {
         if (instance_qmp_send(i, "quit") < 0)
                 (void) instance_signal(i, SIGTERM);
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
-        return sd_event_add_time_relative(i->manager->event, &i->stop_timeout_source, CLOCK_MONOTONIC,
-                                          KILL_TIMEOUT_USEC, 0, on_stop_timeout, i);
+        return sd_event_add_time_relative(
+                        i->manager->event,
+                        &i->stop_timeout_source,
+                        CLOCK_MONOTONIC,
+                        KILL_TIMEOUT_USEC,
+                        0,
+                        on_stop_timeout,
+                        i);
 }
 
 void instance_release(Instance *i) {
@@ -930,15 +997,22 @@ int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) 
         return 0;
 }
 
-int instance_new(Manager *m, unsigned number, uid_t owner, gid_t gid, const gid_t *groups, size_t n_groups,
-                 InstanceSpec *spec, Instance **ret) {
+int instance_new(
+                Manager *m,
+                unsigned number,
+                uid_t owner,
+                gid_t gid,
+                const gid_t *groups,
+                size_t n_groups,
+                InstanceSpec *spec,
+                Instance **ret) {
         static const TapKind kinds[INSTANCE_NICS] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE };
         _cleanup_(instance_freep) Instance *i = NULL;
 
         i = calloc(1, sizeof(*i));
         if (!i)
                 return -ENOMEM;
-        *i = (Instance) {
+        *i = (Instance){
                 .manager = m,
                 .number = number,
                 .owner = owner,
@@ -948,7 +1022,8 @@ int instance_new(Manager *m, unsigned number, uid_t owner, gid_t gid, const gid_
                 .reason = REASON_REQUESTED,
                 .vsock_cid = slot_vsock_cid(number),
                 .created_realtime = now_usec(CLOCK_REALTIME),
-                .stop_timeout_sec = spec->stop_timeout_sec > 0 ? spec->stop_timeout_sec : STOP_TIMEOUT_DEFAULT_SEC,
+                .stop_timeout_sec = spec->stop_timeout_sec > 0 ? spec->stop_timeout_sec
+                                                               : STOP_TIMEOUT_DEFAULT_SEC,
         };
         if (n_groups > 0) {
                 i->groups = calloc(n_groups, sizeof(gid_t));
@@ -971,7 +1046,7 @@ int instance_new(Manager *m, unsigned number, uid_t owner, gid_t gid, const gid_
                 return -ENOMEM;
 
         i->spec = *spec;
-        *spec = (InstanceSpec) {};
+        *spec = (InstanceSpec){};
         *ret = TAKE_PTR(i);
         return 0;
 }

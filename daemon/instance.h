@@ -41,7 +41,7 @@ typedef enum InstanceReason {
         REASON_SPAWN_FAILED,
         REASON_DAEMON_LOST,
         REASON_RESTART_LIMIT,
-        REASON_RESTARTING,      /* Restart(): stopping to start again */
+        REASON_RESTARTING, /* Restart(): stopping to start again */
         _INSTANCE_REASON_MAX,
         _INSTANCE_REASON_INVALID = -EINVAL,
 } InstanceReason;
@@ -63,16 +63,16 @@ struct Instance {
 
         InstanceState state;
         InstanceReason reason;
-        char *status_text;              /* human detail of the last failure */
+        char *status_text; /* human detail of the last failure */
         bool booted;
         pid_t pid;
         uint64_t pid_starttime;
         char *exe;
         int pidfd;
         sd_event_source *pidfd_source;
-        int exit_status;                /* exit code, or -signal */
+        int exit_status; /* exit code, or -signal */
         bool stop_requested, kill_requested, guest_shutdown;
-        bool restart_requested;         /* Restart(): start again once the VMM is gone */
+        bool restart_requested; /* Restart(): start again once the VMM is gone */
 
         char *runtime_dir;
         char *console_log;
@@ -81,7 +81,7 @@ struct Instance {
         char macs[INSTANCE_NICS][18];
         unsigned vsock_cid;
 
-        uint64_t created_realtime;      /* usec since the epoch */
+        uint64_t created_realtime; /* usec since the epoch */
         uint64_t started_realtime;
         unsigned restart_count;
         uint64_t restart_times[INSTANCE_RESTART_BURST];
@@ -91,16 +91,16 @@ struct Instance {
         sd_event_source *qmp_retry_source;
         unsigned qmp_attempts;
         sd_event_source *console_source;
-        uint64_t console_offset;        /* next byte of console.log to scan */
-        uint64_t console_start;         /* where the current run's output begins */
+        uint64_t console_offset;                    /* next byte of console.log to scan */
+        uint64_t console_start;                     /* where the current run's output begins */
         char marker_tail[INSTANCE_BOOT_MARKER_MAX]; /* last bytes read, for a marker split across reads */
         size_t marker_tail_len;
         sd_event_source *boot_timeout_source;
         sd_event_source *stop_timeout_source;
         sd_event_source *restart_source;
         unsigned stop_timeout_sec;
-        unsigned stop_stage;            /* 0 power button sent, 1 quit sent, then SIGKILL */
-        bool dirty;                     /* properties to emit */
+        unsigned stop_stage; /* 0 power button sent, 1 quit sent, then SIGKILL */
+        bool dirty;          /* properties to emit */
 };
 
 const char *instance_state_to_string(InstanceState s);
@@ -109,8 +109,15 @@ const char *instance_reason_to_string(InstanceReason r);
 InstanceReason instance_reason_from_string(const char *s);
 
 /* Takes ownership of *spec on success. Slot resources are claimed; the VMM is not started. */
-int instance_new(Manager *m, unsigned number, uid_t owner, gid_t gid, const gid_t *groups, size_t n_groups,
-                 InstanceSpec *spec, Instance **ret);
+int instance_new(
+                Manager *m,
+                unsigned number,
+                uid_t owner,
+                gid_t gid,
+                const gid_t *groups,
+                size_t n_groups,
+                InstanceSpec *spec,
+                Instance **ret);
 Instance *instance_free(Instance *i);
 DEFINE_CLEANUP(Instance *, instance_free);
 

@@ -65,7 +65,7 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         m = calloc(1, sizeof(*m));
         if (!m)
                 return log_oom();
-        *m = (Manager) {
+        *m = (Manager){
                 .lock_fd = -EBADF,
                 .kvm_usable = -1,
                 .config_must_exist = config_must_exist,
@@ -196,8 +196,12 @@ int manager_reload(Manager *m, char **ret_error) {
 }
 
 void manager_update_status(Manager *m) {
-        (void) sd_notifyf(false, "STATUS=Network %s, %u slots, %u instances",
-                          network_state_to_string(m->network->state), m->config.net.n_slots, manager_count_active(m));
+        (void) sd_notifyf(
+                        false,
+                        "STATUS=Network %s, %u slots, %u instances",
+                        network_state_to_string(m->network->state),
+                        m->config.net.n_slots,
+                        manager_count_active(m));
 }
 
 int manager_startup(Manager *m) {
@@ -235,7 +239,8 @@ int manager_run(Manager *m) {
         if (m->teardown_on_exit && manager_count_active(m) == 0)
                 (void) network_teardown(m->network);
         else
-                log_info("%u instances keep running; the network stays up for them.", manager_count_active(m));
+                log_info("%u instances keep running; the network stays up for them.",
+                         manager_count_active(m));
         return r;
 }
 
@@ -275,7 +280,9 @@ static int slot_probe(Manager *m, unsigned slot, char **ret_why) {
                 safe_close(fd);
                 if (r < 0) {
                         if (ret_why)
-                                (void) asprintf(ret_why, "%s %s", name,
+                                (void) asprintf(ret_why,
+                                                "%s %s",
+                                                name,
                                                 r == -EBUSY ? "is held by another process" : strerror(-r));
                         return r == -EBUSY ? -EBUSY : -ENODEV;
                 }
@@ -291,11 +298,17 @@ int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret
 
                 r = slot_probe(m, wanted, &why);
                 if (r == -ERANGE)
-                        (void) asprintf(ret_error, "slot %u does not exist: this host has slots 1 to %u "
-                                                   "(num_cvd_accounts)", wanted, m->config.net.n_slots);
+                        (void) asprintf(ret_error,
+                                        "slot %u does not exist: this host has slots 1 to %u "
+                                        "(num_cvd_accounts)",
+                                        wanted,
+                                        m->config.net.n_slots);
                 else if (r == -EBUSY && m->instances[wanted])
-                        (void) asprintf(ret_error, "slot %u is taken by instance %u of uid %u; choose another "
-                                                   "number or leave it out", wanted, wanted,
+                        (void) asprintf(ret_error,
+                                        "slot %u is taken by instance %u of uid %u; choose another "
+                                        "number or leave it out",
+                                        wanted,
+                                        wanted,
                                         (unsigned) m->instances[wanted]->owner);
                 else if (r < 0)
                         (void) asprintf(ret_error, "slot %u is not usable: %s", wanted, strempty(why));
@@ -309,8 +322,10 @@ int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret
                         *ret = slot;
                         return 0;
                 }
-        (void) asprintf(ret_error, "all %u slots are in use. Remove an instance ('cfctl rm N') or raise "
-                                   "num_cvd_accounts and reload", m->config.net.n_slots);
+        (void) asprintf(ret_error,
+                        "all %u slots are in use. Remove an instance ('cfctl rm N') or raise "
+                        "num_cvd_accounts and reload",
+                        m->config.net.n_slots);
         return -ENOSPC;
 }
 
@@ -318,10 +333,17 @@ int manager_add_instance(Manager *m, Instance *i) {
         m->instances[i->number] = i;
         m->n_instances++;
         if (m->bus && sd_bus_is_ready(m->bus) > 0) {
-                (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceNew", "uo", i->number,
-                                          i->object_path);
+                (void) sd_bus_emit_signal(
+                                m->bus,
+                                MANAGER_PATH,
+                                MANAGER_INTERFACE,
+                                "InstanceNew",
+                                "uo",
+                                i->number,
+                                i->object_path);
                 (void) sd_bus_emit_object_added(m->bus, i->object_path);
-                (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
+                (void) sd_bus_emit_properties_changed(
+                                m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
         }
         manager_instance_changed(m, i);
         return 0;
@@ -334,8 +356,14 @@ void manager_remove_instance(Manager *m, Instance *i) {
         instance_release(i);
         if (m->bus && sd_bus_is_ready(m->bus) > 0 && path) {
                 (void) sd_bus_emit_object_removed(m->bus, path);
-                (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceRemoved", "uo", number,
-                                          path);
+                (void) sd_bus_emit_signal(
+                                m->bus,
+                                MANAGER_PATH,
+                                MANAGER_INTERFACE,
+                                "InstanceRemoved",
+                                "uo",
+                                number,
+                                path);
         }
         log_info("Instance %u (uid %u): removed", number, (unsigned) i->owner);
         m->instances[number] = instance_free(i);
@@ -344,7 +372,8 @@ void manager_remove_instance(Manager *m, Instance *i) {
         if (number > m->config.net.n_slots)
                 network_queue_reconcile(m->network);
         if (m->bus && sd_bus_is_ready(m->bus) > 0)
-                (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
+                (void) sd_bus_emit_properties_changed(
+                                m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
         (void) manager_save_state(m);
         manager_update_status(m);
 }

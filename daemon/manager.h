@@ -27,11 +27,11 @@ struct Manager {
         char *state_dir;
         int lock_fd;
         Network *network;
-        Instance *instances[NET_SLOTS_MAX + 1];       /* by slot number */
+        Instance *instances[NET_SLOTS_MAX + 1]; /* by slot number */
         unsigned n_instances;
-        sd_event_source *emit_source;                 /* coalesces instance change signals */
-        int kvm_usable;                 /* -1 not probed yet, 0 no, 1 yes */
-        AuthQuery *auth_queries;        /* polkit checks in flight (daemon/bus-auth.c) */
+        sd_event_source *emit_source; /* coalesces instance change signals */
+        int kvm_usable;               /* -1 not probed yet, 0 no, 1 yes */
+        AuthQuery *auth_queries;      /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;
         bool teardown_on_exit;
 };

@@ -390,8 +390,10 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
 
         network_set_error(n, NULL);
         log_debug("Apply took %llu us: links %llu, sysctls %llu, dnsmasq %llu, nftables %llu.",
-                  (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t0), (unsigned long long) (t_links - t0),
-                  (unsigned long long) (t_sysctl - t_links), (unsigned long long) (t_nft - t_sysctl),
+                  (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t0),
+                  (unsigned long long) (t_links - t0),
+                  (unsigned long long) (t_sysctl - t_links),
+                  (unsigned long long) (t_nft - t_sysctl),
                   (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t_nft));
         if (!repair)
                 log_info("Network up: %u slots, %u links created, %u removed, %u changed, %u address changes.",
@@ -654,10 +656,12 @@ int network_describe(Network *n, struct json_object **ret) {
         json_object_object_add(o, "links", json_object_new_int(have_table ? (int) link_table_count_group(&t, NET_NETDEV_GROUP) : -1));
         json_object_object_add(o, "bridge_interface", json_str_or_null(c->bridge_interface));
         /* With bridge_interface and ipv4_bridge=0/ipv6_bridge=0: how frames are kept off it. */
-        json_object_object_add(o, "bridge_filter",
-                               c->bridge_interface && (!c->ipv4_bridge || !c->ipv6_bridge)
-                                       ? json_object_new_string(n->bridge_filter_drop ? "drop" : "broute")
-                                       : NULL);
+        json_object_object_add(
+                        o,
+                        "bridge_filter",
+                        c->bridge_interface && (!c->ipv4_bridge || !c->ipv6_bridge)
+                                        ? json_object_new_string(n->bridge_filter_drop ? "drop" : "broute")
+                                        : NULL);
         json_object_object_add(o, "repairs", json_object_new_int((int) n->repairs));
 
         arr = json_object_new_array();
@@ -677,8 +681,12 @@ int network_describe(Network *n, struct json_object **ret) {
                 json_object_object_add(b, "name", json_object_new_string(bridges[i].name));
                 json_object_object_add(b, "managed", json_object_new_boolean(bridges[i].managed));
                 /* A managed bridge's name held by a link that is not ours is a conflict, not "present". */
-                json_object_object_add(b, "present", json_object_new_boolean(
-                                                   li && (!bridges[i].managed || li->group == NET_NETDEV_GROUP)));
+                json_object_object_add(
+                                b,
+                                "present",
+                                json_object_new_boolean(
+                                                li &&
+                                                (!bridges[i].managed || li->group == NET_NETDEV_GROUP)));
                 json_object_object_add(b, "up", json_object_new_boolean(li && (li->flags & IFF_UP)));
                 if (bridges[i].managed) {
                         ipv4_to_string(bridges[i].address, a);

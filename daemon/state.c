@@ -14,7 +14,7 @@
 static struct json_object *strv_to_json(char **l) {
         struct json_object *a = json_object_new_array();
 
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 json_object_array_add(a, json_object_new_string(*s));
         return a;
 }
@@ -54,31 +54,40 @@ int manager_save_state(Manager *m) {
                 json_object_object_add(o, "owner", json_object_new_int64(i->owner));
                 json_object_object_add(o, "gid", json_object_new_int64(i->owner_gid));
                 json_object_object_add(o, "groups", groups);
-                json_object_object_add(o, "state", json_object_new_string(instance_state_to_string(i->state)));
-                json_object_object_add(o, "reason", json_object_new_string(instance_reason_to_string(i->reason)));
+                json_object_object_add(
+                                o, "state", json_object_new_string(instance_state_to_string(i->state)));
+                json_object_object_add(
+                                o, "reason", json_object_new_string(instance_reason_to_string(i->reason)));
                 json_object_object_add(o, "pid", json_object_new_int(i->pid));
                 json_object_object_add(o, "starttime", json_object_new_int64((int64_t) i->pid_starttime));
                 json_object_object_add(o, "exe", str_or_null(i->exe));
                 json_object_object_add(o, "created", json_object_new_int64((int64_t) i->created_realtime));
                 json_object_object_add(o, "started", json_object_new_int64((int64_t) i->started_realtime));
                 json_object_object_add(o, "restart_count", json_object_new_int((int) i->restart_count));
-                json_object_object_add(o, "backend", json_object_new_string(backend_to_string(i->spec.backend)));
+                json_object_object_add(
+                                o, "backend", json_object_new_string(backend_to_string(i->spec.backend)));
                 json_object_object_add(o, "cpus", json_object_new_int((int) i->spec.cpus));
                 json_object_object_add(o, "memory_mb", json_object_new_int((int) i->spec.memory_mb));
                 json_object_object_add(o, "kernel", str_or_null(i->spec.kernel));
                 json_object_object_add(o, "initrd", str_or_null(i->spec.initrd));
                 json_object_object_add(o, "cmdline", str_or_null(i->spec.cmdline));
                 json_object_object_add(o, "disks", strv_to_json(i->spec.disks));
-                json_object_object_add(o, "restart", json_object_new_string(restart_policy_to_string(i->spec.restart)));
+                json_object_object_add(
+                                o,
+                                "restart",
+                                json_object_new_string(restart_policy_to_string(i->spec.restart)));
                 json_object_object_add(o, "boot_marker", str_or_null(i->spec.boot_marker));
-                json_object_object_add(o, "boot_timeout_sec", json_object_new_int((int) i->spec.boot_timeout_sec));
+                json_object_object_add(
+                                o, "boot_timeout_sec", json_object_new_int((int) i->spec.boot_timeout_sec));
                 json_object_object_add(o, "extra_args", strv_to_json(i->spec.extra_args));
                 json_object_object_add(o, "booted", json_object_new_boolean(i->booted));
-                json_object_object_add(o, "stop_timeout_sec", json_object_new_int((int) i->stop_timeout_sec));
+                json_object_object_add(
+                                o, "stop_timeout_sec", json_object_new_int((int) i->stop_timeout_sec));
                 json_object_object_add(o, "gpu_mode", str_or_null(i->spec.gpu_mode));
                 json_object_object_add(o, "host_package", str_or_null(i->spec.host_package));
                 json_object_object_add(o, "images_dir", str_or_null(i->spec.images_dir));
-                json_object_object_add(o, "console_start", json_object_new_int64((int64_t) i->console_start));
+                json_object_object_add(
+                                o, "console_start", json_object_new_int64((int64_t) i->console_start));
                 json_object_array_add(arr, o);
         }
 
@@ -91,8 +100,8 @@ int manager_save_state(Manager *m) {
 static const char *jstr(struct json_object *o, const char *k) {
         struct json_object *v;
         return json_object_object_get_ex(o, k, &v) && v && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v)
-                       : NULL;
+                        ? json_object_get_string(v)
+                        : NULL;
 }
 
 static int64_t jint(struct json_object *o, const char *k) {
@@ -165,10 +174,12 @@ static int load_instance(Manager *m, struct json_object *o) {
         if (spec.restart < 0)
                 spec.restart = RESTART_NO;
         spec.boot_timeout_sec = (unsigned) jint(o, "boot_timeout_sec");
-        if (dup_or_null(jstr(o, "kernel"), &spec.kernel) < 0 || dup_or_null(jstr(o, "initrd"), &spec.initrd) < 0 ||
+        if (dup_or_null(jstr(o, "kernel"), &spec.kernel) < 0 ||
+            dup_or_null(jstr(o, "initrd"), &spec.initrd) < 0 ||
             dup_or_null(jstr(o, "cmdline"), &spec.cmdline) < 0 ||
-            dup_or_null(jstr(o, "boot_marker"), &spec.boot_marker) < 0 || jstrv(o, "disks", &spec.disks) < 0 ||
-            jstrv(o, "extra_args", &spec.extra_args) < 0 || dup_or_null(jstr(o, "gpu_mode"), &spec.gpu_mode) < 0 ||
+            dup_or_null(jstr(o, "boot_marker"), &spec.boot_marker) < 0 ||
+            jstrv(o, "disks", &spec.disks) < 0 || jstrv(o, "extra_args", &spec.extra_args) < 0 ||
+            dup_or_null(jstr(o, "gpu_mode"), &spec.gpu_mode) < 0 ||
             dup_or_null(jstr(o, "host_package"), &spec.host_package) < 0 ||
             dup_or_null(jstr(o, "images_dir"), &spec.images_dir) < 0)
                 return -ENOMEM;
@@ -183,7 +194,15 @@ static int load_instance(Manager *m, struct json_object *o) {
                         groups[k] = (gid_t) json_object_get_int64(json_object_array_get_idx(g, k));
         }
 
-        r = instance_new(m, number, (uid_t) jint(o, "owner"), (gid_t) jint(o, "gid"), groups, n_groups, &spec, &i);
+        r =
+                        instance_new(m,
+                                     number,
+                                     (uid_t) jint(o, "owner"),
+                                     (gid_t) jint(o, "gid"),
+                                     groups,
+                                     n_groups,
+                                     &spec,
+                                     &i);
         if (r < 0)
                 return r;
         i->created_realtime = (uint64_t) jint(o, "created");
@@ -202,14 +221,19 @@ static int load_instance(Manager *m, struct json_object *o) {
                 if (vmm_verified(pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"))) {
                         r = instance_adopt(i, pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"));
                         if (r >= 0) {
-                                log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)", number,
-                                         (unsigned) i->owner, (int) pid);
+                                log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",
+                                         number,
+                                         (unsigned) i->owner,
+                                         (int) pid);
                                 return 0;
                         }
                 }
                 /* Gone, or not the process we started: never touch it, release the slot. */
                 log_warning("Instance %u (uid %u): VMM (pid %i) could not be verified after the daemon restart; "
-                            "marking it failed", number, (unsigned) i->owner, (int) pid);
+                            "marking it failed",
+                            number,
+                            (unsigned) i->owner,
+                            (int) pid);
                 free(i->status_text);
                 i->status_text = strdup("the VMM was lost while the daemon was not running");
                 instance_set_state(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
@@ -232,7 +256,8 @@ int manager_load_state(Manager *m) {
         if (r < 0)
                 return log_warning_errno(r, "Failed to read %s: %m", path);
         root = json_tokener_parse(text);
-        if (!root || !json_object_object_get_ex(root, "instances", &arr) || !json_object_is_type(arr, json_type_array))
+        if (!root || !json_object_object_get_ex(root, "instances", &arr) ||
+            !json_object_is_type(arr, json_type_array))
                 return log_warning_errno(-EBADMSG, "Ignoring malformed %s.", path);
 
         for (size_t k = 0; k < json_object_array_length(arr); k++) {

@@ -53,7 +53,12 @@ int dnsmasq_config_build(const NetConfig *c, const BridgePlan *b, const char *le
                 "log-facility=-\n"
                 "# No pid file: the daemon tracks its child (dnsmasq's default /run/dnsmasq.pid would clash).\n"
                 "pid-file=\n",
-                b->name, b->name, addr, first, last, lease_path);
+                b->name,
+                b->name,
+                addr,
+                first,
+                last,
+                lease_path);
 
         if (c->dnsmasq_user)
                 fprintf(f, "user=%s\n", c->dnsmasq_user);

@@ -125,7 +125,9 @@ int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
                                  * "meta broute": then the frame is dropped, which keeps the same
                                  * family off the shared bridge but loses that routed case.
                                  * DescribeNetwork and the man page say which one is in force. */
-                                fprintf(f, " ether type %s %s\n", v == 0 ? "ip" : "ip6",
+                                fprintf(f,
+                                        " ether type %s %s\n",
+                                        v == 0 ? "ip" : "ip6",
                                         broute ? "meta broute set 1 accept" : "drop");
                         }
                 }

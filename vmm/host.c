@@ -16,7 +16,7 @@ static struct json_object *find_in_path(const char *name) {
 
         if (strv_split(path, ":", &dirs) < 0)
                 return NULL;
-        STRV_FOREACH(d, dirs) {
+        STRV_FOREACH (d, dirs) {
                 _cleanup_free_ char *p = path_join(*d, name);
 
                 if (p && (*d)[0] == '/' && access(p, X_OK) >= 0)
@@ -61,7 +61,8 @@ int host_describe(struct json_object *o) {
         json_object_object_add(o, "vhost_net", device("/dev/vhost-net"));
         json_object_object_add(o, "tun", device("/dev/net/tun"));
 
-        json_object_object_add(backends, "qemu", qemu_find(&qemu) >= 0 ? json_object_new_string(qemu) : NULL);
+        json_object_object_add(
+                        backends, "qemu", qemu_find(&qemu) >= 0 ? json_object_new_string(qemu) : NULL);
         json_object_object_add(backends, "crosvm", find_in_path("crosvm"));
         json_object_object_add(backends, "launch_cvd", find_in_path("launch_cvd"));
         json_object_object_add(o, "backends", backends);

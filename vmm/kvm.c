@@ -39,9 +39,10 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
                 return -errno;
         }
         if (pid == 0) {
-                char *const argv[] = { (char *) qemu, (char *) "-accel", (char *) "kvm", (char *) "-cpu",
-                                       (char *) "host", (char *) "-nodefaults", (char *) "-display",
-                                       (char *) "none", (char *) "-S", (char *) "-m", (char *) "16", NULL };
+                char *const argv[] = { (char *) qemu,       (char *) "-accel", (char *) "kvm",
+                                       (char *) "-cpu",     (char *) "host",   (char *) "-nodefaults",
+                                       (char *) "-display", (char *) "none",   (char *) "-S",
+                                       (char *) "-m",       (char *) "16",     NULL };
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
                 (void) dup2(null, STDIN_FILENO);
@@ -54,7 +55,7 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
         safe_close(out[1]);
 
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        r = pidfd >= 0 ? poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, KVM_PROBE_MSEC) : -1;
+        r = pidfd >= 0 ? poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, KVM_PROBE_MSEC) : -1;
         if (r == 0) {
                 /* Still running with its vCPU set up: KVM works. */
                 (void) kill(pid, SIGKILL);

@@ -8,12 +8,12 @@
 #include "spec.h"
 
 typedef struct QemuPlan {
-        const char *qemu;               /* executable, e.g. /usr/bin/qemu-system-x86_64 */
-        bool kvm;                       /* /dev/kvm usable: -accel kvm, else -accel tcg */
-        unsigned n_nics;                /* tap fds are 3 .. 3+n_nics-1 in the child */
-        const char *macs[4];            /* one per NIC, "00:1a:11:e1:cf:02" */
-        const char *qmp_path;           /* unix socket QEMU listens on */
-        bool paused;                    /* -S: start with the CPUs stopped */
+        const char *qemu;     /* executable, e.g. /usr/bin/qemu-system-x86_64 */
+        bool kvm;             /* /dev/kvm usable: -accel kvm, else -accel tcg */
+        unsigned n_nics;      /* tap fds are 3 .. 3+n_nics-1 in the child */
+        const char *macs[4];  /* one per NIC, "00:1a:11:e1:cf:02" */
+        const char *qmp_path; /* unix socket QEMU listens on */
+        bool paused;          /* -S: start with the CPUs stopped */
 } QemuPlan;
 
 /* Builds the argv (NULL-terminated, argv[0] = plan->qemu). Paths from the spec are passed as
@@ -28,17 +28,17 @@ typedef struct Qmp Qmp;
 
 typedef enum QmpEvent {
         QMP_EVENT_NONE,
-        QMP_EVENT_READY,        /* greeting seen and qmp_capabilities accepted */
-        QMP_EVENT_SHUTDOWN,     /* guest powered off (or quit) */
+        QMP_EVENT_READY,    /* greeting seen and qmp_capabilities accepted */
+        QMP_EVENT_SHUTDOWN, /* guest powered off (or quit) */
         QMP_EVENT_RESET,
         QMP_EVENT_GUEST_PANICKED,
-        QMP_EVENT_STOP,         /* CPUs paused */
+        QMP_EVENT_STOP, /* CPUs paused */
         QMP_EVENT_RESUME,
-        QMP_EVENT_REPLY,        /* a command returned */
-        QMP_EVENT_ERROR,        /* a command failed */
+        QMP_EVENT_REPLY, /* a command returned */
+        QMP_EVENT_ERROR, /* a command failed */
 } QmpEvent;
 
-int qmp_connect(const char *path, Qmp **ret);   /* non-blocking connect; -ECONNREFUSED/-ENOENT: retry later */
+int qmp_connect(const char *path, Qmp **ret); /* non-blocking connect; -ECONNREFUSED/-ENOENT: retry later */
 Qmp *qmp_free(Qmp *q);
 int qmp_fd(Qmp *q);
 /* Queues a command ("system_powerdown", "stop", "cont", "quit"). */

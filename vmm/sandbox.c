@@ -315,7 +315,7 @@ static bool cgroup2_has_our_controllers(const char *root) {
 
         if (!p || read_one_line_file(p, &s) < 0 || strv_split(s, " ", &l) < 0)
                 return false;
-        STRV_FOREACH(c, l)
+        STRV_FOREACH (c, l)
                 if (streq(*c, "memory") || streq(*c, "pids"))
                         return true;
         return false;

@@ -14,17 +14,17 @@
 typedef struct SandboxSpec {
         uid_t uid;
         gid_t gid;
-        const gid_t *groups;            /* supplementary groups of the caller */
+        const gid_t *groups; /* supplementary groups of the caller */
         size_t n_groups;
-        const char *runtime_dir;        /* writable inside; must exist, owned by uid */
+        const char *runtime_dir;           /* writable inside; must exist, owned by uid */
         const char *const *writable_paths; /* NULL-terminated, may be NULL: more writable files/dirs */
-        const char *cgroup_name;        /* leaf name, e.g. "instance-3"; NULL: no cgroup */
-        uint64_t memory_max_bytes;      /* 0: no limit */
-        uint64_t tasks_max;             /* 0: no limit */
-        const int *keep_fds;            /* fds to hand over, moved to 3, 4, ... in this order */
+        const char *cgroup_name;           /* leaf name, e.g. "instance-3"; NULL: no cgroup */
+        uint64_t memory_max_bytes;         /* 0: no limit */
+        uint64_t tasks_max;                /* 0: no limit */
+        const int *keep_fds;               /* fds to hand over, moved to 3, 4, ... in this order */
         size_t n_keep_fds;
-        int stdout_fd;                  /* becomes fd 1 and 2 (console log); -1: /dev/null */
-        bool new_netns;                 /* false only for the cvd backend's lighter profile */
+        int stdout_fd;  /* becomes fd 1 and 2 (console log); -1: /dev/null */
+        bool new_netns; /* false only for the cvd backend's lighter profile */
         bool seccomp;
 } SandboxSpec;
 

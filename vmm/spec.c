@@ -44,7 +44,7 @@ RestartPolicy restart_policy_from_string(const char *s) {
 }
 
 void instance_spec_init(InstanceSpec *s, Backend default_backend) {
-        *s = (InstanceSpec) {
+        *s = (InstanceSpec){
                 .backend = default_backend,
                 .cpus = 2,
                 .memory_mb = 1024,
@@ -63,5 +63,5 @@ void instance_spec_done(InstanceSpec *s) {
         strv_free(s->extra_args);
         free(s->host_package);
         free(s->images_dir);
-        *s = (InstanceSpec) {};
+        *s = (InstanceSpec){};
 }

@@ -27,26 +27,26 @@ typedef enum RestartPolicy {
 #define SPEC_MEMORY_MB_MIN 64
 #define SPEC_MEMORY_MB_MAX (1024 * 1024)
 #define SPEC_BOOT_TIMEOUT_MAX (24 * 3600)
-#define SPEC_LIST_MAX 32          /* disks, extra_args */
-#define SPEC_STRING_MAX 4096      /* any one string */
+#define SPEC_LIST_MAX 32     /* disks, extra_args */
+#define SPEC_STRING_MAX 4096 /* any one string */
 
 typedef struct InstanceSpec {
         Backend backend;
-        unsigned number;        /* 0: lowest free slot */
-        unsigned cpus;          /* default 2 */
-        unsigned memory_mb;     /* default 1024 */
-        char *kernel;           /* absolute paths, opened by the VMM as the caller */
+        unsigned number;    /* 0: lowest free slot */
+        unsigned cpus;      /* default 2 */
+        unsigned memory_mb; /* default 1024 */
+        char *kernel;       /* absolute paths, opened by the VMM as the caller */
         char *initrd;
         char *cmdline;
         char **disks;
         char *gpu_mode;
         RestartPolicy restart;
-        char *boot_marker;      /* console text that means "booted"; NULL: booted when running */
+        char *boot_marker;         /* console text that means "booted"; NULL: booted when running */
         unsigned boot_timeout_sec; /* 0: none */
         char **extra_args;
         char *host_package;
         char *images_dir;
-        bool start;             /* default true */
+        bool start;                /* default true */
         unsigned stop_timeout_sec; /* Stop(): seconds for the guest to power off before QEMU quits; 0: 10 */
 } InstanceSpec;
 

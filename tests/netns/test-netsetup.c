@@ -51,8 +51,8 @@ static void check_plan(const NetConfig *c) {
         wbr = link_table_find(&t, "cvd-wbr");
         assert(ebr && streq(ebr->kind, "bridge") && (ebr->flags & IFF_UP));
         assert(wbr && streq(wbr->kind, "bridge"));
-        assert(link_table_has_addr(&t, ebr->ifindex, AF_INET, &(struct in_addr) { htonl(0xc0a86201) }, 24));
-        assert(link_table_has_addr(&t, wbr->ifindex, AF_INET, &(struct in_addr) { htonl(0xc0a86001) }, 24));
+        assert(link_table_has_addr(&t, ebr->ifindex, AF_INET, &(struct in_addr){ htonl(0xc0a86201) }, 24));
+        assert(link_table_has_addr(&t, wbr->ifindex, AF_INET, &(struct in_addr){ htonl(0xc0a86001) }, 24));
 
         for (unsigned slot = 1; slot <= NET_SLOTS_MAX; slot++)
                 for (TapKind k = 0; k < _TAP_KIND_MAX; k++) {
@@ -148,10 +148,10 @@ static void test_250_slots(void) {
 
         config(&c, 250);
         c.n_mobile_pools = c.n_wifiap_pools = 4;
-        c.mobile_pools[2].s_addr = htonl(0xc0a85a00);  /* 192.168.90.0 */
-        c.mobile_pools[3].s_addr = htonl(0xc0a85b00);  /* 192.168.91.0 */
-        c.wifiap_pools[2].s_addr = htonl(0xc0a85800);  /* 192.168.88.0 */
-        c.wifiap_pools[3].s_addr = htonl(0xc0a85900);  /* 192.168.89.0 */
+        c.mobile_pools[2].s_addr = htonl(0xc0a85a00); /* 192.168.90.0 */
+        c.mobile_pools[3].s_addr = htonl(0xc0a85b00); /* 192.168.91.0 */
+        c.wifiap_pools[2].s_addr = htonl(0xc0a85800); /* 192.168.88.0 */
+        c.wifiap_pools[3].s_addr = htonl(0xc0a85900); /* 192.168.89.0 */
         apply(&c, &r);
         check_plan(&c);
         assert(links_teardown(sk, NULL) == 0);

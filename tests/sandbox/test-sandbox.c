@@ -920,8 +920,10 @@ static void find_hierarchies(void) {
                 /* A hybrid host's cgroup2 without memory/pids is skipped by the sandbox on purpose. */
                 if (h->present && streq(h->path, "/sys/fs/cgroup/unified")) {
                         _cleanup_free_ char *ctl = NULL;
-                        h->present = read_full_file("/sys/fs/cgroup/unified/cgroup.controllers", &ctl, NULL) >= 0 &&
-                                     (strstr(ctl, "memory") || strstr(ctl, "pids"));
+                        h->present = read_full_file("/sys/fs/cgroup/unified/cgroup.controllers",
+                                                    &ctl,
+                                                    NULL) >= 0 &&
+                                        (strstr(ctl, "memory") || strstr(ctl, "pids"));
                 }
                 assert(asprintf(&parent, "%s/" CGROUP_PARENT, h->path) > 0);
                 h->parent_existed = !gone(parent);
