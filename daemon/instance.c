@@ -993,7 +993,12 @@ int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) 
                 i->pid = 0;
                 return r;
         }
-        instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
+        /* A paused guest stays paused across our restart: keep saying so (QMP READY promotes
+         * only a starting instance). Anything else is confirmed running by QMP. */
+        if (i->state == INSTANCE_SUSPENDED)
+                instance_changed(i);
+        else
+                instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
         return 0;
 }
 

@@ -39,7 +39,14 @@ busybox ping -c 1 -W 3 "$IP1" >/dev/null || cf_fail "guest $N1 ($IP1) does not a
 "$CFCTL" suspend "$N1"
 cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $N1) | .state')\" = suspended ]" ||
         cf_fail "suspend after re-adoption"
+# A guest paused across a daemon restart is still reported suspended, and resumes.
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+cf_start_daemon
+cf_wait_for 10 bash -c "[ \"\$('$CFCTL' --json=short list | jq -r '.[] | select(.number == $N1) | .state')\" = suspended ]" ||
+        cf_fail "suspended guest not reported suspended after re-adoption: $(instance_json "$N1")"
 "$CFCTL" resume "$N1"
+cf_wait_for 10 running "$N1" || cf_fail "resume after re-adoption: $(instance_json "$N1")"
 
 # A VMM that dies while the daemon is away: failed/daemon-lost on the next start, slot released.
 kill -9 "$DAEMON_PID"
