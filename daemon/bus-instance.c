@@ -98,7 +98,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (instance_is_active(i))
+        if (instance_is_active(i) || i->spawn_pid > 0)
                 return sd_bus_error_setf(
                                 error,
                                 BUS_ERROR_INVALID_STATE,
@@ -113,7 +113,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                                 "Instance %u did not start: %s.",
                                 i->number,
                                 strempty(e));
-        return sd_bus_reply_method_return(message, NULL);
+        /* Answered once the VMM has exec'd, or with the reason it could not. */
+        i->pending_reply = sd_bus_message_ref(message);
+        return 1;
 }
 
 static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {

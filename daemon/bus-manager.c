@@ -230,9 +230,13 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                         "create the instance again.",
                                         strempty(e));
                 }
-        } else
-                instance_set_state(added, INSTANCE_STOPPED, REASON_REQUESTED);
+                /* Answered once the VMM has exec'd, or with the reason it could not. */
+                added->pending_reply = sd_bus_message_ref(message);
+                added->pending_create = true;
+                return 1;
+        }
 
+        instance_set_state(added, INSTANCE_STOPPED, REASON_REQUESTED);
         return sd_bus_reply_method_return(message, "uo", slot, added->object_path);
 }
 

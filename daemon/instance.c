@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "bus-errors.h"
 #include "instance.h"
 #include "kvm.h"
 #include "log.h"
@@ -84,6 +85,39 @@ static void instance_log(Instance *i, int level, const char *fmt, ...) {
 
 static void instance_changed(Instance *i) {
         manager_instance_changed(i->manager, i);
+}
+
+/* CreateInstance() and Start() answer once the VMM has exec'd (or failed to). error NULL:
+ * success. A failed CreateInstance() keeps nothing: the instance is removed (and freed). */
+static void instance_reply_pending(Instance *i, const char *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->pending_reply);
+        bool create = i->pending_create;
+
+        i->pending_create = false;
+        if (!m)
+                return;
+        if (!error) {
+                if (create)
+                        (void) sd_bus_reply_method_return(m, "uo", i->number, i->object_path);
+                else
+                        (void) sd_bus_reply_method_return(m, NULL);
+                return;
+        }
+        if (create) {
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                BUS_ERROR_SPAWN_FAILED,
+                                "The VMM did not start: %s. Nothing was kept; fix it and create "
+                                "the instance again.",
+                                error);
+                manager_remove_instance(i->manager, i);
+        } else
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                BUS_ERROR_SPAWN_FAILED,
+                                "Instance %u did not start: %s.",
+                                i->number,
+                                error);
 }
 
 static void instance_set_status(Instance *i, const char *text) {
@@ -609,15 +643,98 @@ static _noreturn_ void child_fail(int errfd, int error, const char *step, const 
         _exit(EXIT_FAILURE);
 }
 
+#define SPAWN_TIMEOUT_USEC (10 * USEC_PER_SEC)
+
+static void instance_start_failed(Instance *i, const char *e);
+
+/* The outcome of a spawn: se is the child's failure record, or NULL; failure is the parent's own
+ * reason (timeout), or NULL. Both NULL: the VMM exec'd. May free i (a failed CreateInstance). */
+static void spawn_done(Instance *i, const SpawnError *se, const char *failure) {
+        _cleanup_free_ char *e = NULL, *cg = NULL;
+        pid_t pid = i->spawn_pid;
+        int r;
+
+        i->spawn_source = sd_event_source_disable_unref(i->spawn_source);
+        i->spawn_timeout_source = sd_event_source_disable_unref(i->spawn_timeout_source);
+        i->spawn_fd = safe_close(i->spawn_fd);
+        i->spawn_pid = 0;
+
+        if (se || failure) {
+                /* The child exits right after reporting (or was SIGKILLed): reaping is quick. */
+                (void) waitpid(pid, NULL, 0);
+                if (se && se->detail[0])
+                        (void) asprintf(&e, "%s %s: %s", se->step, se->detail, strerror(se->error));
+                else if (se)
+                        (void) asprintf(&e, "sandbox step %s: %s", se->step, strerror(se->error));
+                else
+                        e = strdup(failure);
+                if (asprintf(&cg, "instance-%u", i->number) >= 0)
+                        (void) sandbox_cgroup_remove(cg);
+                instance_start_failed(i, e ? escape_nonprintable(TAKE_PTR(e)) : NULL);
+                return;
+        }
+
+        i->pid = pid;
+        (void) pid_get_starttime(pid, &i->pid_starttime);
+        i->started_realtime = now_usec(CLOCK_REALTIME);
+        i->exit_status = 0;
+        /* console.log is appended to across runs: only this run's output counts for the marker. */
+        i->console_offset = i->console_start;
+        i->marker_tail_len = 0;
+        instance_log(i,
+                     LOG_INFO,
+                     "VMM started (pid %i, %s%s)",
+                     (int) pid,
+                     strempty(i->exe),
+                     i->spawn_kvm ? ", KVM" : ", TCG");
+        r = instance_watch(i);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                i->pid = 0;
+                instance_start_failed(i, "cannot watch the VMM");
+                return;
+        }
+        instance_changed(i);
+        instance_reply_pending(i, NULL);
+}
+
+static int on_spawn_result(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        SpawnError se = {};
+        ssize_t n;
+
+        n = read(fd, &se, sizeof(se));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n == (ssize_t) sizeof(se)) {
+                se.step[sizeof(se.step) - 1] = se.detail[sizeof(se.detail) - 1] = 0;
+                spawn_done(i, &se, NULL);
+        } else if (n == 0)
+                spawn_done(i, NULL, NULL);
+        else
+                spawn_done(i, NULL, "the starting VMM reported garbage");
+        return 0;
+}
+
+static int on_spawn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        (void) kill(i->spawn_pid, SIGKILL);
+        spawn_done(i,
+                   NULL,
+                   "the sandboxed child did not reach exec within 10 s (is a kernel, initrd or disk path on a "
+                   "stalled mount?)");
+        return 0;
+}
+
 static int instance_spawn(Instance *i, char **ret_error) {
         _cleanup_(strv_freep) char **argv = NULL;
         _cleanup_free_ char *qemu = NULL, *cgroup = NULL;
         _cleanup_close_ int console = -EBADF;
         int tap_fds[INSTANCE_NICS] = { -EBADF, -EBADF, -EBADF };
         int errpipe[2] = { -EBADF, -EBADF };
-        SpawnError se = {};
         QemuPlan plan;
-        ssize_t n;
         pid_t pid;
         int r;
 
@@ -763,45 +880,28 @@ static int instance_spawn(Instance *i, char **ret_error) {
         for (size_t k = 0; k < INSTANCE_NICS; k++)
                 tap_fds[k] = safe_close(tap_fds[k]);
 
-        /* EOF: exec succeeded (the pipe was close-on-exec). A record: the child failed. */
-        do
-                n = read(errpipe[0], &se, sizeof(se));
-        while (n < 0 && errno == EINTR);
-        errpipe[0] = safe_close(errpipe[0]);
-
-        if (n == (ssize_t) sizeof(se)) {
-                (void) waitpid(pid, NULL, 0);
-                se.step[sizeof(se.step) - 1] = se.detail[sizeof(se.detail) - 1] = 0;
-                if (se.detail[0])
-                        (void) asprintf(ret_error, "%s %s: %s", se.step, se.detail, strerror(se.error));
-                else
-                        (void) asprintf(ret_error, "sandbox step %s: %s", se.step, strerror(se.error));
-                instance_release_taps(i);
-                (void) sandbox_cgroup_remove(cgroup);
-                return -se.error;
-        }
-
-        i->pid = pid;
-        (void) pid_get_starttime(pid, &i->pid_starttime);
+        /* The child reports through the pipe: EOF means exec happened (the pipe was close-on-
+         * exec), a record means it failed. It runs as the caller and may touch the caller's
+         * paths (a stalled mount), so wait for it in the event loop, bounded, not here. */
+        i->spawn_pid = pid;
+        i->spawn_fd = TAKE_FD(errpipe[0]);
         free(i->exe);
         i->exe = strdup(argv[0]);
-        i->started_realtime = now_usec(CLOCK_REALTIME);
-        i->exit_status = 0;
-        /* console.log is appended to across runs: only this run's output counts for the marker. */
-        i->console_offset = i->console_start;
-        i->marker_tail_len = 0;
-        instance_log(i,
-                     LOG_INFO,
-                     "VMM started (pid %i, %s%s)",
-                     (int) pid,
-                     argv[0],
-                     plan.kvm ? ", KVM" : ", TCG");
-        r = instance_watch(i);
+        i->spawn_kvm = plan.kvm;
+        r = sd_event_add_io(i->manager->event, &i->spawn_source, i->spawn_fd, EPOLLIN, on_spawn_result, i);
+        if (r >= 0)
+                r = sd_event_add_time_relative(
+                                i->manager->event,
+                                &i->spawn_timeout_source,
+                                CLOCK_MONOTONIC,
+                                SPAWN_TIMEOUT_USEC,
+                                0,
+                                on_spawn_timeout,
+                                i);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                i->pid = 0;
-                (void) asprintf(ret_error, "cannot watch the VMM: %s", strerror(-r));
+                spawn_done(i, NULL, "cannot watch the starting VMM");
+                (void) asprintf(ret_error, "cannot watch the starting VMM: %s", strerror(-r));
                 return r;
         }
         return 0;
@@ -815,11 +915,18 @@ fail:
         return r;
 }
 
+static void instance_start_failed(Instance *i, const char *e) {
+        instance_log(i, LOG_ERR, "cannot start: %s", strempty(e));
+        instance_set_status(i, e);
+        instance_set_state(i, INSTANCE_FAILED, REASON_SPAWN_FAILED);
+        instance_reply_pending(i, e ?: "unknown error");
+}
+
 int instance_start(Instance *i, char **ret_error) {
         _cleanup_free_ char *e = NULL;
         int r;
 
-        if (instance_is_active(i))
+        if (instance_is_active(i) || i->spawn_pid > 0)
                 return -EBUSY;
 
         /* A Start() during the policy's back-off replaces the pending restart. */
@@ -832,6 +939,7 @@ int instance_start(Instance *i, char **ret_error) {
         if (e)
                 e = escape_nonprintable(e);
         if (r < 0) {
+                /* Failed before the child ran: report now (the caller replies, nothing pends). */
                 instance_log(i, LOG_ERR, "cannot start: %s", strempty(e));
                 instance_set_status(i, e);
                 instance_set_state(i, INSTANCE_FAILED, REASON_SPAWN_FAILED);
@@ -839,7 +947,6 @@ int instance_start(Instance *i, char **ret_error) {
                         *ret_error = TAKE_PTR(e);
                 return r;
         }
-        instance_changed(i);
         return 0;
 }
 
@@ -959,6 +1066,22 @@ int instance_restart(Instance *i, char **ret_error) {
 }
 
 void instance_release(Instance *i) {
+        if (i->spawn_pid > 0) {
+                (void) kill(i->spawn_pid, SIGKILL);
+                (void) waitpid(i->spawn_pid, NULL, 0);
+                i->spawn_pid = 0;
+                i->spawn_source = sd_event_source_disable_unref(i->spawn_source);
+                i->spawn_timeout_source = sd_event_source_disable_unref(i->spawn_timeout_source);
+                i->spawn_fd = safe_close(i->spawn_fd);
+        }
+        if (i->pending_reply) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->pending_reply);
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                BUS_ERROR_NO_SUCH_INSTANCE,
+                                "Instance %u was removed while it was starting.",
+                                i->number);
+        }
         i->restart_requested = false;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         if (instance_is_active(i)) {
@@ -1023,6 +1146,7 @@ int instance_new(
                 .owner = owner,
                 .owner_gid = gid,
                 .pidfd = -EBADF,
+                .spawn_fd = -EBADF,
                 .state = INSTANCE_CREATING,
                 .reason = REASON_REQUESTED,
                 .vsock_cid = slot_vsock_cid(number),
@@ -1059,6 +1183,10 @@ int instance_new(
 Instance *instance_free(Instance *i) {
         if (!i)
                 return NULL;
+        sd_event_source_disable_unref(i->spawn_source);
+        sd_event_source_disable_unref(i->spawn_timeout_source);
+        safe_close(i->spawn_fd);
+        sd_bus_message_unref(i->pending_reply);
         sd_event_source_disable_unref(i->pidfd_source);
         safe_close(i->pidfd);
         sd_event_source_disable_unref(i->console_source);

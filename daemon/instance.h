@@ -73,6 +73,12 @@ struct Instance {
         int exit_status; /* exit code, or -signal */
         bool stop_requested, kill_requested, guest_shutdown;
         bool restart_requested; /* Restart(): start again once the VMM is gone */
+        pid_t spawn_pid;        /* forked, not yet exec'd (or failed) */
+        int spawn_fd;           /* its report pipe */
+        bool spawn_kvm;
+        sd_event_source *spawn_source, *spawn_timeout_source;
+        sd_bus_message *pending_reply; /* CreateInstance()/Start(): answered once the VMM exec'd */
+        bool pending_create;
 
         char *runtime_dir;
         char *console_log;

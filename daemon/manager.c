@@ -248,7 +248,8 @@ unsigned manager_count_active(Manager *m) {
         unsigned n = 0;
 
         for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
-                if (m->instances[k] && instance_is_active(m->instances[k]))
+                if (m->instances[k] &&
+                    (instance_is_active(m->instances[k]) || m->instances[k]->spawn_pid > 0))
                         n++;
         return n;
 }
