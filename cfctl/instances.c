@@ -274,15 +274,12 @@ int cfctl_parse_number(const char *s, unsigned *ret) {
         return 0;
 }
 
-int verb_show(sd_bus *bus, int argc, char *argv[]) {
+/* Instance N's properties, or an error that says it does not exist. */
+static int instance_props(sd_bus *bus, unsigned number, struct json_object **ret) {
         _cleanup_(json_object_putp) struct json_object *all = NULL;
         struct json_object *p;
-        unsigned number;
         int r;
 
-        r = cfctl_parse_number(argv[1], &number);
-        if (r < 0)
-                return r;
         r = fetch_instances(bus, &all);
         if (r < 0)
                 return r;
@@ -292,6 +289,21 @@ int verb_show(sd_bus *bus, int argc, char *argv[]) {
                                 -ENOENT,
                                 "No instance %u. 'cfctl list' shows the instances that exist.",
                                 number);
+        *ret = json_object_get(p);
+        return 0;
+}
+
+int verb_show(sd_bus *bus, int argc, char *argv[]) {
+        _cleanup_(json_object_putp) struct json_object *p = NULL;
+        unsigned number;
+        int r;
+
+        r = cfctl_parse_number(argv[1], &number);
+        if (r < 0)
+                return r;
+        r = instance_props(bus, number, &p);
+        if (r < 0)
+                return r;
         if (cfctl_json_mode() != 0)
                 return cfctl_print_json(p);
         json_object_object_foreach(p, key, val)
@@ -300,8 +312,7 @@ int verb_show(sd_bus *bus, int argc, char *argv[]) {
 }
 
 int verb_status(sd_bus *bus, int argc, char *argv[]) {
-        _cleanup_(json_object_putp) struct json_object *all = NULL;
-        struct json_object *p;
+        _cleanup_(json_object_putp) struct json_object *p = NULL;
         unsigned number;
         int r;
 
@@ -310,15 +321,9 @@ int verb_status(sd_bus *bus, int argc, char *argv[]) {
         r = cfctl_parse_number(argv[1], &number);
         if (r < 0)
                 return r;
-        r = fetch_instances(bus, &all);
+        r = instance_props(bus, number, &p);
         if (r < 0)
                 return r;
-        p = find_instance(all, number);
-        if (!p)
-                return log_error_errno(
-                                -ENOENT,
-                                "No instance %u. 'cfctl list' shows the instances that exist.",
-                                number);
         if (cfctl_json_mode() != 0) {
                 _cleanup_(json_object_putp) struct json_object *o = list_entry(p);
                 return cfctl_print_json(o);
@@ -403,24 +408,6 @@ int verb_kill(sd_bus *bus, int argc, char *argv[]) {
                 if (r < 0)
                         return r;
         }
-        return 0;
-}
-
-static int instance_props(sd_bus *bus, unsigned number, struct json_object **ret) {
-        _cleanup_(json_object_putp) struct json_object *all = NULL;
-        struct json_object *p;
-        int r;
-
-        r = fetch_instances(bus, &all);
-        if (r < 0)
-                return r;
-        p = find_instance(all, number);
-        if (!p)
-                return log_error_errno(
-                                -ENOENT,
-                                "No instance %u. 'cfctl list' shows the instances that exist.",
-                                number);
-        *ret = json_object_get(p);
         return 0;
 }
 

@@ -90,11 +90,13 @@ int strv_split(const char *s, const char *separators, char ***ret) {
                 if (n == 0)
                         break;
 
-                r = strv_push(&l, strndup(s, n));
+                char *e = strndup(s, n);
+
+                if (!e)
+                        return -ENOMEM;
+                r = strv_push(&l, e);
                 if (r < 0)
                         return r;
-                if (!l[strv_length(l) - 1])
-                        return -ENOMEM;
                 s += n;
         }
 

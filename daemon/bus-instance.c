@@ -118,19 +118,24 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         return 1;
 }
 
-static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
+/* Instance.Stop() and Manager.StopInstance(N). Without a VMM, instance_stop() still cancels a
+ * pending policy restart; only when there is nothing to stop is it InvalidState. */
+int bus_instance_stop(Instance *i, sd_bus_message *message, sd_bus_error *error) {
         int r;
 
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!instance_is_active(i))
-                return reply_state_error(error, i, "stop");
         r = instance_stop(i);
+        if (r == -ESRCH)
+                return reply_state_error(error, i, "stop");
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_stop(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_instance_stop(userdata, message, error);
 }
 
 static int method_kill(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -205,8 +210,8 @@ static int method_resume(sd_bus_message *message, void *userdata, sd_bus_error *
         return method_suspend_resume(message, userdata, false, error);
 }
 
-static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        Instance *i = userdata;
+/* Instance.Remove() and Manager.RemoveInstance(N). */
+int bus_instance_remove(Instance *i, sd_bus_message *message, sd_bus_error *error) {
         int r;
 
         r = bus_verify_instance_access(i, message, error);
@@ -214,6 +219,10 @@ static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *
                 return r < 0 ? r : 1;
         manager_remove_instance(i->manager, i);
         return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_remove(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return bus_instance_remove(userdata, message, error);
 }
 
 #define DEFINE_STRING_PROPERTY(name, expr)                                \

@@ -307,20 +307,7 @@ static int method_stop_instance(sd_bus_message *message, void *userdata, sd_bus_
         r = get_instance_arg(message, userdata, &i, error);
         if (r < 0)
                 return r;
-        r = bus_verify_instance_access(i, message, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        if (!instance_is_active(i))
-                return sd_bus_error_setf(
-                                error,
-                                BUS_ERROR_INVALID_STATE,
-                                "Instance %u is %s, not running.",
-                                i->number,
-                                instance_state_to_string(i->state));
-        r = instance_stop(i);
-        if (r < 0)
-                return r;
-        return sd_bus_reply_method_return(message, NULL);
+        return bus_instance_stop(i, message, error);
 }
 
 static int method_remove_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -330,11 +317,7 @@ static int method_remove_instance(sd_bus_message *message, void *userdata, sd_bu
         r = get_instance_arg(message, userdata, &i, error);
         if (r < 0)
                 return r;
-        r = bus_verify_instance_access(i, message, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        manager_remove_instance(userdata, i);
-        return sd_bus_reply_method_return(message, NULL);
+        return bus_instance_remove(i, message, error);
 }
 
 static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_error *error) {

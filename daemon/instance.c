@@ -911,7 +911,6 @@ fail:
                 safe_close(tap_fds[k]);
         safe_close(errpipe[0]);
         safe_close(errpipe[1]);
-        instance_release_taps(i);
         return r;
 }
 

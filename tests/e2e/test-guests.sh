@@ -65,9 +65,10 @@ assert_eq "$(instance_field "$NA" state)" running "A's instance after B's attemp
 as_user "$B" "$CFCTL" logs "$NB" | grep -aq CF-BOOTED || cf_fail "$B cannot read its own console"
 
 # cfctl monitor sees every change (PropertiesChanged of instances, InstanceNew/InstanceRemoved).
-"$CFCTL" --json=short monitor </dev/null >"$CF_TMP/monitor.log" 2>/dev/null &
+"$CFCTL" --json=short monitor </dev/null >"$CF_TMP/monitor.log" 2>"$CF_TMP/monitor.err" &
 CF_PIDS+=($!)
-cf_wait_for 5 test -e "$CF_TMP/monitor.log" || true
+# It says so once its match is in place: only then can it not miss what follows.
+cf_wait_for 5 grep -q "^Monitoring" "$CF_TMP/monitor.err" || cf_fail "cfctl monitor did not start"
 # logs -f follows the console (as its owner) until stopped.
 set +e
 timeout 3 setpriv --reuid="$A" --regid="$(id -g "$A")" --clear-groups "$CFCTL" logs -f "$NA" >"$CF_TMP/follow.log" 2>&1
@@ -93,6 +94,16 @@ cf_wait_for 10 grep -q "Instance $NB (uid $(id -u $B)): failed (crashed)" "$CF_T
 back() { [ "$(instance_field "$NB" state)" = running ] && [ "$(instance_field "$NB" pid)" != "$PIDB" ] &&
          [ "$(instance_field "$NB" restart_count)" = 1 ]; }
 cf_wait_for 20 back || cf_fail "restart=on-failure did not bring $NB back: $(instance_json "$NB")"
+
+# A second crash within the minute waits 1 s before restarting; Stop() in that window cancels it.
+PIDB=$(instance_field "$NB" pid)
+kill -9 "$PIDB"
+cf_wait_for 10 grep -q "Instance $NB (uid $(id -u $B)): restarting in 1000 ms" "$CF_TMP/daemon.log" ||
+        cf_fail "no second, longer back-off"
+as_user "$B" "$CFCTL" stop "$NB"
+assert_eq "$(instance_field "$NB" state)/$(instance_field "$NB" reason)" stopped/requested "state after Stop during back-off"
+restarted_again() { [ "$(instance_field "$NB" pid)" != 0 ]; }
+! cf_wait_for 3 restarted_again || cf_fail "the pending restart ran after Stop(): $(instance_json "$NB")"
 
 # Stop (owner): stopped/requested; Start() again works; Restart() keeps it running.
 as_user "$A" "$CFCTL" stop "$NA"

@@ -18,7 +18,8 @@ cf_info "guest with slot 3's MAC leased $IP"
 lease_of_slot3() {
         status_json | jq -r '.slots[] | select(.number == 3) | .taps[] | select(.kind == "ethernet") | .lease.ip // empty'
 }
-cf_wait_for 5 test -n "$(lease_of_slot3)" || true
+has_lease() { [ -n "$(lease_of_slot3)" ]; }
+cf_wait_for 5 has_lease || true
 assert_eq "$(lease_of_slot3)" "$IP" "lease shown for slot 3"
 assert_eq "$(status_json | jq -r '.slots[] | select(.number == 2) | .taps[] | select(.kind == "ethernet") | .lease')" null \
         "no lease for slot 2"
