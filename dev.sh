@@ -23,20 +23,21 @@ fi
 APT_PACKAGES=(
         # build
         gcc meson ninja-build pkg-config libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev
-        libseccomp-dev
-        # runtime
-        dbus polkitd dnsmasq-base nftables iproute2 passwd
+        libseccomp-dev libfdt-dev libvirglrenderer-dev
+        # runtime (libegl1, libegl-mesa0, libgl1-mesa-dri: the EGL and llvmpipe the drm_virgl probe needs;
+        # libvirglrenderer1 does not pull them in)
+        dbus polkitd dnsmasq-base nftables iproute2 passwd libegl1 libegl-mesa0 libgl1-mesa-dri
         # tests (busctl comes with the systemd package, which does not become PID 1 by being installed)
-        systemd jq busybox-static procps util-linux
+        systemd jq busybox-static procps util-linux valgrind
         # test guests (tests/guest): QEMU under TCG, the distribution kernel (installed with INITRD=No,
         # see deps), busybox-static and cpio for the guest's own initramfs
         qemu-system-x86 linux-image-amd64 cpio
 )
 DNF_PACKAGES=(
         gcc meson ninja-build pkgconf-pkg-config systemd-devel libnl3-devel nftables-devel json-c-devel
-        libseccomp-devel
-        dbus-daemon polkit dnsmasq nftables iproute shadow-utils systemd
-        jq busybox procps-ng util-linux
+        libseccomp-devel libfdt-devel virglrenderer-devel
+        dbus-daemon polkit dnsmasq nftables iproute shadow-utils systemd mesa-libEGL mesa-dri-drivers
+        jq busybox procps-ng util-linux valgrind libasan libubsan
         qemu-system-x86-core kernel-core cpio
 )
 
@@ -80,15 +81,46 @@ build() {
         ninja -C "$BUILD"
 }
 
+# The sanitizer variant: the same sources with ASan and UBSan, for the suites that run our code
+# in-process (tests/helpers/lib.sh turns any report into a failure).
+BUILD_ASAN=${BUILD_ASAN_DIR:-$SRC/build-asan}
+
+build_asan() {
+        if [ ! -f "$BUILD_ASAN/build.ninja" ]; then
+                log "Configuring $BUILD_ASAN (ASan + UBSan)"
+                meson setup "$BUILD_ASAN" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+                        -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+        fi
+        ninja -C "$BUILD_ASAN" >/dev/null
+}
+
+# meson test, then one plain closing line for whoever reads only the end: "N passed, ...".
+run_suites() {
+        local dir=$1 logbase=$2 rc=0; shift 2
+        meson test -C "$dir" --logbase "$logbase" "$@" --print-errorlogs --num-processes 2 || rc=$?
+        jq -r .result "$dir/meson-logs/$logbase.json" | awk '
+                /^(OK|EXPECTEDFAIL)$/ {p++} /^(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR)$/ {f++} /^SKIP$/ {s++}
+                END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' | tee -a "$BUILD/test-summary"
+        return $rc
+}
+
 run_tests() {
         local rc=0
+        : > "$BUILD/test-summary"
         log "Running suites unit, netns, integration, fuzz, e2e"
-        meson test -C "$BUILD" --suite unit --suite netns --suite integration --suite fuzz --suite e2e \
-                --print-errorlogs --num-processes 2 || rc=$?
-        # One plain closing line for whoever reads only the end.
-        jq -r .result "$BUILD/meson-logs/testlog.json" | awk '
-                /^(OK|EXPECTEDFAIL)$/ {p++} /^(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR)$/ {f++} /^SKIP$/ {s++}
-                END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'
+        run_suites "$BUILD" testlog --suite unit --suite netns --suite integration --suite fuzz --suite e2e || rc=1
+
+        log "Running suites unit, netns, integration, fuzz under ASan + UBSan ($BUILD_ASAN)"
+        build_asan
+        run_suites "$BUILD_ASAN" testlog --suite unit --suite netns --suite integration --suite fuzz || rc=1
+
+        if command -v valgrind >/dev/null; then
+                log "Running suite unit under valgrind (leaks are errors)"
+                run_suites "$BUILD" testlog-valgrind --suite unit \
+                        --wrapper "valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" || rc=1
+        fi
+        # The closing line sums the runs above.
+        awk '{p+=$1; f+=$3; s+=$5} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' "$BUILD/test-summary"
         return $rc
 }
 

@@ -518,7 +518,7 @@ static void instance_process_gone(Instance *i) {
                 s = INSTANCE_FAILED;
                 r = REASON_CRASHED;
         }
-        if (status < 0)
+        if (status < 0 && status != INT32_MIN)
                 instance_log(i,
                              s == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO,
                              "VMM killed by signal %s",
@@ -670,7 +670,9 @@ static void spawn_done(Instance *i, const SpawnError *se, const char *failure) {
                         e = strdup(failure);
                 if (asprintf(&cg, "instance-%u", i->number) >= 0)
                         (void) sandbox_cgroup_remove(cg);
-                instance_start_failed(i, e ? escape_nonprintable(TAKE_PTR(e)) : NULL);
+                if (e)
+                        e = escape_nonprintable(TAKE_PTR(e));
+                instance_start_failed(i, e);
                 return;
         }
 

@@ -152,6 +152,10 @@ int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
 }
 
 int nft_apply(const NetConfig *c, char **ret_error) {
+        /* Whether this libnftables knows "meta broute" (1.0.6 does not): asked once, by a dry run,
+         * since the answer cannot change while we run (and its parser leaks a little on the
+         * refusal). */
+        static int broute_supported = -1;
         _cleanup_free_ char *script = NULL;
         bool fallback = false;
         int r;
@@ -162,7 +166,9 @@ int nft_apply(const NetConfig *c, char **ret_error) {
         r = nft_build_ruleset(c, true, &script);
         if (r < 0)
                 return r;
-        if (strstr(script, "broute") && nft_run_full(script, true, NULL, NULL) < 0) {
+        if (strstr(script, "broute") && broute_supported < 0)
+                broute_supported = nft_run_full(script, true, NULL, NULL) >= 0;
+        if (strstr(script, "broute") && broute_supported == 0) {
                 script = mfree(script);
                 r = nft_build_ruleset(c, false, &script);
                 if (r < 0)

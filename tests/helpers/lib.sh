@@ -50,8 +50,31 @@ cf_cleanup() {
         for f in "$CF_TMP"/run/dnsmasq-*.pid; do
                 [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
         done
+        cf_check_sanitizers || rc=1
         [ -n "${CF_TMP:-}" ] && rm -rf "$CF_TMP"
         exit $rc
+}
+
+# In a sanitizer build (dev.sh test runs the suites in one) every instrumented process this test
+# started - the daemon, cfctl, helpers - writes its reports to $CF_TMP/sanitizer.<pid>: any report
+# fails the test, even when the process itself exited 0 (a leak found at exit, say).
+cf_sanitizer_env() {
+        export ASAN_OPTIONS="log_path=$CF_TMP/sanitizer:detect_leaks=1:fast_unwind_on_malloc=0:halt_on_error=1:abort_on_error=0:exitcode=23"
+        export UBSAN_OPTIONS="log_path=$CF_TMP/sanitizer:print_stacktrace=1:halt_on_error=1:exitcode=23"
+        export LSAN_OPTIONS="suppressions=$CF_SRC_DIR/tests/helpers/lsan.supp:print_suppressions=0"
+}
+
+cf_check_sanitizers() {
+        local f bad=0
+        [ -n "${CF_TMP:-}" ] || return 0
+        # UBSan in an ASan build reports to stderr: the daemon's log, say.
+        for f in "$CF_TMP"/sanitizer.* "$CF_TMP"/*.log; do
+                [ -f "$f" ] && grep -q -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$f" || continue
+                echo "--- sanitizer report $f:" >&2
+                head -n 60 "$f" >&2
+                bad=1
+        done
+        return $bad
 }
 
 # Waits (bounded, in 0.1 s steps) until pid is gone.
@@ -80,6 +103,7 @@ cf_setup() {
         # Not under /tmp: a VMM sees a private /tmp, and the guest image must be visible to it.
         CF_TMP=$(mktemp -d /var/tmp/cfhr-test.XXXXXX)
         chmod 755 "$CF_TMP"
+        cf_sanitizer_env
         trap cf_cleanup EXIT
         # timeout(1) and ^C end a test with a signal: clean up then too.
         trap 'exit 143' TERM
