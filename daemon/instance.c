@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,24 +13,20 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "backend.h"
 #include "bus-errors.h"
 #include "instance.h"
-#include "kvm.h"
 #include "log.h"
 #include "manager.h"
 #include "plan.h"
-#include "qemu.h"
 #include "sandbox.h"
 #include "tap.h"
 #include "util.h"
 
-#define QMP_RETRY_USEC (50 * USEC_PER_MSEC)
-#define QMP_ATTEMPTS_MAX 200 /* 10 s */
 #define STOP_TIMEOUT_DEFAULT_SEC 10
 #define KILL_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define CONSOLE_READ_MAX (64 * 1024)
 #define CONSOLE_SCAN_MAX (4 * 1024 * 1024)
-#define INSTANCE_TASKS_MAX 512
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
         [INSTANCE_CREATING] = "creating",   [INSTANCE_STARTING] = "starting", [INSTANCE_RUNNING] = "running",
@@ -45,6 +42,20 @@ static const char *const reason_table[_INSTANCE_REASON_MAX] = {
         [REASON_DAEMON_LOST] = "daemon-lost",   [REASON_RESTART_LIMIT] = "restart-limit",
         [REASON_RESTARTING] = "restarting",
 };
+
+const BackendOps *backend_ops(Backend b) {
+        switch (b) {
+        case BACKEND_QEMU:
+                return &backend_qemu_ops;
+        case BACKEND_CROSVM:
+        case BACKEND_CVD:
+                return NULL;
+        case _BACKEND_MAX:
+        case _BACKEND_INVALID:
+                break;
+        }
+        return NULL;
+}
 
 const char *instance_state_to_string(InstanceState s) {
         if (s < 0 || s >= _INSTANCE_STATE_MAX)
@@ -72,8 +83,7 @@ InstanceReason instance_reason_from_string(const char *s) {
         return _INSTANCE_REASON_INVALID;
 }
 
-static void instance_log(Instance *i, int level, const char *fmt, ...) _printf_(3, 4);
-static void instance_log(Instance *i, int level, const char *fmt, ...) {
+void instance_log(Instance *i, int level, const char *fmt, ...) {
         char buf[1024];
         va_list ap;
 
@@ -120,14 +130,14 @@ static void instance_reply_pending(Instance *i, const char *error) {
                                 error);
 }
 
-static void instance_set_status(Instance *i, const char *text) {
+void instance_set_status(Instance *i, const char *text) {
         free(i->status_text);
         /* It is sent over D-Bus: a path cut mid-character would make the bus drop us. */
         i->status_text = text ? escape_nonprintable(strdup(text)) : NULL;
 }
 
 /* Signals go through the pidfd: an adopted VMM is not our child, and its pid could be reused. */
-static int instance_signal(Instance *i, int sig) {
+int instance_signal(Instance *i, int sig) {
         if (i->pidfd >= 0) {
                 if (syscall(SYS_pidfd_send_signal, i->pidfd, sig, NULL, 0) < 0)
                         return -errno;
@@ -151,7 +161,7 @@ void instance_set_state(Instance *i, InstanceState s, InstanceReason r) {
         instance_changed(i);
 }
 
-static void instance_set_booted(Instance *i, bool b) {
+void instance_set_booted(Instance *i, bool b) {
         if (i->booted == b)
                 return;
         i->booted = b;
@@ -251,142 +261,30 @@ static int on_boot_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* QMP */
+/* Control channel: the backend says when it is up, and when the guest reset. */
 
-static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
-        Instance *i = userdata;
-
-        switch (ev) {
-        case QMP_EVENT_READY:
-                if (i->state == INSTANCE_STARTING)
-                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
-                if (!i->spec.boot_marker)
-                        instance_set_booted(i, true);
-                break;
-        case QMP_EVENT_SHUTDOWN:
-                if (detail && strstr(detail, "guest"))
-                        i->guest_shutdown = true;
-                break;
-        case QMP_EVENT_RESET:
-                instance_log(i, LOG_INFO, "guest reset");
-                if (i->spec.boot_marker) {
-                        /* The next boot's marker is what counts now. */
-                        struct stat st;
-                        if (stat(i->console_log, &st) >= 0)
-                                i->console_offset = i->console_start = (uint64_t) st.st_size;
-                        i->marker_tail_len = 0;
-                        instance_set_booted(i, false);
-                }
-                if (i->state == INSTANCE_RUNNING)
-                        instance_set_state(i, INSTANCE_RUNNING, REASON_GUEST_RESET);
-                break;
-        case QMP_EVENT_GUEST_PANICKED:
-                instance_log(i, LOG_WARNING, "guest panicked");
-                i->reason = REASON_GUEST_PANIC;
-                break;
-        case QMP_EVENT_STOP:
-                if (i->state == INSTANCE_RUNNING)
-                        instance_set_state(i, INSTANCE_SUSPENDED, REASON_REQUESTED);
-                break;
-        case QMP_EVENT_RESUME:
-                if (i->state == INSTANCE_SUSPENDED || i->state == INSTANCE_STARTING)
-                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
-                break;
-        case QMP_EVENT_ERROR:
-                instance_log(i, LOG_WARNING, "QMP command failed: %s", strempty(detail));
-                break;
-        case QMP_EVENT_REPLY:
-        case QMP_EVENT_NONE:
-                break;
-        }
+void instance_control_ready(Instance *i) {
+        if (i->state == INSTANCE_STARTING)
+                instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
+        if (!i->spec.boot_marker)
+                instance_set_booted(i, true);
 }
 
-static void instance_qmp_close(Instance *i) {
-        i->qmp_source = sd_event_source_disable_unref(i->qmp_source);
-        i->qmp_retry_source = sd_event_source_disable_unref(i->qmp_retry_source);
-        i->qmp = qmp_free(i->qmp);
+void instance_guest_reset(Instance *i) {
+        struct stat st;
+
+        if (!i->spec.boot_marker)
+                return;
+        /* The next boot's marker is what counts now. */
+        if (stat(i->console_log, &st) >= 0)
+                i->console_offset = i->console_start = (uint64_t) st.st_size;
+        i->marker_tail_len = 0;
+        instance_set_booted(i, false);
 }
 
-static int on_qmp_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Instance *i = userdata;
-        int r;
-
-        r = qmp_process(i->qmp, on_qmp_event, i);
-        if (r < 0) {
-                /* QEMU closed it: the process is exiting; the pidfd tells us the rest. */
-                instance_qmp_close(i);
-                return 0;
-        }
-        (void) sd_event_source_set_io_events(s, EPOLLIN | (qmp_wants_write(i->qmp) ? EPOLLOUT : 0));
-        return 0;
-}
-
-static int instance_qmp_connect(Instance *i);
-
-static int on_qmp_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        Instance *i = userdata;
-
-        i->qmp_retry_source = sd_event_source_disable_unref(i->qmp_retry_source);
-        (void) instance_qmp_connect(i);
-        return 0;
-}
-
-static int instance_qmp_connect(Instance *i) {
-        int r;
-
-        if (i->qmp || !instance_is_active(i) || i->spec.backend != BACKEND_QEMU)
-                return 0;
-        r = qmp_connect(i->qmp_path, &i->qmp);
-        if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
-                if (++i->qmp_attempts > QMP_ATTEMPTS_MAX) {
-                        instance_log(i, LOG_WARNING, "QMP socket %s never appeared", i->qmp_path);
-                        return r;
-                }
-                return sd_event_add_time_relative(
-                                i->manager->event,
-                                &i->qmp_retry_source,
-                                CLOCK_MONOTONIC,
-                                QMP_RETRY_USEC,
-                                0,
-                                on_qmp_retry,
-                                i);
-        }
-        if (r < 0)
-                return r;
-        /* The socket's path is in a directory its owner controls: talk only to our own VMM. */
-        {
-                struct ucred cred;
-                socklen_t len = sizeof(cred);
-
-                if (getsockopt(qmp_fd(i->qmp), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-                    cred.pid != i->pid) {
-                        instance_log(i,
-                                     LOG_WARNING,
-                                     "QMP socket %s is not served by the VMM (pid %i); ignoring it",
-                                     i->qmp_path,
-                                     (int) i->pid);
-                        i->qmp = qmp_free(i->qmp);
-                        return -EPERM;
-                }
-        }
-        r = sd_event_add_io(
-                        i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
-        if (r < 0)
-                instance_qmp_close(i);
-        return r;
-}
-
-static int instance_qmp_send(Instance *i, const char *cmd) {
-        int r;
-
-        if (!i->qmp)
-                return -ENOTCONN;
-        r = qmp_send(i->qmp, cmd);
-        if (r < 0)
-                return r;
-        if (i->qmp_source)
-                (void) sd_event_source_set_io_events(i->qmp_source, EPOLLIN | EPOLLOUT);
-        return 0;
+static void instance_disconnect(Instance *i) {
+        if (i->ops && i->ops->disconnect)
+                i->ops->disconnect(i);
 }
 
 /* Exit and restart policy */
@@ -487,11 +385,11 @@ static void instance_process_gone(Instance *i) {
         i->boot_timeout_source = sd_event_source_disable_unref(i->boot_timeout_source);
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
         i->console_source = sd_event_source_disable_unref(i->console_source);
-        instance_qmp_close(i);
+        instance_disconnect(i);
         i->pid = 0;
         i->pid_starttime = 0;
         i->booted = false;
-        if (i->spec.backend == BACKEND_QEMU || i->spec.backend == BACKEND_CROSVM) {
+        {
                 _cleanup_free_ char *cg = NULL;
                 if (asprintf(&cg, "instance-%u", i->number) >= 0)
                         (void) sandbox_cgroup_remove(cg);
@@ -508,6 +406,8 @@ static void instance_process_gone(Instance *i) {
         } else if (i->kill_requested) {
                 s = INSTANCE_STOPPED;
                 r = REASON_KILLED;
+        } else if (i->ops && i->ops->exit_outcome && i->ops->exit_outcome(i, status, &s, &r)) {
+                /* The backend's exit codes said what happened. */
         } else if (i->reason == REASON_GUEST_PANIC) {
                 s = INSTANCE_FAILED;
                 r = REASON_GUEST_PANIC;
@@ -587,8 +487,9 @@ static int instance_watch(Instance *i) {
                                 return r;
                 }
         }
-        i->qmp_attempts = 0;
-        (void) instance_qmp_connect(i);
+        i->control_attempts = 0;
+        if (i->ops && i->ops->connect)
+                (void) i->ops->connect(i);
         return 0;
 }
 
@@ -611,7 +512,7 @@ static int instance_prepare_dirs(Instance *i) {
         /* The owner's VMM writes here (console, QMP socket); nobody else may read it. */
         if (chown(i->runtime_dir, i->owner, i->owner_gid) < 0 || chmod(i->runtime_dir, 0700) < 0)
                 return -errno;
-        (void) unlink(i->qmp_path);
+        (void) unlink(i->control_path);
         fd = open(i->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
         if (fd < 0)
                 return -errno;
@@ -685,10 +586,11 @@ static void spawn_done(Instance *i, const SpawnError *se, const char *failure) {
         i->marker_tail_len = 0;
         instance_log(i,
                      LOG_INFO,
-                     "VMM started (pid %i, %s%s)",
+                     "VMM started (pid %i, %s%s%s)",
                      (int) pid,
                      strempty(i->exe),
-                     i->spawn_kvm ? ", KVM" : ", TCG");
+                     i->spawn_note ? ", " : "",
+                     strempty(i->spawn_note));
         r = instance_watch(i);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
@@ -730,28 +632,58 @@ static int on_spawn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+void spawn_plan_done(SpawnPlan *p) {
+        free(p->exe);
+        strv_free(p->argv);
+        strv_free(p->env);
+        for (size_t k = 0; k < p->n_fds; k++)
+                safe_close(p->fds[k]);
+        *p = (SpawnPlan){};
+}
+
+/* Attaches to the slot's taps and gives them to the owner: while the instance holds the slot they
+ * are the owner's alone (group root, so other cvdnetwork members cannot attach). ret_fds NULL:
+ * only change the owner, hold nothing (a VMM that opens them by name). */
+int instance_open_taps(Instance *i, int *ret_fds, char **ret_error) {
+        int fds[INSTANCE_NICS] = { -EBADF, -EBADF, -EBADF };
+        int r = 0;
+
+        for (size_t k = 0; k < INSTANCE_NICS && r >= 0; k++) {
+                r = tap_open(i->taps[k], &fds[k]);
+                if (r < 0) {
+                        (void) asprintf(ret_error,
+                                        "%s: %s",
+                                        i->taps[k],
+                                        r == -EBUSY ? "held by another process (a VMM or launch_cvd started by hand?)"
+                                                        : r == -ENODEV ? "missing; run 'cfctl network up'"
+                                                                       : strerror(-r));
+                        break;
+                }
+                r = tap_set_owner(fds[k], i->owner, 0);
+                if (r < 0)
+                        (void) asprintf(ret_error, "%s: cannot set owner: %s", i->taps[k], strerror(-r));
+        }
+        for (size_t k = 0; k < INSTANCE_NICS; k++)
+                if (r < 0 || !ret_fds)
+                        safe_close(fds[k]);
+                else
+                        ret_fds[k] = fds[k];
+        return r;
+}
+
 static int instance_spawn(Instance *i, char **ret_error) {
-        _cleanup_(strv_freep) char **argv = NULL;
-        _cleanup_free_ char *qemu = NULL, *cgroup = NULL;
+        _cleanup_(spawn_plan_done) SpawnPlan plan = {};
+        _cleanup_free_ char *cgroup = NULL;
         _cleanup_close_ int console = -EBADF;
-        int tap_fds[INSTANCE_NICS] = { -EBADF, -EBADF, -EBADF };
         int errpipe[2] = { -EBADF, -EBADF };
-        QemuPlan plan;
         pid_t pid;
         int r;
 
-        if (i->spec.backend != BACKEND_QEMU) {
+        if (!i->ops) {
                 (void) asprintf(ret_error,
                                 "backend %s is not available yet; use qemu",
                                 backend_to_string(i->spec.backend));
                 return -EOPNOTSUPP;
-        }
-        r = qemu_find(&qemu);
-        if (r < 0) {
-                (void) asprintf(ret_error,
-                                "qemu-system not found: install the qemu-system-x86 package "
-                                "(or set CF_QEMU)");
-                return r;
         }
 
         r = instance_prepare_dirs(i);
@@ -760,82 +692,44 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 return r;
         }
 
-        for (size_t k = 0; k < INSTANCE_NICS; k++) {
-                r = tap_open(i->taps[k], &tap_fds[k]);
-                if (r < 0) {
-                        (void) asprintf(ret_error,
-                                        "%s: %s",
-                                        i->taps[k],
-                                        r == -EBUSY ? "held by another process (a VMM or launch_cvd started by hand?)"
-                                                        : r == -ENODEV ? "missing; run 'cfctl network up'"
-                                                                       : strerror(-r));
-                        goto fail;
-                }
-                /* While the instance holds the slot, its taps belong to its owner alone: the group
-                 * becomes root's, so other cvdnetwork members cannot attach. */
-                r = tap_set_owner(tap_fds[k], i->owner, 0);
-                if (r < 0) {
-                        (void) asprintf(ret_error, "%s: cannot set owner: %s", i->taps[k], strerror(-r));
-                        goto fail;
-                }
-        }
-
-        if (i->manager->kvm_usable < 0) {
-                char why[256];
-
-                i->manager->kvm_usable = kvm_probe(qemu, why, sizeof(why)) > 0;
-                if (i->manager->kvm_usable)
-                        log_info("KVM is usable: guests run with -accel kvm.");
-                else
-                        log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
-        }
-        plan = (QemuPlan){
-                .qemu = qemu,
-                .kvm = i->manager->kvm_usable > 0,
-                .n_nics = INSTANCE_NICS,
-                .macs = { i->macs[0], i->macs[1], i->macs[2] },
-                .qmp_path = i->qmp_path,
-        };
-        r = qemu_build_argv(&i->spec, &plan, &argv);
-        if (r < 0) {
-                (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));
-                goto fail;
-        }
+        r = i->ops->plan(i, &plan, ret_error);
+        if (r < 0)
+                return r;
+        assert(plan.argv && plan.argv[0] && plan.n_fds < SPAWN_FDS_MAX);
 
         console = console_open(i, O_WRONLY);
         if (console < 0) {
-                r = console;
-                (void) asprintf(ret_error, "cannot open %s: %s", i->console_log, strerror(-r));
-                goto fail;
+                (void) asprintf(ret_error, "cannot open %s: %s", i->console_log, strerror(-console));
+                return console;
         }
         {
                 struct stat st;
                 i->console_start = fstat(console, &st) >= 0 ? (uint64_t) st.st_size : 0;
         }
-        if (asprintf(&cgroup, "instance-%u", i->number) < 0) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if (pipe2(errpipe, O_CLOEXEC) < 0) {
-                r = -errno;
-                goto fail;
-        }
+        if (asprintf(&cgroup, "instance-%u", i->number) < 0)
+                return -ENOMEM;
+        if (pipe2(errpipe, O_CLOEXEC) < 0)
+                return -errno;
 
         pid = fork();
         if (pid < 0) {
                 r = -errno;
                 (void) asprintf(ret_error, "fork: %s", strerror(-r));
-                goto fail;
+                safe_close(errpipe[0]);
+                safe_close(errpipe[1]);
+                return r;
         }
         if (pid == 0) {
-                int keep[INSTANCE_NICS + 1];
+                int keep[SPAWN_FDS_MAX + 1];
+                size_t n_keep = plan.n_fds + 1;
+                int errfd = 3 + (int) plan.n_fds; /* where the error pipe ends up */
                 const char *step = NULL;
                 SandboxSpec sb;
 
                 /* The error pipe rides along as the last kept fd, still close-on-exec. */
-                for (size_t k = 0; k < INSTANCE_NICS; k++)
-                        keep[k] = tap_fds[k];
-                keep[INSTANCE_NICS] = errpipe[1];
+                for (size_t k = 0; k < plan.n_fds; k++)
+                        keep[k] = plan.fds[k];
+                keep[plan.n_fds] = errpipe[1];
                 sb = (SandboxSpec){
                         .uid = i->owner,
                         .gid = i->owner_gid,
@@ -843,44 +737,48 @@ static int instance_spawn(Instance *i, char **ret_error) {
                         .n_groups = i->n_groups,
                         .runtime_dir = i->runtime_dir,
                         .cgroup_name = cgroup,
-                        .memory_max_bytes = ((uint64_t) i->spec.memory_mb + 512) * 1024 * 1024,
-                        .tasks_max = INSTANCE_TASKS_MAX,
+                        .memory_max_bytes = ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 *
+                                        1024,
+                        .tasks_max = plan.tasks_max,
                         .keep_fds = keep,
-                        .n_keep_fds = INSTANCE_NICS + 1,
+                        .n_keep_fds = n_keep,
                         .stdout_fd = console,
-                        .new_netns = true,
+                        .new_netns = plan.new_netns,
                         /* Disks stay writable inside the read-only system; the uid's own
                          * permissions still decide. */
                         .writable_paths = (const char *const *) i->spec.disks,
-                        .seccomp = i->manager->config.vmm_seccomp,
+                        .seccomp = plan.seccomp && i->manager->config.vmm_seccomp,
                 };
                 r = sandbox_enter(&sb, &step);
                 if (r < 0) {
                         /* Until the fds are rearranged the pipe has its old number; after, it sits
-                         * behind the taps. Writing to a guessed number could hit a tap. */
+                         * behind the handed-over fds. Writing to a guessed number could hit a tap. */
                         bool moved = step && !streq(step, "spec") && !streq(step, "setsid") &&
                                         !streq(step, "signals") && !streq(step, "fds");
-                        child_fail(moved ? 3 + INSTANCE_NICS : errpipe[1], -r, step ?: "sandbox", NULL);
+                        child_fail(moved ? errfd : errpipe[1], -r, step ?: "sandbox", NULL);
                 }
-                /* The error pipe is now fd 3 + INSTANCE_NICS: close-on-exec again. */
-                (void) fcntl(3 + INSTANCE_NICS, F_SETFD, FD_CLOEXEC);
+                /* The error pipe is now fd errfd: close-on-exec again. */
+                (void) fcntl(errfd, F_SETFD, FD_CLOEXEC);
 
                 /* Paths the caller gave are checked as the caller, here, never by the daemon. */
                 if (i->spec.kernel && access(i->spec.kernel, R_OK) < 0)
-                        child_fail(3 + INSTANCE_NICS, errno, "kernel", i->spec.kernel);
+                        child_fail(errfd, errno, "kernel", i->spec.kernel);
                 if (i->spec.initrd && access(i->spec.initrd, R_OK) < 0)
-                        child_fail(3 + INSTANCE_NICS, errno, "initrd", i->spec.initrd);
+                        child_fail(errfd, errno, "initrd", i->spec.initrd);
                 STRV_FOREACH (d, i->spec.disks)
                         if (access(*d, R_OK | W_OK) < 0)
-                                child_fail(3 + INSTANCE_NICS, errno, "disk", *d);
+                                child_fail(errfd, errno, "disk", *d);
+                if (plan.check_exe && access(plan.argv[0], X_OK) < 0)
+                        child_fail(errfd, errno, "executable", plan.argv[0]);
 
-                execv(argv[0], argv);
-                child_fail(3 + INSTANCE_NICS, errno, "exec", argv[0]);
+                if (plan.env)
+                        execve(plan.argv[0], plan.argv, plan.env);
+                else
+                        execv(plan.argv[0], plan.argv);
+                child_fail(errfd, errno, "exec", plan.argv[0]);
         }
 
         errpipe[1] = safe_close(errpipe[1]);
-        for (size_t k = 0; k < INSTANCE_NICS; k++)
-                tap_fds[k] = safe_close(tap_fds[k]);
 
         /* The child reports through the pipe: EOF means exec happened (the pipe was close-on-
          * exec), a record means it failed. It runs as the caller and may touch the caller's
@@ -888,8 +786,8 @@ static int instance_spawn(Instance *i, char **ret_error) {
         i->spawn_pid = pid;
         i->spawn_fd = TAKE_FD(errpipe[0]);
         free(i->exe);
-        i->exe = strdup(argv[0]);
-        i->spawn_kvm = plan.kvm;
+        i->exe = strdup(plan.argv[0]);
+        i->spawn_note = plan.note;
         r = sd_event_add_io(i->manager->event, &i->spawn_source, i->spawn_fd, EPOLLIN, on_spawn_result, i);
         if (r >= 0)
                 r = sd_event_add_time_relative(
@@ -907,13 +805,6 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 return r;
         }
         return 0;
-
-fail:
-        for (size_t k = 0; k < INSTANCE_NICS; k++)
-                safe_close(tap_fds[k]);
-        safe_close(errpipe[0]);
-        safe_close(errpipe[1]);
-        return r;
 }
 
 static void instance_start_failed(Instance *i, const char *e) {
@@ -952,6 +843,12 @@ int instance_start(Instance *i, char **ret_error) {
 }
 
 /* Stop() escalates: ACPI power button, then QMP quit (or SIGTERM), then SIGKILL. */
+static int instance_backend_stop(Instance *i, bool graceful) {
+        if (!i->ops || !i->ops->stop)
+                return -EOPNOTSUPP;
+        return i->ops->stop(i, graceful);
+}
+
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Instance *i = userdata;
 
@@ -964,7 +861,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                              LOG_INFO,
                              "guest did not power off within %u s; quitting the VMM",
                              i->stop_timeout_sec);
-                if (instance_qmp_send(i, "quit") < 0)
+                if (instance_backend_stop(i, false) < 0)
                         (void) instance_signal(i, SIGTERM);
                 (void) sd_event_add_time_relative(
                                 i->manager->event,
@@ -994,21 +891,20 @@ int instance_stop(Instance *i) {
                 instance_set_state(i, INSTANCE_STOPPED, REASON_REQUESTED);
                 return 0;
         }
-        bool suspended = i->state == INSTANCE_SUSPENDED;
-
         i->stop_requested = true;
         i->stop_stage = 0;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
-        instance_set_state(i, INSTANCE_STOPPING, REASON_REQUESTED);
 
-        /* ACPI power button first, so the guest can shut down cleanly (a paused guest cannot). */
-        if (i->qmp && instance_qmp_send(i, suspended ? "quit" : "system_powerdown") >= 0)
+        /* The guest first (QEMU: ACPI power button; crosvm: stop; launch_cvd: its monitor), then
+         * signals. The backend sees the state before this call (a paused guest cannot power off). */
+        if (instance_backend_stop(i, true) >= 0)
                 timeout = (uint64_t) i->stop_timeout_sec * USEC_PER_SEC;
         else {
                 (void) instance_signal(i, SIGTERM);
                 i->stop_stage = 1;
                 timeout = KILL_TIMEOUT_USEC;
         }
+        instance_set_state(i, INSTANCE_STOPPING, REASON_REQUESTED);
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
         return sd_event_add_time_relative(
                         i->manager->event,
@@ -1032,13 +928,17 @@ int instance_kill(Instance *i, int sig) {
 int instance_suspend(Instance *i) {
         if (i->state != INSTANCE_RUNNING)
                 return -EBADRQC;
-        return instance_qmp_send(i, "stop");
+        if (!i->ops || !i->ops->suspend)
+                return -EOPNOTSUPP;
+        return i->ops->suspend(i);
 }
 
 int instance_resume(Instance *i) {
         if (i->state != INSTANCE_SUSPENDED)
                 return -EBADRQC;
-        return instance_qmp_send(i, "cont");
+        if (!i->ops || !i->ops->resume)
+                return -EOPNOTSUPP;
+        return i->ops->resume(i);
 }
 
 int instance_restart(Instance *i, char **ret_error) {
@@ -1052,9 +952,9 @@ int instance_restart(Instance *i, char **ret_error) {
         i->stop_requested = true;
         i->stop_stage = 1;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
-        instance_set_state(i, INSTANCE_STOPPING, REASON_RESTARTING);
-        if (instance_qmp_send(i, "quit") < 0)
+        if (instance_backend_stop(i, false) < 0)
                 (void) instance_signal(i, SIGTERM);
+        instance_set_state(i, INSTANCE_STOPPING, REASON_RESTARTING);
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
         return sd_event_add_time_relative(
                         i->manager->event,
@@ -1095,7 +995,7 @@ void instance_release(Instance *i) {
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         instance_release_taps(i);
         if (i->runtime_dir) {
-                (void) unlink(i->qmp_path);
+                (void) unlink(i->control_path);
                 (void) unlink(i->console_log);
                 (void) rmdir(i->runtime_dir);
         }
@@ -1143,6 +1043,7 @@ int instance_new(
                 return -ENOMEM;
         *i = (Instance){
                 .manager = m,
+                .ops = backend_ops(spec->backend),
                 .number = number,
                 .owner = owner,
                 .owner_gid = gid,
@@ -1172,7 +1073,7 @@ int instance_new(
         if (asprintf(&i->object_path, "%s/instance/%u", MANAGER_PATH, number) < 0 ||
             asprintf(&i->runtime_dir, "%s/instances/%u", m->runtime_dir, number) < 0 ||
             asprintf(&i->console_log, "%s/console.log", i->runtime_dir) < 0 ||
-            asprintf(&i->qmp_path, "%s/qmp.sock", i->runtime_dir) < 0)
+            asprintf(&i->control_path, "%s/qmp.sock", i->runtime_dir) < 0)
                 return -ENOMEM;
 
         i->spec = *spec;
@@ -1194,7 +1095,7 @@ Instance *instance_free(Instance *i) {
         sd_event_source_disable_unref(i->boot_timeout_source);
         sd_event_source_disable_unref(i->stop_timeout_source);
         sd_event_source_disable_unref(i->restart_source);
-        instance_qmp_close(i);
+        instance_disconnect(i);
         instance_spec_done(&i->spec);
         free(i->groups);
         free(i->object_path);
@@ -1202,6 +1103,6 @@ Instance *instance_free(Instance *i) {
         free(i->exe);
         free(i->runtime_dir);
         free(i->console_log);
-        free(i->qmp_path);
+        free(i->control_path);
         return mfree(i);
 }

@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "spec.h"
 
+typedef struct BackendOps BackendOps;
 typedef struct Manager Manager;
 typedef struct Instance Instance;
 typedef struct Qmp Qmp;
@@ -59,6 +60,7 @@ struct Instance {
         gid_t *groups;
         size_t n_groups;
         InstanceSpec spec;
+        const BackendOps *ops; /* NULL: the backend is not implemented */
         char *object_path;
 
         InstanceState state;
@@ -75,14 +77,14 @@ struct Instance {
         bool restart_requested; /* Restart(): start again once the VMM is gone */
         pid_t spawn_pid;        /* forked, not yet exec'd (or failed) */
         int spawn_fd;           /* its report pipe */
-        bool spawn_kvm;
+        const char *spawn_note; /* static: "KVM", "TCG", ... */
         sd_event_source *spawn_source, *spawn_timeout_source;
         sd_bus_message *pending_reply; /* CreateInstance()/Start(): answered once the VMM exec'd */
         bool pending_create;
 
         char *runtime_dir;
         char *console_log;
-        char *qmp_path;
+        char *control_path; /* the backend's control socket (QMP, crosvm, launch_cvd monitor) */
         char taps[INSTANCE_NICS][IFNAMSIZ];
         char macs[INSTANCE_NICS][18];
         unsigned vsock_cid;
@@ -92,10 +94,10 @@ struct Instance {
         unsigned restart_count;
         uint64_t restart_times[INSTANCE_RESTART_BURST];
 
-        Qmp *qmp;
+        sd_event_source *control_retry_source; /* waiting for the control socket */
+        unsigned control_attempts;
+        Qmp *qmp; /* qemu */
         sd_event_source *qmp_source;
-        sd_event_source *qmp_retry_source;
-        unsigned qmp_attempts;
         sd_event_source *console_source;
         uint64_t console_offset;                    /* next byte of console.log to scan */
         uint64_t console_start;                     /* where the current run's output begins */
@@ -142,3 +144,15 @@ bool instance_is_active(const Instance *i); /* a VMM process exists */
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe);
 
 void instance_set_state(Instance *i, InstanceState s, InstanceReason r);
+
+/* For the backends (daemon/backend-*.c). */
+void instance_log(Instance *i, int level, const char *fmt, ...) _printf_(3, 4);
+void instance_set_status(Instance *i, const char *text);
+void instance_set_booted(Instance *i, bool b);
+int instance_signal(Instance *i, int sig);
+/* The control channel is up: starting becomes running; booted now unless a marker decides. */
+void instance_control_ready(Instance *i);
+/* The guest reset in place: only the next boot's marker counts. */
+void instance_guest_reset(Instance *i);
+/* Attaches to the slot's taps and makes them the owner's; ret_fds NULL: hold none of them. */
+int instance_open_taps(Instance *i, int *ret_fds, char **ret_error);

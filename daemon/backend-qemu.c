@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The qemu backend: QEMU from $CF_QEMU or PATH, the slot's taps as fds, QMP as control channel
+ * (power button, quit, stop/cont, and the guest's SHUTDOWN/RESET/GUEST_PANICKED events). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+#include "kvm.h"
+#include "log.h"
+#include "manager.h"
+#include "qemu.h"
+#include "util.h"
+
+#define QMP_RETRY_USEC (50 * USEC_PER_MSEC)
+#define QMP_ATTEMPTS_MAX 200 /* 10 s */
+
+static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
+        Instance *i = userdata;
+
+        switch (ev) {
+        case QMP_EVENT_READY:
+                instance_control_ready(i);
+                break;
+        case QMP_EVENT_SHUTDOWN:
+                if (detail && strstr(detail, "guest"))
+                        i->guest_shutdown = true;
+                break;
+        case QMP_EVENT_RESET:
+                instance_log(i, LOG_INFO, "guest reset");
+                instance_guest_reset(i);
+                if (i->state == INSTANCE_RUNNING)
+                        instance_set_state(i, INSTANCE_RUNNING, REASON_GUEST_RESET);
+                break;
+        case QMP_EVENT_GUEST_PANICKED:
+                instance_log(i, LOG_WARNING, "guest panicked");
+                i->reason = REASON_GUEST_PANIC;
+                break;
+        case QMP_EVENT_STOP:
+                if (i->state == INSTANCE_RUNNING)
+                        instance_set_state(i, INSTANCE_SUSPENDED, REASON_REQUESTED);
+                break;
+        case QMP_EVENT_RESUME:
+                if (i->state == INSTANCE_SUSPENDED || i->state == INSTANCE_STARTING)
+                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
+                break;
+        case QMP_EVENT_ERROR:
+                instance_log(i, LOG_WARNING, "QMP command failed: %s", strempty(detail));
+                break;
+        case QMP_EVENT_REPLY:
+        case QMP_EVENT_NONE:
+                break;
+        }
+}
+
+static void qemu_disconnect(Instance *i) {
+        i->qmp_source = sd_event_source_disable_unref(i->qmp_source);
+        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+        i->qmp = qmp_free(i->qmp);
+}
+
+static int on_qmp_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        int r;
+
+        r = qmp_process(i->qmp, on_qmp_event, i);
+        if (r < 0) {
+                /* QEMU closed it: the process is exiting; the pidfd tells us the rest. */
+                qemu_disconnect(i);
+                return 0;
+        }
+        (void) sd_event_source_set_io_events(s, EPOLLIN | (qmp_wants_write(i->qmp) ? EPOLLOUT : 0));
+        return 0;
+}
+
+static int qemu_connect(Instance *i);
+
+static int on_qmp_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+        (void) qemu_connect(i);
+        return 0;
+}
+
+static int qemu_connect(Instance *i) {
+        int r;
+
+        if (i->qmp || !instance_is_active(i))
+                return 0;
+        r = qmp_connect(i->control_path, &i->qmp);
+        if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
+                if (++i->control_attempts > QMP_ATTEMPTS_MAX) {
+                        instance_log(i, LOG_WARNING, "QMP socket %s never appeared", i->control_path);
+                        return r;
+                }
+                return sd_event_add_time_relative(
+                                i->manager->event,
+                                &i->control_retry_source,
+                                CLOCK_MONOTONIC,
+                                QMP_RETRY_USEC,
+                                0,
+                                on_qmp_retry,
+                                i);
+        }
+        if (r < 0)
+                return r;
+        /* The socket's path is in a directory its owner controls: talk only to our own VMM. */
+        {
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+
+                if (getsockopt(qmp_fd(i->qmp), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+                    cred.pid != i->pid) {
+                        instance_log(i,
+                                     LOG_WARNING,
+                                     "QMP socket %s is not served by the VMM (pid %i); ignoring it",
+                                     i->control_path,
+                                     (int) i->pid);
+                        i->qmp = qmp_free(i->qmp);
+                        return -EPERM;
+                }
+        }
+        r = sd_event_add_io(
+                        i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
+        if (r < 0)
+                qemu_disconnect(i);
+        return r;
+}
+
+static int qmp_command(Instance *i, const char *cmd) {
+        int r;
+
+        if (!i->qmp)
+                return -ENOTCONN;
+        r = qmp_send(i->qmp, cmd);
+        if (r < 0)
+                return r;
+        if (i->qmp_source)
+                (void) sd_event_source_set_io_events(i->qmp_source, EPOLLIN | EPOLLOUT);
+        return 0;
+}
+
+/* ACPI power button first, so the guest can shut down cleanly (a paused guest cannot). */
+static int qemu_stop(Instance *i, bool graceful) {
+        if (graceful && i->state != INSTANCE_SUSPENDED)
+                return qmp_command(i, "system_powerdown");
+        return qmp_command(i, "quit");
+}
+
+static int qemu_suspend(Instance *i) {
+        return qmp_command(i, "stop");
+}
+
+static int qemu_resume(Instance *i) {
+        return qmp_command(i, "cont");
+}
+
+static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
+        _cleanup_(strv_freep) char **argv = NULL;
+        QemuPlan plan;
+        int r;
+
+        r = qemu_find(&p->exe);
+        if (r < 0) {
+                (void) asprintf(ret_error,
+                                "qemu-system not found: install the qemu-system-x86 package "
+                                "(or set CF_QEMU)");
+                return r;
+        }
+
+        r = instance_open_taps(i, p->fds, ret_error);
+        if (r < 0)
+                return r;
+        p->n_fds = INSTANCE_NICS;
+
+        if (i->manager->kvm_usable < 0) {
+                char why[256];
+
+                i->manager->kvm_usable = kvm_probe(p->exe, why, sizeof(why)) > 0;
+                if (i->manager->kvm_usable)
+                        log_info("KVM is usable: guests run with -accel kvm.");
+                else
+                        log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
+        }
+        plan = (QemuPlan){
+                .qemu = p->exe,
+                .kvm = i->manager->kvm_usable > 0,
+                .n_nics = INSTANCE_NICS,
+                .macs = { i->macs[0], i->macs[1], i->macs[2] },
+                .qmp_path = i->control_path,
+        };
+        r = qemu_build_argv(&i->spec, &plan, &argv);
+        if (r < 0) {
+                (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));
+                return r;
+        }
+        p->argv = TAKE_PTR(argv);
+        p->new_netns = true;
+        p->seccomp = true;
+        p->memory_overhead_mb = 512;
+        p->tasks_max = 512;
+        p->note = plan.kvm ? "KVM" : "TCG";
+        return 0;
+}
+
+const BackendOps backend_qemu_ops = {
+        .backend = BACKEND_QEMU,
+        .plan = qemu_plan,
+        .connect = qemu_connect,
+        .disconnect = qemu_disconnect,
+        .stop = qemu_stop,
+        .suspend = qemu_suspend,
+        .resume = qemu_resume,
+};
