@@ -584,11 +584,15 @@ static int parse_argv(int argc, char *argv[]) {
                         if (c == ARG_DISK) {
                                 if (strv_push(&arg_start.disks, p) < 0)
                                         return log_oom();
-                        } else
-                                *(c == ARG_KERNEL                         ? &arg_start.kernel
-                                                  : c == ARG_INITRD       ? &arg_start.initrd
-                                                  : c == ARG_HOST_PACKAGE ? &arg_start.host_package
-                                                                          : &arg_start.images_dir) = p;
+                        } else {
+                                char **dest = c == ARG_KERNEL             ? &arg_start.kernel
+                                              : c == ARG_INITRD           ? &arg_start.initrd
+                                              : c == ARG_HOST_PACKAGE     ? &arg_start.host_package
+                                                                          : &arg_start.images_dir;
+                                /* The last one given counts. */
+                                free(*dest);
+                                *dest = p;
+                        }
                         break;
                 }
                 case ARG_CMDLINE:
@@ -642,13 +646,28 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
-static int run(int argc, char *argv[], int *ret_exit) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        const Verb *verb = NULL;
+void cfctl_args_reset(void) {
+        free(arg_start.kernel);
+        free(arg_start.initrd);
+        free(arg_start.host_package);
+        free(arg_start.images_dir);
+        strv_free(arg_start.disks);
+        strv_free(arg_start.extra_args);
+        arg_start = (typeof(arg_start)) {};
+        arg_json = JSON_OFF;
+        arg_legend = arg_ask_password = true;
+        arg_quiet = arg_wait = arg_follow = false;
+        arg_timeout = 300;
+        arg_signal = SIGTERM;
+        /* getopt_long starts afresh (and re-reads its own state) with optind 0. */
+        optind = 0;
+}
+
+int cfctl_parse(int argc, char *argv[], int *ret_verb, int *ret_exit) {
         int r, n;
 
+        *ret_verb = -1;
         *ret_exit = EXIT_USAGE;
-        log_open();
         r = parse_argv(argc, argv);
         if (r <= 0) {
                 if (r == 0)
@@ -662,16 +681,31 @@ static int run(int argc, char *argv[], int *ret_exit) {
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(argv[optind], verbs[i].name))
-                        verb = &verbs[i];
-        if (!verb) {
+                        *ret_verb = (int) i;
+        if (*ret_verb < 0) {
                 log_error("Unknown command '%s'. See 'cfctl --help' for the list.", argv[optind]);
                 return -EINVAL;
         }
         n = argc - optind;
-        if ((unsigned) n < verb->min_args || (unsigned) n > verb->max_args) {
-                log_error("Wrong number of arguments for '%s'. See 'cfctl --help'.", verb->name);
+        if ((unsigned) n < verbs[*ret_verb].min_args || (unsigned) n > verbs[*ret_verb].max_args) {
+                log_error("Wrong number of arguments for '%s'. See 'cfctl --help'.", verbs[*ret_verb].name);
+                *ret_verb = -1;
                 return -EINVAL;
         }
+        return 1;
+}
+
+static int run(int argc, char *argv[], int *ret_exit) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const Verb *verb;
+        int r, n, v;
+
+        log_open();
+        r = cfctl_parse(argc, argv, &v, ret_exit);
+        if (r <= 0)
+                return r;
+        verb = &verbs[v];
+        n = argc - optind;
 
         *ret_exit = EXIT_FAILURE;
         r = sd_bus_error_add_map(cf_bus_errors);
@@ -697,9 +731,10 @@ static int run(int argc, char *argv[], int *ret_exit) {
         return r;
 }
 
-int main(int argc, char *argv[]) {
+int cfctl_main(int argc, char *argv[]) {
         int code;
 
         (void) run(argc, argv, &code);
+        cfctl_args_reset();
         return code;
 }

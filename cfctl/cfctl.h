@@ -9,6 +9,14 @@
 /* A verb's return for "the user asked wrongly": exit 2, not 1. Outside the errno range. */
 #define R_USAGE (-4096)
 
+/* The command line: cfctl_main() is all of cfctl; cfctl_parse() only reads the options and finds
+ * the verb (*ret_verb, an index; -1 when none), so a fuzzer can drive it; cfctl_args_reset()
+ * frees what it kept and restores the defaults. Returns >0 to go on, 0 when done (--help), <0 on a
+ * usage error, with *ret_exit the exit code so far. */
+int cfctl_main(int argc, char *argv[]);
+int cfctl_parse(int argc, char *argv[], int *ret_verb, int *ret_exit);
+void cfctl_args_reset(void);
+
 /* Options shared by the verbs (cfctl.c owns them). */
 int cfctl_json_mode(void); /* 0 off, else on */
 bool cfctl_legend(void);

@@ -193,6 +193,19 @@ static int parse_mac(const char *s, uint8_t mac[static 6]) {
         return 0;
 }
 
+static bool ip_address_valid(const char *s) {
+        struct in6_addr a;
+
+        return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+}
+
+static bool hostname_printable(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' || (unsigned char) *s >= 0x7f)
+                        return false;
+        return true;
+}
+
 int dnsmasq_leases_parse(const char *contents, DnsmasqLease **ret, size_t *ret_n) {
         _cleanup_(strv_freep) char **lines = NULL;
         _cleanup_free_ DnsmasqLease *leases = NULL;
@@ -217,7 +230,11 @@ int dnsmasq_leases_parse(const char *contents, DnsmasqLease **ret, size_t *ret_n
                         return -ENOMEM;
                 if (strv_length(w) < 4 || parse_uint32(w[0], &expires) < 0 || parse_mac(w[1], le->mac) < 0)
                         continue;
-                if (strlen(w[2]) >= sizeof(le->ip))
+                /* The file is dnsmasq's, but what a guest asked for ends up in it: keep only
+                 * well-formed addresses and printable names. */
+                if (strlen(w[2]) >= sizeof(le->ip) || !ip_address_valid(w[2]))
+                        continue;
+                if (!hostname_printable(w[3]))
                         continue;
                 le->expires = expires;
                 (void) snprintf(le->ip, sizeof(le->ip), "%s", w[2]);

@@ -43,7 +43,7 @@ cf_cleanup() {
         # VMMs outlive the daemon by design (a daemon restart must not disturb guests): stop the
         # ones this test caused, found by their runtime directory inside the test's own dir.
         local p
-        for p in $(grep -l -a -s -F "$CF_TMP/run/instances/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+        for p in $(grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
                 kill -9 "$p" 2>/dev/null
         done
         # dnsmasq children a killed daemon may have left, found by their pid records.
@@ -51,6 +51,8 @@ cf_cleanup() {
                 [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
         done
         cf_check_sanitizers || rc=1
+        # CF_KEEP_LOGS=DIR keeps this run's logs (daemon, bus, polkitd, ...) for a post-mortem.
+        [ -n "${CF_KEEP_LOGS:-}" ] && mkdir -p "$CF_KEEP_LOGS" && cp "$CF_TMP"/*.log "$CF_KEEP_LOGS"/ 2>/dev/null
         [ -n "${CF_TMP:-}" ] && rm -rf "$CF_TMP"
         exit $rc
 }
