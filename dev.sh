@@ -4,6 +4,7 @@
 #   ./dev.sh run     install dependencies, build, start the daemon and bring the network up
 #   ./dev.sh test    install dependencies, build, run every test suite
 #   ./dev.sh stop    stop what 'run' started
+#   ./dev.sh fuzz [SECONDS]   long libFuzzer runs of every parser (clang; see bench/fuzz.sh)
 #   ./dev.sh deps | build | bench
 #
 # It acts on the network namespace it runs in. To try it on a shared machine without touching the
@@ -244,5 +245,12 @@ case "${1:-}" in
         run) deps; build; run_daemon ;;
         stop) stop ;;
         bench) shift; bench "$@" ;;
-        *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; [ -z "${1:-}" ] || exit 2 ;;
+        fuzz) shift; deps
+              if command -v apt-get >/dev/null; then
+                      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends clang libclang-rt-dev >/dev/null
+              else
+                      dnf install -y clang compiler-rt >/dev/null
+              fi
+              "$SRC/bench/fuzz.sh" "$@" ;;
+        *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; [ -z "${1:-}" ] || exit 2 ;;
 esac
