@@ -13,6 +13,7 @@
 #include "cfctl.h"
 #include "json-util.h"
 #include "log.h"
+#include "host.h"
 #include "manager.h"
 #include "util.h"
 
@@ -75,6 +76,71 @@ static bool user_in_group(const char *group) {
                 if (list[i] == g->gr_gid)
                         return true;
         return false;
+}
+
+/* "qemu: /usr/bin/qemu-system-x86_64 (QEMU emulator version 7.2.22)"; false when not found. */
+static bool backend_describe(struct json_object *backends, const char *name, char *buf, size_t size) {
+        struct json_object *b, *path, *version;
+
+        if (!json_object_object_get_ex(backends, name, &b) || !b ||
+            !json_object_object_get_ex(b, "path", &path))
+                return false;
+        if (json_object_object_get_ex(b, "version", &version) && version)
+                (void) snprintf(buf,
+                                size,
+                                "%s: %s (%s)",
+                                name,
+                                json_object_get_string(path),
+                                json_object_get_string(version));
+        else
+                (void) snprintf(buf, size, "%s: %s", name, json_object_get_string(path));
+        return true;
+}
+
+/* One "gpu" check: the modes that work, and why the accelerated ones do not. */
+static void gpu_check(struct json_object *checks, struct json_object *host) {
+        struct json_object *modes;
+        char ok[256] = "", why[768] = "", detail[1200];
+        bool accelerated = false;
+
+        if (!json_object_object_get_ex(host, "gpu_modes", &modes) || !modes) {
+                add(checks,
+                    "gpu",
+                    CHECK_NOTE,
+                    "the service is still probing the host (GPU modes, versions, KVM)",
+                    "run 'cfctl doctor' again in a few seconds");
+                return;
+        }
+        for (size_t k = 0; k < json_object_array_length(modes); k++) {
+                struct json_object *m = json_object_array_get_idx(modes, k), *name, *avail, *reason;
+                const char *n;
+
+                json_object_object_get_ex(m, "mode", &name);
+                json_object_object_get_ex(m, "available", &avail);
+                json_object_object_get_ex(m, "reason", &reason);
+                n = json_object_get_string(name);
+                if (json_object_get_boolean(avail)) {
+                        (void) snprintf(ok + strlen(ok),
+                                        sizeof(ok) - strlen(ok),
+                                        "%s%s",
+                                        ok[0] ? ", " : "",
+                                        n);
+                        accelerated = accelerated || streq(n, "drm_virgl") || streq(n, "gfxstream");
+                } else
+                        (void) snprintf(why + strlen(why),
+                                        sizeof(why) - strlen(why),
+                                        "; %s unavailable: %s",
+                                        n,
+                                        json_object_get_string(reason));
+        }
+        (void) snprintf(detail, sizeof(detail), "GPU modes available: %s%s", ok, why);
+        add(checks,
+            "gpu",
+            accelerated ? CHECK_OK : CHECK_NOTE,
+            detail,
+            accelerated ? NULL
+                        : "for drm_virgl: install virglrenderer and Mesa's EGL (libvirglrenderer1 libegl1 "
+                          "libegl-mesa0 libgl1-mesa-dri), then: sudo cfctl reload");
 }
 
 int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
@@ -172,22 +238,48 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
 
         /* Backends */
         json_object_object_get_ex(host, "backends", &backends);
-        json_object_object_get_ex(backends, "qemu", &v);
-        if (v)
-                (void) snprintf(buf, sizeof(buf), "qemu: %s", json_object_get_string(v));
         (void) snprintf(fix, sizeof(fix), "sudo %s qemu-system-x86", pm);
-        add(checks,
-            "backend-qemu",
-            v ? CHECK_OK : CHECK_PROBLEM,
-            v ? buf : "QEMU not found: no instance can start",
-            v ? NULL : fix);
-        json_object_object_get_ex(backends, "crosvm", &v);
-        add(checks,
-            "backend-crosvm",
-            CHECK_NOTE,
-            v ? "crosvm found; its backend is not available in this version"
-              : "crosvm not found (its backend is not available in this version)",
-            NULL);
+        if (backend_describe(backends, "qemu", buf, sizeof(buf)))
+                add(checks, "backend-qemu", CHECK_OK, buf, NULL);
+        else
+                add(checks, "backend-qemu", CHECK_PROBLEM, "QEMU not found: no instance can start", fix);
+        if (backend_describe(backends, "crosvm", buf, sizeof(buf)))
+                add(checks, "backend-crosvm", CHECK_OK, buf, NULL);
+        else
+                add(checks,
+                    "backend-crosvm",
+                    CHECK_NOTE,
+                    "crosvm not found: instances with backend crosvm cannot start",
+                    "install crosvm (e.g. the Cuttlefish host packages) into the service's PATH");
+        if (backend_describe(backends, "launch_cvd", buf, sizeof(buf)))
+                add(checks, "backend-cvd", CHECK_OK, buf, NULL);
+        else
+                add(checks,
+                    "backend-cvd",
+                    CHECK_NOTE,
+                    "launch_cvd not found (PATH, " HOST_CVD_PACKAGE_BIN
+                    "): backend cvd needs a host_package "
+                    "with it",
+                    "install Cuttlefish's host package (cuttlefish-base), or give CreateInstance a host_package");
+
+        /* GPU */
+        gpu_check(checks, host);
+
+        /* Host conditions the service found (routes, firewalls, NetworkManager) */
+        if (json_object_object_get_ex(host, "issues", &v))
+                for (size_t k = 0; k < json_object_array_length(v); k++) {
+                        struct json_object *it = json_object_array_get_idx(v, k), *c, *res, *d, *f;
+
+                        json_object_object_get_ex(it, "check", &c);
+                        json_object_object_get_ex(it, "result", &res);
+                        json_object_object_get_ex(it, "detail", &d);
+                        json_object_object_get_ex(it, "fix", &f);
+                        add(checks,
+                            json_object_get_string(c),
+                            streq_ptr(json_object_get_string(res), "problem") ? CHECK_PROBLEM : CHECK_NOTE,
+                            json_object_get_string(d),
+                            f ? json_object_get_string(f) : NULL);
+                }
 
         /* This user */
         if (geteuid() == 0)
@@ -204,9 +296,18 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
         if (json_object_object_get_ex(host, "container", &v) && v) {
                 (void) snprintf(buf,
                                 sizeof(buf),
-                                "running inside a container (%s)",
+                                "the service runs inside a container (%s): its bridges, taps, NAT and dnsmasq "
+                                "live in the container's network namespace, so guests are reachable from inside "
+                                "it only; /dev/kvm, /dev/net/tun, /dev/vhost-vsock and /dev/vhost-net work only if "
+                                "passed in, and the route, firewall and NetworkManager checks see the "
+                                "container, not the host",
                                 json_object_get_string(v));
-                add(checks, "container", CHECK_NOTE, buf, NULL);
+                add(checks,
+                    "container",
+                    CHECK_NOTE,
+                    buf,
+                    "run the container with --privileged, or with --cap-add=NET_ADMIN and --device for each of "
+                    "/dev/kvm /dev/net/tun /dev/vhost-vsock /dev/vhost-net");
         }
 
         for (size_t k = 0; k < json_object_array_length(checks); k++) {

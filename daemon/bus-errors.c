@@ -3,6 +3,8 @@
 
 #include "bus-errors.h"
 
+/* One error per line: clang-format would pack the initializer. */
+/* clang-format off */
 const sd_bus_error_map cf_bus_errors[] = {
         SD_BUS_ERROR_MAP(BUS_ERROR_NO_SUCH_INSTANCE, ENOENT),
         SD_BUS_ERROR_MAP(BUS_ERROR_NO_FREE_SLOT, ENOSPC),
@@ -15,5 +17,7 @@ const sd_bus_error_map cf_bus_errors[] = {
         SD_BUS_ERROR_MAP(BUS_ERROR_SPAWN_FAILED, ECHILD),
         SD_BUS_ERROR_MAP(BUS_ERROR_INVALID_CONFIG, EBADMSG),
         SD_BUS_ERROR_MAP(BUS_ERROR_NETWORK_FAILED, EIO),
+        SD_BUS_ERROR_MAP(BUS_ERROR_GPU_MODE_UNAVAILABLE, EOPNOTSUPP),
         SD_BUS_ERROR_MAP_END
 };
+/* clang-format on */

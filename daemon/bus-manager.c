@@ -8,13 +8,16 @@
 
 #include "json-util.h"
 
+#include "backend.h"
 #include "bus-auth.h"
 #include "bus-errors.h"
 #include "bus-instance.h"
+#include "gpu.h"
 #include "host.h"
 #include "instance-options.h"
 #include "log.h"
 #include "manager.h"
+#include "probe.h"
 #include "util.h"
 
 #define NGROUPS_MAX_LOCAL 256
@@ -129,7 +132,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(instance_spec_done) InstanceSpec spec = {};
         _cleanup_(instance_freep) Instance *i = NULL;
-        _cleanup_free_ char *e = NULL;
+        _cleanup_free_ char *e = NULL, *gpu = NULL;
         const gid_t *groups = NULL;
         gid_t user_groups[NGROUPS_MAX_LOCAL];
         Manager *m = userdata;
@@ -142,6 +145,40 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         r = instance_spec_from_message(message, m->config.default_backend, &spec, error);
         if (r < 0)
                 return r;
+
+        /* The GPU mode, against what the host probe found. Before its first result, the call
+         * waits for it and comes back here. */
+        if (!m->host_probe->done && gpu_mode_resolve(spec.gpu_mode, spec.backend, NULL, &gpu, NULL) < 0) {
+                r = host_probe_wait(m->host_probe, message);
+                if (r == -ENOBUFS)
+                        return sd_bus_error_setf(
+                                        error,
+                                        SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                        "Too many calls are waiting for the host probe; try again "
+                                        "in a few seconds.");
+                if (r < 0)
+                        return r;
+                return 1;
+        }
+        gpu = mfree(gpu);
+        r = gpu_mode_resolve(
+                        spec.gpu_mode,
+                        spec.backend,
+                        m->host_probe->done ? &m->host_probe->gpu : NULL,
+                        &gpu,
+                        &e);
+        if (r == -EOPNOTSUPP)
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_GPU_MODE_UNAVAILABLE,
+                                "Option 'gpu_mode': %s.",
+                                strempty(e));
+        if (r < 0)
+                return sd_bus_error_setf(
+                                error, BUS_ERROR_INVALID_OPTION, "Option 'gpu_mode': %s.", strempty(e));
+        free(spec.gpu_mode);
+        spec.gpu_mode = TAKE_PTR(gpu);
+        e = mfree(e);
 
         r = sd_bus_query_sender_creds(
                         message,
@@ -177,7 +214,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 groups = user_groups;
         }
 
-        if (spec.backend != BACKEND_QEMU)
+        if (!backend_ops(spec.backend))
                 return sd_bus_error_setf(
                                 error,
                                 BUS_ERROR_BACKEND_UNAVAILABLE,
@@ -320,28 +357,65 @@ static int method_remove_instance(sd_bus_message *message, void *userdata, sd_bu
         return bus_instance_remove(i, message, error);
 }
 
+static struct json_object *issue_to_json(const HostIssue *it) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "check", json_object_new_string(it->check));
+        json_object_object_add(o, "result", json_object_new_string(it->problem ? "problem" : "note"));
+        json_object_object_add(o, "detail", json_object_new_string(it->detail));
+        json_object_object_add(o, "fix", it->fix ? json_object_new_string(it->fix) : NULL);
+        return o;
+}
+
 static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
-        struct json_object *kvm, *conflicts = json_object_new_array(), *gpu = json_object_new_array();
+        _cleanup_(host_issues_done) HostIssues issues = {};
+        struct json_object *kvm, *conflicts = json_object_new_array(), *arr = json_object_new_array(),
+                                 *probe, *v;
         Manager *m = userdata;
+        HostProbe *hp = m->host_probe;
         int r;
 
         r = host_describe(o);
         if (r < 0)
                 return r;
-        /* The result of the real probe (QEMU with -accel kvm), once an instance has started. */
-        if (json_object_object_get_ex(o, "kvm", &kvm))
+        /* The worker's results: versions, whether KVM really works, GPU modes. */
+        if (hp->result && json_object_object_get_ex(hp->result, "backends", &v))
+                json_object_object_add(o, "backends", json_object_get(v));
+        if (json_object_object_get_ex(o, "kvm", &kvm)) {
+                struct json_object *pk;
+
                 json_object_object_add(
                                 kvm,
                                 "usable",
                                 m->kvm_usable < 0 ? NULL : json_object_new_boolean(m->kvm_usable > 0));
+                if (hp->result && json_object_object_get_ex(hp->result, "kvm", &pk) &&
+                    json_object_object_get_ex(pk, "reason", &v) && v)
+                        json_object_object_add(kvm, "reason", json_object_get(v));
+        }
         STRV_FOREACH (s, m->network->conflicts)
                 json_object_array_add(conflicts, json_object_new_string(*s));
         json_object_object_add(o, "conflicts", conflicts);
-        /* GPU modes are not probed yet: only software rendering in the guest is known to work. */
-        json_object_array_add(gpu, json_object_new_string("none"));
-        json_object_array_add(gpu, json_object_new_string("guest_swiftshader"));
-        json_object_object_add(o, "gpu_modes", gpu);
+        json_object_object_add(o, "gpu_modes", hp->done ? gpu_probe_to_json(&hp->gpu) : NULL);
+
+        probe = json_object_new_object();
+        json_object_object_add(
+                        probe,
+                        "state",
+                        json_object_new_string(
+                                        !hp->done                   ? "running"
+                                                        : hp->error ? "failed"
+                                                                    : "done"));
+        json_object_object_add(probe, "error", hp->error ? json_object_new_string(hp->error) : NULL);
+        json_object_object_add(o, "probe", probe);
+
+        r = network_host_issues(m->network, &issues);
+        if (r < 0)
+                log_debug_errno(r, "Host checks failed: %m");
+        for (size_t k = 0; k < issues.n; k++)
+                json_object_array_add(arr, issue_to_json(&issues.items[k]));
+        json_object_object_add(o, "issues", arr);
+
         json_object_object_add(
                         o,
                         "network_state",

@@ -109,6 +109,9 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         r = network_new(m, &m->network);
         if (r < 0)
                 return r;
+        r = host_probe_new(m, &m->host_probe);
+        if (r < 0)
+                return log_oom();
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -121,6 +124,7 @@ Manager *manager_free(Manager *m) {
                 m->instances[n] = instance_free(m->instances[n]);
         sd_event_source_disable_unref(m->emit_source);
         m->network = network_free(m->network);
+        m->host_probe = host_probe_free(m->host_probe);
         auth_queries_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_source_disable_unref(m->sigterm_source);
@@ -186,6 +190,8 @@ int manager_reload(Manager *m, char **ret_error) {
         config_done(&m->config);
         m->config = c;
         log_info("Configuration reloaded from %s: %u slots (was %u).", m->config_path, c.net.n_slots, old_slots);
+        /* Packages may have come or gone: versions, GPU modes and KVM are probed again. */
+        (void) host_probe_start(m->host_probe);
 
         /* A network that is down stays down; otherwise reconcile to the new plan. */
         if (m->network->state != NETWORK_DOWN && network_setup(m->network, &m->config.net) < 0)
@@ -213,6 +219,9 @@ int manager_startup(Manager *m) {
         /* VMMs that outlived an earlier run of the daemon (KillMode=process) first: the network
          * setup must keep the slots they hold. */
         (void) manager_load_state(m);
+
+        /* In a worker, while the network comes up: nothing here waits for it. */
+        (void) host_probe_start(m->host_probe);
 
         r = network_setup(m->network, &m->config.net);
         if (r < 0)

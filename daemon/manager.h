@@ -8,6 +8,7 @@
 
 #include "bus-auth.h"
 #include "config.h"
+#include "host-probe.h"
 #include "instance.h"
 #include "network.h"
 
@@ -31,6 +32,7 @@ struct Manager {
         unsigned n_instances;
         sd_event_source *emit_source; /* coalesces instance change signals */
         int kvm_usable;               /* -1 not probed yet, 0 no, 1 yes */
+        HostProbe *host_probe;        /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
         AuthQuery *auth_queries;      /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;
         bool teardown_on_exit;

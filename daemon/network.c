@@ -18,6 +18,7 @@
 #include "network.h"
 #include "nft.h"
 #include "nl.h"
+#include "probe.h"
 #include "sysctl.h"
 #include "util.h"
 
@@ -246,6 +247,16 @@ static void dnsmasq_remove_files(Network *n, const char *bridge) {
                 (void) unlink(conf);
 }
 
+/* Is name held by a link that is not ours (a conflict of the last apply)? */
+static bool network_name_conflicts(Network *n, const char *name) {
+        size_t len = strlen(name);
+
+        STRV_FOREACH (s, n->conflicts)
+                if (strncmp(*s, name, len) == 0 && (*s)[len] == ' ')
+                        return true;
+        return false;
+}
+
 /* Starts, restarts or stops the dnsmasq children to match the applied plan. */
 static int network_sync_dnsmasq(Network *n, bool config_changed) {
         BridgePlan bridges[NET_BRIDGES];
@@ -254,7 +265,8 @@ static int network_sync_dnsmasq(Network *n, bool config_changed) {
         net_config_bridges(&n->applied, bridges);
         for (size_t i = 0; i < NET_BRIDGES; i++) {
                 DnsmasqChild *d = &n->dnsmasq[i];
-                bool want = bridges[i].managed;
+                /* A foreign link on the bridge's name gets no DHCP server from us. */
+                bool want = bridges[i].managed && !network_name_conflicts(n, bridges[i].name);
 
                 /* Same slot, other bridge (bridge_interface toggled by a reload): stop the old. */
                 if (d->bridge[0] && (!want || !streq(d->bridge, bridges[i].name))) {
@@ -516,10 +528,41 @@ Network *network_free(Network *n) {
         return mfree(n);
 }
 
+/* A route of someone else's on one of our subnets: adding our address would put a second route
+ * beside it, and whichever wins, the host or the guests lose that subnet. Refuse, name it. */
+static int network_check_routes(Network *n, const NetConfig *c) {
+        _cleanup_(host_issues_done) HostIssues l = {};
+        int r;
+
+        if (!n->nl) {
+                r = nl_route_open(&n->nl);
+                if (r < 0)
+                        return r;
+        }
+        r = probe_route_overlaps(n->nl, c, &l);
+        if (r < 0) {
+                log_warning_errno(r, "Could not check routes for overlaps: %m");
+                return 0;
+        }
+        for (size_t i = 0; i < l.n; i++)
+                log_error("Refusing to set up the network: %s (fix: %s).",
+                          l.items[i].detail,
+                          l.items[i].fix);
+        if (l.n == 0)
+                return 0;
+        network_set_error(n, l.items[0].detail);
+        return -EADDRINUSE;
+}
+
 int network_setup(Network *n, const NetConfig *c) {
         int r;
 
         network_set_state(n, NETWORK_CONFIGURING);
+        r = network_check_routes(n, c);
+        if (r < 0) {
+                network_set_state(n, NETWORK_FAILED);
+                return r;
+        }
         r = network_apply(n, c, false);
         if (r < 0) {
                 network_set_state(n, NETWORK_FAILED);
@@ -574,6 +617,24 @@ int network_teardown(Network *n) {
         if (ret >= 0)
                 log_info("Network down: all links, tables and dnsmasq processes of this service removed.");
         return ret;
+}
+
+int network_host_issues(Network *n, HostIssues *l) {
+        const NetConfig *c = n->have_applied ? &n->applied : &n->manager->config.net;
+        int r;
+
+        if (!n->nl && nl_route_open(&n->nl) < 0)
+                return -EIO;
+        r = probe_route_overlaps(n->nl, c, l);
+        if (r < 0)
+                log_debug_errno(r, "Route overlap check failed: %m");
+        r = probe_forward_drop(l);
+        if (r < 0)
+                log_debug_errno(r, "Forward chain check failed: %m");
+        r = probe_network_manager(l);
+        if (r < 0)
+                log_debug_errno(r, "NetworkManager check failed: %m");
+        return 0;
 }
 
 /* JSON */

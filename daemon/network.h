@@ -71,5 +71,9 @@ int network_setup(Network *n, const NetConfig *c);
 int network_teardown(Network *n);
 /* Re-applies the plan soon (coalesced). */
 void network_queue_reconcile(Network *n);
+/* Host conditions that break guests' networking without failing a step (netsetup/probe.h):
+ * overlapping routes, forward-drop chains of other tables, NetworkManager on cvd-*. */
+typedef struct HostIssues HostIssues;
+int network_host_issues(Network *n, HostIssues *l);
 /* Builds the DescribeNetwork() JSON. */
 int network_describe(Network *n, struct json_object **ret);
