@@ -33,6 +33,9 @@ APT_PACKAGES=(
         # test guests (tests/guest): QEMU under TCG, the distribution kernel (installed with INITRD=No,
         # see deps), busybox-static and cpio for the guest's own initramfs
         qemu-system-x86 linux-image-amd64 cpio
+        # packaging (suite package): the .deb and its lint, a Debian 12 root booted in systemd-nspawn,
+        # the .rpm built with rpmbuild and inspected (rpm2cpio), rpmlint
+        debhelper dpkg-dev fakeroot lintian debootstrap systemd-container rpm rpm2cpio rpmlint
 )
 DNF_PACKAGES=(
         gcc meson ninja-build pkgconf-pkg-config systemd-devel libnl3-devel nftables-devel json-c-devel
@@ -40,6 +43,8 @@ DNF_PACKAGES=(
         dbus-daemon polkit dnsmasq nftables iproute shadow-utils systemd mesa-libEGL mesa-dri-drivers
         jq busybox procps-ng util-linux valgrind libasan libubsan
         qemu-system-x86-core kernel-core cpio
+        # packaging (suite package): rpmbuild with the real systemd macros (the .deb test needs a Debian host)
+        rpm-build systemd-rpm-macros
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -120,6 +125,9 @@ run_tests() {
                 run_suites "$BUILD" testlog-valgrind --suite unit \
                         --wrapper "valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" || rc=1
         fi
+        log "Running suite package (the .deb in a systemd-nspawn container, the .rpm)"
+        run_suites "$BUILD" testlog-package --suite package || rc=1
+
         # The closing line sums the runs above.
         awk '{p+=$1; f+=$3; s+=$5} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' "$BUILD/test-summary"
         return $rc
