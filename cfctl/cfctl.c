@@ -39,10 +39,11 @@ static int arg_signal = SIGTERM;
 /* start: CreateInstance options, only those given. */
 static struct {
         char *backend, *kernel, *initrd, *cmdline, *gpu_mode, *restart, *boot_marker, *host_package,
-                        *images_dir;
+                        *images_dir, *bios;
         char **disks, **extra_args;
         uint32_t number, cpus, memory_mb, boot_timeout_sec, stop_timeout_sec;
-        bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start;
+        bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start,
+                        crosvm_disable_sandbox;
 } arg_start;
 
 int cfctl_json_mode(void) {
@@ -132,6 +133,7 @@ int cfctl_append_start_options(sd_bus_message *m) {
             (r = append_str(m, "boot_marker", arg_start.boot_marker)) < 0 ||
             (r = append_str(m, "host_package", arg_start.host_package)) < 0 ||
             (r = append_str(m, "images_dir", arg_start.images_dir)) < 0 ||
+            (r = append_str(m, "bios", arg_start.bios)) < 0 ||
             (r = append_strv(m, "disks", arg_start.disks)) < 0 ||
             (r = append_strv(m, "extra_args", arg_start.extra_args)) < 0)
                 return r;
@@ -150,6 +152,9 @@ int cfctl_append_start_options(sd_bus_message *m) {
             (r = sd_bus_message_append(m, "{sv}", "stop_timeout_sec", "u", arg_start.stop_timeout_sec)) < 0)
                 return r;
         if (arg_start.no_start && (r = sd_bus_message_append(m, "{sv}", "start", "b", 0)) < 0)
+                return r;
+        if (arg_start.crosvm_disable_sandbox &&
+            (r = sd_bus_message_append(m, "{sv}", "crosvm_disable_sandbox", "b", 1)) < 0)
                 return r;
         return sd_bus_message_close_container(m);
 }
@@ -445,7 +450,8 @@ static void help(void) {
                "     --kernel=PATH  --initrd=PATH  --cmdline=TEXT  --disk=PATH (repeatable)\n"
                "     --gpu-mode=MODE  --restart=no|on-failure|always  --boot-marker=TEXT\n"
                "     --boot-timeout-sec=N  --extra-arg=ARG (repeatable)  --host-package=PATH\n"
-               "     --images-dir=PATH  --stop-timeout-sec=N  --no-start\n"
+               "     --images-dir=PATH  --stop-timeout-sec=N  --no-start  --bios=PATH\n"
+               "     --crosvm-disable-sandbox\n"
                "     --wait           Show progress on stderr until booted or failed\n"
                "     --timeout=SEC    Give up waiting after SEC seconds (default 300)\n"
                "  -s --signal=SIG     kill: signal name or number (default TERM)\n"
@@ -476,6 +482,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_HOST_PACKAGE,
                 ARG_IMAGES_DIR,
                 ARG_NO_START,
+                ARG_BIOS,
+                ARG_CROSVM_DISABLE_SANDBOX,
                 ARG_STOP_TIMEOUT,
                 ARG_WAIT,
                 ARG_TIMEOUT,
@@ -503,6 +511,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "host-package", required_argument, NULL, ARG_HOST_PACKAGE },
                 { "images-dir", required_argument, NULL, ARG_IMAGES_DIR },
                 { "no-start", no_argument, NULL, ARG_NO_START },
+                { "bios", required_argument, NULL, ARG_BIOS },
+                { "crosvm-disable-sandbox", no_argument, NULL, ARG_CROSVM_DISABLE_SANDBOX },
                 { "stop-timeout-sec", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "wait", no_argument, NULL, ARG_WAIT },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -577,6 +587,7 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_INITRD:
                 case ARG_HOST_PACKAGE:
                 case ARG_IMAGES_DIR:
+                case ARG_BIOS:
                 case ARG_DISK: {
                         char *p;
                         if (absolute_path(optarg, &p) < 0)
@@ -585,10 +596,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 if (strv_push(&arg_start.disks, p) < 0)
                                         return log_oom();
                         } else {
-                                char **dest = c == ARG_KERNEL             ? &arg_start.kernel
-                                              : c == ARG_INITRD           ? &arg_start.initrd
-                                              : c == ARG_HOST_PACKAGE     ? &arg_start.host_package
-                                                                          : &arg_start.images_dir;
+                                char **dest = c == ARG_KERNEL           ? &arg_start.kernel
+                                                : c == ARG_INITRD       ? &arg_start.initrd
+                                                : c == ARG_HOST_PACKAGE ? &arg_start.host_package
+                                                : c == ARG_BIOS         ? &arg_start.bios
+                                                                        : &arg_start.images_dir;
                                 /* The last one given counts. */
                                 free(*dest);
                                 *dest = p;
@@ -613,6 +625,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_NO_START:
                         arg_start.no_start = true;
+                        break;
+                case ARG_CROSVM_DISABLE_SANDBOX:
+                        arg_start.crosvm_disable_sandbox = true;
                         break;
                 case ARG_WAIT:
                         arg_wait = true;
@@ -651,6 +666,7 @@ void cfctl_args_reset(void) {
         free(arg_start.initrd);
         free(arg_start.host_package);
         free(arg_start.images_dir);
+        free(arg_start.bios);
         strv_free(arg_start.disks);
         strv_free(arg_start.extra_args);
         arg_start = (typeof(arg_start)) {};

@@ -24,7 +24,9 @@ typedef struct SpawnPlan {
         bool seccomp;                /* our syscall filter (if vmm_seccomp is on) */
         uint64_t memory_overhead_mb; /* added to the guest's memory for the cgroup limit */
         uint64_t tasks_max;
-        bool check_exe;   /* the exe is the caller's: the child checks it as them */
+        bool check_exe;        /* the exe is the caller's: the child checks it as them */
+        const char *check_dir; /* a caller's directory the child checks it can read */
+        const char *cwd;       /* working directory; NULL: / as inherited */
         const char *note; /* for the "VMM started" log line: "KVM", "TCG", ... */
 } SpawnPlan;
 
@@ -33,7 +35,7 @@ void spawn_plan_done(SpawnPlan *p);
 typedef struct BackendOps {
         Backend backend;
         const char *default_boot_marker; /* used when the caller gave none; NULL: booted at ready */
-        bool control_socket;             /* a socket under the runtime dir that says "ready" */
+        bool kill_cgroup; /* the VMM has children of its own: SIGKILL means the whole cgroup */
 
         /* Builds the plan; on failure returns <0 and a message in *ret_error. */
         int (*plan)(Instance *i, SpawnPlan *p, char **ret_error);
@@ -48,9 +50,13 @@ typedef struct BackendOps {
         /* The VMM exited on its own with status (exit code, or -signal; INT32_MIN unknown).
          * Returns true and the outcome when the backend knows what the status means. */
         bool (*exit_outcome)(Instance *i, int status, InstanceState *ret_state, InstanceReason *ret_reason);
+        /* A command from instance_run_control() ended: status is its exit code, or -signal. */
+        void (*control_done)(Instance *i, int action, int status);
 } BackendOps;
 
 extern const BackendOps backend_qemu_ops;
+extern const BackendOps backend_crosvm_ops;
+extern const BackendOps backend_cvd_ops;
 
 /* NULL: the backend is not implemented. */
 const BackendOps *backend_ops(Backend b);

@@ -198,7 +198,11 @@ static int method_suspend_resume(sd_bus_message *message, Instance *i, bool susp
                                 "Instance %u cannot be %s: %s.",
                                 i->number,
                                 suspend ? "suspended" : "resumed",
-                                r == -ENOTCONN ? "its control socket is not connected yet" : strerror(-r));
+                                r == -ENOTCONN ? "its control socket is not connected yet"
+                                                : r == -EOPNOTSUPP ? "the backend cannot do that"
+                                                : r == -EBUSY
+                                                ? "a control command is still running; try again"
+                                                : strerror(-r));
         return sd_bus_reply_method_return(message, NULL);
 }
 

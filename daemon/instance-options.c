@@ -41,6 +41,8 @@ static const Option options[] = {
         { "images_dir", OPT_PATH },
         { "start", OPT_BOOL },
         { "stop_timeout_sec", OPT_UINT, 1, 3600 },
+        { "bios", OPT_PATH },
+        { "crosvm_disable_sandbox", OPT_BOOL },
 };
 
 static const char *const gpu_modes[] = { "auto", "drm_virgl", "gfxstream", "guest_swiftshader", "none" };
@@ -188,6 +190,8 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
                 field = &s->host_package;
         else if (streq(o->name, "images_dir"))
                 field = &s->images_dir;
+        else if (streq(o->name, "bios"))
+                field = &s->bios;
         else
                 return -EINVAL;
 
@@ -250,7 +254,8 @@ int instance_spec_from_message(
                                                                           : "(too long)",
                                        "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
                                        "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
-                                       "extra_args, host_package, images_dir, start, stop_timeout_sec.");
+                                       "extra_args, host_package, images_dir, start, stop_timeout_sec, bios, "
+                                       "crosvm_disable_sandbox.");
                 if (seen & (1U << idx))
                         return invalid(error, key, "given twice.");
                 seen |= 1U << idx;
@@ -287,8 +292,10 @@ int instance_spec_from_message(
                 case OPT_BOOL: {
                         int v;
                         r = sd_bus_message_read(m, "b", &v);
-                        if (r >= 0)
+                        if (r >= 0 && streq(key, "start"))
                                 s.start = v;
+                        else if (r >= 0)
+                                s.crosvm_disable_sandbox = v;
                         break;
                 }
                 case OPT_STRV:
@@ -312,9 +319,23 @@ int instance_spec_from_message(
 
         if (s.backend == BACKEND_QEMU && !s.kernel && !s.disks)
                 return invalid(error, "kernel", "the qemu backend needs a kernel or a disk to boot.");
+        if (s.backend == BACKEND_CROSVM && !s.kernel && !s.bios && !s.disks)
+                return invalid(error,
+                               "kernel",
+                               "the crosvm backend needs a kernel, a bios or a disk to boot.");
+        if (s.backend == BACKEND_CVD && !s.images_dir)
+                return invalid(error,
+                               "images_dir",
+                               "the cvd backend needs the directory with the device images (super.img, "
+                               "boot.img, ...).");
+        if (s.crosvm_disable_sandbox && s.backend != BACKEND_CROSVM)
+                return invalid(error,
+                               "crosvm_disable_sandbox",
+                               "only the crosvm backend has that sandbox; drop the option.");
         if (s.initrd && !s.kernel)
                 return invalid(error, "initrd", "an initrd needs a kernel too.");
-        if (s.boot_timeout_sec > 0 && !s.boot_marker)
+        /* The cvd backend has a default marker, VIRTUAL_DEVICE_BOOT_COMPLETED. */
+        if (s.boot_timeout_sec > 0 && !s.boot_marker && s.backend != BACKEND_CVD)
                 return invalid(error,
                                "boot_timeout_sec",
                                "needs a boot_marker to know when the guest booted.");

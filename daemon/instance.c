@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,6 +17,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "cvd.h"
 #include "bus-errors.h"
 #include "instance.h"
 #include "log.h"
@@ -40,7 +44,7 @@ static const char *const reason_table[_INSTANCE_REASON_MAX] = {
         [REASON_GUEST_RESET] = "guest-reset",   [REASON_GUEST_PANIC] = "guest-panic",
         [REASON_BOOT_TIMEOUT] = "boot-timeout", [REASON_SPAWN_FAILED] = "spawn-failed",
         [REASON_DAEMON_LOST] = "daemon-lost",   [REASON_RESTART_LIMIT] = "restart-limit",
-        [REASON_RESTARTING] = "restarting",
+        [REASON_RESTARTING] = "restarting",     [REASON_WATCHDOG] = "watchdog",
 };
 
 const BackendOps *backend_ops(Backend b) {
@@ -48,8 +52,9 @@ const BackendOps *backend_ops(Backend b) {
         case BACKEND_QEMU:
                 return &backend_qemu_ops;
         case BACKEND_CROSVM:
+                return &backend_crosvm_ops;
         case BACKEND_CVD:
-                return NULL;
+                return &backend_cvd_ops;
         case _BACKEND_MAX:
         case _BACKEND_INVALID:
                 break;
@@ -168,6 +173,9 @@ void instance_set_booted(Instance *i, bool b) {
         if (b) {
                 instance_log(i, LOG_INFO, "booted");
                 i->boot_timeout_source = sd_event_source_disable_unref(i->boot_timeout_source);
+                /* A guest that booted runs, whether or not its control socket was seen yet. */
+                if (i->state == INSTANCE_STARTING)
+                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
         }
         instance_changed(i);
 }
@@ -285,6 +293,169 @@ void instance_guest_reset(Instance *i) {
 static void instance_disconnect(Instance *i) {
         if (i->ops && i->ops->disconnect)
                 i->ops->disconnect(i);
+        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+}
+
+static int on_control_socket_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* The socket lives in the owner's directory: lstat only, never follow, never open it as root. */
+int instance_wait_control_socket(Instance *i, uint64_t interval_usec, unsigned attempts) {
+        struct stat st;
+
+        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+        if (!instance_is_active(i))
+                return 0;
+        if (lstat(i->control_path, &st) >= 0 && S_ISSOCK(st.st_mode)) {
+                instance_control_ready(i);
+                return 0;
+        }
+        if (++i->control_attempts > attempts) {
+                instance_log(i, LOG_WARNING, "control socket %s never appeared", i->control_path);
+                return -ETIMEDOUT;
+        }
+        return sd_event_add_time_relative(
+                        i->manager->event,
+                        &i->control_retry_source,
+                        CLOCK_MONOTONIC,
+                        interval_usec,
+                        0,
+                        on_control_socket_retry,
+                        i);
+}
+
+static int on_control_socket_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+        if (i->ops && i->ops->connect)
+                (void) i->ops->connect(i);
+        return 0;
+}
+
+#define CONTROL_TIMEOUT_USEC (10 * USEC_PER_SEC)
+
+static void control_reset(Instance *i) {
+        i->control_source = sd_event_source_disable_unref(i->control_source);
+        i->control_timeout_source = sd_event_source_disable_unref(i->control_timeout_source);
+        i->control_pidfd = safe_close(i->control_pidfd);
+        i->control_pid = 0;
+}
+
+static int on_control_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Instance *i = userdata;
+        siginfo_t si = {};
+        int status = INT32_MIN, action = i->control_action;
+
+        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) >= 0 && si.si_pid > 0)
+                status = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+        else if (si.si_pid == 0)
+                return 0; /* spurious wake-up */
+        control_reset(i);
+        if (i->ops && i->ops->control_done)
+                i->ops->control_done(i, action, status);
+        return 0;
+}
+
+static int on_control_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        instance_log(i, LOG_WARNING, "control command did not finish within 10 s; killing it");
+        i->control_timeout_source = sd_event_source_disable_unref(i->control_timeout_source);
+        if (i->control_pidfd >= 0)
+                (void) syscall(SYS_pidfd_send_signal, i->control_pidfd, SIGKILL, NULL, 0);
+        return 0;
+}
+
+static _noreturn_ void control_child(
+                Instance *i, int action, char **argv, int (*func)(Instance *i, int action)) {
+        static char *const env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+        sigset_t none;
+        int null;
+
+        /* The daemon's blocked signals and its fds are not the command's business. */
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                _exit(125);
+        if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+                for (int fd = 3; fd < 4096; fd++)
+                        (void) close(fd);
+        (void) setsid();
+
+        /* The owner's credentials: the socket is in the owner's directory, talked to as them. */
+        if (setgroups(i->n_groups, i->n_groups > 0 ? i->groups : NULL) < 0 ||
+            setresgid(i->owner_gid, i->owner_gid, i->owner_gid) < 0 ||
+            setresuid(i->owner, i->owner, i->owner) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                _exit(126);
+        if (i->owner != 0 && setuid(0) >= 0)
+                _exit(126);
+
+        if (argv) {
+                execve(argv[0], argv, env);
+                _exit(127);
+        }
+        _exit(func(i, action));
+}
+
+int instance_run_control(Instance *i, int action, char **argv, int (*func)(Instance *i, int action)) {
+        pid_t pid;
+        int r;
+
+        if (i->control_pid > 0)
+                return -EBUSY;
+        if (!argv && !func)
+                return -EINVAL;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                control_child(i, action, argv, func);
+
+        i->control_pid = pid;
+        i->control_action = action;
+        i->control_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (i->control_pidfd < 0) {
+                r = -errno;
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                i->control_pid = 0;
+                return r;
+        }
+        r =
+                        sd_event_add_io(i->manager->event,
+                                        &i->control_source,
+                                        i->control_pidfd,
+                                        EPOLLIN,
+                                        on_control_exit,
+                                        i);
+        if (r >= 0)
+                r = sd_event_add_time_relative(
+                                i->manager->event,
+                                &i->control_timeout_source,
+                                CLOCK_MONOTONIC,
+                                CONTROL_TIMEOUT_USEC,
+                                0,
+                                on_control_timeout,
+                                i);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                control_reset(i);
+                return r;
+        }
+        return 0;
+}
+
+static void control_abort(Instance *i) {
+        if (i->control_pid <= 0)
+                return;
+        (void) kill(i->control_pid, SIGKILL);
+        (void) waitpid(i->control_pid, NULL, 0);
+        control_reset(i);
 }
 
 /* Exit and restart policy */
@@ -308,6 +479,15 @@ static void instance_release_taps(Instance *i) {
 }
 
 static void instance_process_gone(Instance *i);
+
+/* A VMM with children of its own (launch_cvd): they die with it. */
+static void instance_kill_cgroup(Instance *i) {
+        _cleanup_free_ char *cg = NULL;
+
+        if (!i->ops || !i->ops->kill_cgroup || asprintf(&cg, "instance-%u", i->number) < 0)
+                return;
+        (void) sandbox_cgroup_kill(cg);
+}
 
 static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
         _cleanup_free_ char *e = NULL;
@@ -344,7 +524,10 @@ static void instance_maybe_restart(Instance *i) {
                 return;
         if (i->spec.restart == RESTART_NO)
                 return;
-        if (i->spec.restart == RESTART_ON_FAILURE && i->state != INSTANCE_FAILED)
+        /* A guest that asked for a reset (crosvm exit 32) is started again like a failure is,
+         * as Cuttlefish's process_restarter does. */
+        if (i->spec.restart == RESTART_ON_FAILURE && i->state != INSTANCE_FAILED &&
+            i->reason != REASON_GUEST_RESET)
                 return;
         if (restart_rate_exceeded(i)) {
                 instance_log(i,
@@ -386,6 +569,7 @@ static void instance_process_gone(Instance *i) {
         i->stop_timeout_source = sd_event_source_disable_unref(i->stop_timeout_source);
         i->console_source = sd_event_source_disable_unref(i->console_source);
         instance_disconnect(i);
+        instance_kill_cgroup(i);
         i->pid = 0;
         i->pid_starttime = 0;
         i->booted = false;
@@ -474,6 +658,8 @@ static int instance_watch(Instance *i) {
                                 i);
                 if (r < 0)
                         instance_log(i, LOG_WARNING, "cannot follow the console: %s", strerror(-r));
+                /* What the VMM wrote before the watch existed (right after exec) counts too. */
+                console_scan(i);
                 if (i->spec.boot_timeout_sec > 0 && !i->booted) {
                         r = sd_event_add_time_relative(
                                         i->manager->event,
@@ -579,6 +765,19 @@ static void spawn_done(Instance *i, const SpawnError *se, const char *failure) {
 
         i->pid = pid;
         (void) pid_get_starttime(pid, &i->pid_starttime);
+        /* What the kernel says runs, for re-adoption: no path of the caller's is resolved later. */
+        {
+                char link[64], target[PATH_MAX];
+                ssize_t k;
+
+                (void) snprintf(link, sizeof(link), "/proc/%i/exe", (int) pid);
+                k = readlink(link, target, sizeof(target) - 1);
+                if (k > 0) {
+                        target[k] = 0;
+                        free(i->exe);
+                        i->exe = strdup(target);
+                }
+        }
         i->started_realtime = now_usec(CLOCK_REALTIME);
         i->exit_status = 0;
         /* console.log is appended to across runs: only this run's output counts for the marker. */
@@ -659,7 +858,10 @@ int instance_open_taps(Instance *i, int *ret_fds, char **ret_error) {
                                                                        : strerror(-r));
                         break;
                 }
-                r = tap_set_owner(fds[k], i->owner, 0);
+                /* The kernel lets a process attach only if it is the owner AND in the group: with
+                 * fds handed over, group root shuts everyone else out; a VMM attaching by name
+                 * (launch_cvd) needs a group its owner is in, their own. */
+                r = tap_set_owner(fds[k], i->owner, ret_fds ? 0 : i->owner_gid);
                 if (r < 0)
                         (void) asprintf(ret_error, "%s: cannot set owner: %s", i->taps[k], strerror(-r));
         }
@@ -768,8 +970,12 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 STRV_FOREACH (d, i->spec.disks)
                         if (access(*d, R_OK | W_OK) < 0)
                                 child_fail(errfd, errno, "disk", *d);
+                if (plan.check_dir && access(plan.check_dir, R_OK | X_OK) < 0)
+                        child_fail(errfd, errno, "directory", plan.check_dir);
                 if (plan.check_exe && access(plan.argv[0], X_OK) < 0)
                         child_fail(errfd, errno, "executable", plan.argv[0]);
+                if (plan.cwd && chdir(plan.cwd) < 0)
+                        child_fail(errfd, errno, "chdir", plan.cwd);
 
                 if (plan.env)
                         execve(plan.argv[0], plan.argv, plan.env);
@@ -875,6 +1081,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         instance_log(i, LOG_WARNING, "VMM did not stop; sending SIGKILL");
         (void) instance_signal(i, SIGKILL);
+        instance_kill_cgroup(i);
         return 0;
 }
 
@@ -985,9 +1192,11 @@ void instance_release(Instance *i) {
         }
         i->restart_requested = false;
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        control_abort(i);
         if (instance_is_active(i)) {
                 i->kill_requested = true;
                 (void) instance_signal(i, SIGKILL);
+                instance_kill_cgroup(i);
                 (void) wait_pid_exit(i->pid, 5000);
                 if (i->pidfd_source)
                         (void) on_pidfd(i->pidfd_source, i->pidfd, 0, i);
@@ -1002,12 +1211,17 @@ void instance_release(Instance *i) {
 }
 
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) {
+        bool suspended = i->state == INSTANCE_SUSPENDED;
         int r;
 
         i->pid = pid;
         i->pid_starttime = starttime;
         free(i->exe);
         i->exe = strdup(exe);
+        /* A paused guest stays paused across our restart: keep saying so (the control channel
+         * promotes only a starting instance). Anything else is confirmed running by it. */
+        if (!suspended)
+                instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
         /* Booted before the daemon restart if the marker is in this run's part of the console. */
         i->console_offset = i->console_start;
         i->marker_tail_len = 0;
@@ -1017,12 +1231,8 @@ int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) 
                 i->pid = 0;
                 return r;
         }
-        /* A paused guest stays paused across our restart: keep saying so (QMP READY promotes
-         * only a starting instance). Anything else is confirmed running by QMP. */
-        if (i->state == INSTANCE_SUSPENDED)
+        if (suspended)
                 instance_changed(i);
-        else
-                instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
         return 0;
 }
 
@@ -1037,6 +1247,7 @@ int instance_new(
                 Instance **ret) {
         static const TapKind kinds[INSTANCE_NICS] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE };
         _cleanup_(instance_freep) Instance *i = NULL;
+        int r;
 
         i = calloc(1, sizeof(*i));
         if (!i)
@@ -1049,6 +1260,7 @@ int instance_new(
                 .owner_gid = gid,
                 .pidfd = -EBADF,
                 .spawn_fd = -EBADF,
+                .control_pidfd = -EBADF,
                 .state = INSTANCE_CREATING,
                 .reason = REASON_REQUESTED,
                 .vsock_cid = slot_vsock_cid(number),
@@ -1073,8 +1285,29 @@ int instance_new(
         if (asprintf(&i->object_path, "%s/instance/%u", MANAGER_PATH, number) < 0 ||
             asprintf(&i->runtime_dir, "%s/instances/%u", m->runtime_dir, number) < 0 ||
             asprintf(&i->console_log, "%s/console.log", i->runtime_dir) < 0 ||
-            asprintf(&i->control_path, "%s/qmp.sock", i->runtime_dir) < 0)
+            asprintf(&i->home_dir, "%s/home", i->runtime_dir) < 0 ||
+            asprintf(&i->tmp_dir, "%s/tmp", i->runtime_dir) < 0)
                 return -ENOMEM;
+        /* Each backend's control socket, under the runtime dir: QMP, crosvm's --socket, and
+         * launch_cvd's monitor under its TMPDIR (vmm/cvd.h). */
+        switch (spec->backend) {
+        case BACKEND_CROSVM:
+                r = asprintf(&i->control_path, "%s/crosvm_control.sock", i->runtime_dir) < 0 ? -ENOMEM : 0;
+                break;
+        case BACKEND_CVD:
+                r = cvd_monitor_path(i->tmp_dir, owner, number, &i->control_path);
+                break;
+        default:
+                r = asprintf(&i->control_path, "%s/qmp.sock", i->runtime_dir) < 0 ? -ENOMEM : 0;
+                break;
+        }
+        if (r < 0)
+                return r;
+        if (!spec->boot_marker && i->ops && i->ops->default_boot_marker) {
+                spec->boot_marker = strdup(i->ops->default_boot_marker);
+                if (!spec->boot_marker)
+                        return -ENOMEM;
+        }
 
         i->spec = *spec;
         *spec = (InstanceSpec){};
@@ -1085,6 +1318,7 @@ int instance_new(
 Instance *instance_free(Instance *i) {
         if (!i)
                 return NULL;
+        control_abort(i);
         sd_event_source_disable_unref(i->spawn_source);
         sd_event_source_disable_unref(i->spawn_timeout_source);
         safe_close(i->spawn_fd);
@@ -1104,5 +1338,7 @@ Instance *instance_free(Instance *i) {
         free(i->runtime_dir);
         free(i->console_log);
         free(i->control_path);
+        free(i->home_dir);
+        free(i->tmp_dir);
         return mfree(i);
 }

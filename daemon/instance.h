@@ -43,6 +43,7 @@ typedef enum InstanceReason {
         REASON_DAEMON_LOST,
         REASON_RESTART_LIMIT,
         REASON_RESTARTING, /* Restart(): stopping to start again */
+        REASON_WATCHDOG,   /* crosvm: the guest's vCPUs stalled (exit 36) */
         _INSTANCE_REASON_MAX,
         _INSTANCE_REASON_INVALID = -EINVAL,
 } InstanceReason;
@@ -85,6 +86,8 @@ struct Instance {
         char *runtime_dir;
         char *console_log;
         char *control_path; /* the backend's control socket (QMP, crosvm, launch_cvd monitor) */
+        char *home_dir;     /* cvd: launch_cvd's HOME and TMPDIR, under runtime_dir */
+        char *tmp_dir;
         char taps[INSTANCE_NICS][IFNAMSIZ];
         char macs[INSTANCE_NICS][18];
         unsigned vsock_cid;
@@ -96,6 +99,10 @@ struct Instance {
 
         sd_event_source *control_retry_source; /* waiting for the control socket */
         unsigned control_attempts;
+        pid_t control_pid; /* a control command running as the owner (crosvm stop, monitor 'X') */
+        int control_pidfd;
+        int control_action;
+        sd_event_source *control_source, *control_timeout_source;
         Qmp *qmp; /* qemu */
         sd_event_source *qmp_source;
         sd_event_source *console_source;
@@ -154,5 +161,12 @@ int instance_signal(Instance *i, int sig);
 void instance_control_ready(Instance *i);
 /* The guest reset in place: only the next boot's marker counts. */
 void instance_guest_reset(Instance *i);
+/* Runs a control command as the instance's owner, in a child: argv is exec'd, or else func runs
+ * and its return value is the exit code. The backend's control_done() gets the outcome (exit
+ * code, -signal). Bounded by a timeout; -EBUSY while another runs. */
+int instance_run_control(Instance *i, int action, char **argv, int (*func)(Instance *i, int action));
+/* Polls for the backend's control socket to appear (every interval, at most attempts times),
+ * then calls instance_control_ready(). */
+int instance_wait_control_socket(Instance *i, uint64_t interval_usec, unsigned attempts);
 /* Attaches to the slot's taps and makes them the owner's; ret_fds NULL: hold none of them. */
 int instance_open_taps(Instance *i, int *ret_fds, char **ret_error);

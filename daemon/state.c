@@ -86,6 +86,11 @@ int manager_save_state(Manager *m) {
                 json_object_object_add(o, "gpu_mode", str_or_null(i->spec.gpu_mode));
                 json_object_object_add(o, "host_package", str_or_null(i->spec.host_package));
                 json_object_object_add(o, "images_dir", str_or_null(i->spec.images_dir));
+                json_object_object_add(o, "bios", str_or_null(i->spec.bios));
+                json_object_object_add(
+                                o,
+                                "crosvm_disable_sandbox",
+                                json_object_new_boolean(i->spec.crosvm_disable_sandbox));
                 json_object_object_add(
                                 o, "console_start", json_object_new_int64((int64_t) i->console_start));
                 json_object_array_add(arr, o);
@@ -128,8 +133,10 @@ static int dup_or_null(const char *s, char **ret) {
         return !s || *ret ? 0 : -ENOMEM;
 }
 
-/* The recorded VMM still runs, is the same process (start time) and the same program. */
-static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe) {
+/* The recorded VMM still runs, is the same process (start time) and the same program. exe is what
+ * /proc/PID/exe said at spawn; older records hold argv[0], resolved here, except for the cvd
+ * backend whose launch_cvd sits in the caller's host package: root does not walk that path. */
+static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe, Backend backend) {
         _cleanup_free_ char *link = NULL, *real = NULL;
         char target[PATH_MAX];
         uint64_t st;
@@ -148,7 +155,8 @@ static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe) {
         /* A package upgrade replaces the binary under a running VMM: " (deleted)" is still it. */
         if (k > 10 && streq(target + k - 10, " (deleted)"))
                 target[k - 10] = 0;
-        real = realpath(exe, NULL);
+        if (backend != BACKEND_CVD)
+                real = realpath(exe, NULL);
         return streq(target, real ?: exe) || streq(target, exe);
 }
 
@@ -181,9 +189,11 @@ static int load_instance(Manager *m, struct json_object *o) {
             jstrv(o, "disks", &spec.disks) < 0 || jstrv(o, "extra_args", &spec.extra_args) < 0 ||
             dup_or_null(jstr(o, "gpu_mode"), &spec.gpu_mode) < 0 ||
             dup_or_null(jstr(o, "host_package"), &spec.host_package) < 0 ||
-            dup_or_null(jstr(o, "images_dir"), &spec.images_dir) < 0)
+            dup_or_null(jstr(o, "images_dir"), &spec.images_dir) < 0 ||
+            dup_or_null(jstr(o, "bios"), &spec.bios) < 0)
                 return -ENOMEM;
         spec.stop_timeout_sec = (unsigned) jint(o, "stop_timeout_sec");
+        spec.crosvm_disable_sandbox = jint(o, "crosvm_disable_sandbox") != 0;
 
         if (json_object_object_get_ex(o, "groups", &g) && json_object_is_type(g, json_type_array)) {
                 n_groups = json_object_array_length(g);
@@ -218,7 +228,7 @@ static int load_instance(Manager *m, struct json_object *o) {
         (void) manager_add_instance(m, i);
 
         if (pid > 0) {
-                if (vmm_verified(pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"))) {
+                if (vmm_verified(pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"), i->spec.backend)) {
                         r = instance_adopt(i, pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"));
                         if (r >= 0) {
                                 log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",

@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "argv.h"
 #include "qemu.h"
 #include "util.h"
 
@@ -17,39 +18,6 @@
 
 static const char qemu_sandbox_opts[] =
                 "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
-
-static int argv_add(char ***l, const char *s) {
-        char *c = strdup(s);
-
-        if (!c)
-                return -ENOMEM;
-        return strv_push(l, c);
-}
-
-_printf_(2, 3) static int argv_addf(char ***l, const char *fmt, ...) {
-        va_list ap;
-        char *c;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&c, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        return strv_push(l, c);
-}
-
-/* Adds each string up to a NULL. */
-static int argv_add_many(char ***l, ...) {
-        va_list ap;
-        int r = 0;
-
-        va_start(ap, l);
-        for (const char *s = va_arg(ap, const char *); s && r >= 0; s = va_arg(ap, const char *))
-                r = argv_add(l, s);
-        va_end(ap);
-        return r;
-}
 
 /* A value inside a QEMU option string ("a=x,b=y"): a literal comma is written twice. */
 static char *qemu_opt_escape(const char *s) {
@@ -111,7 +79,10 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
                         return -EINVAL;
         if (spec->cpus == 0 || spec->memory_mb == 0)
                 return -EINVAL;
-        if ((spec->kernel && !path_ok(spec->kernel)) || (spec->initrd && !path_ok(spec->initrd)))
+        if ((spec->kernel && !path_ok(spec->kernel)) || (spec->initrd && !path_ok(spec->initrd)) ||
+            (spec->bios && !path_ok(spec->bios)))
+                return -EINVAL;
+        if (plan->vsock_fd > 0 && plan->vsock_cid < 3)
                 return -EINVAL;
         STRV_FOREACH (d, spec->disks)
                 if (!path_ok(*d))
@@ -152,6 +123,11 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
                 if (r < 0)
                         return r;
         }
+        if (spec->bios) {
+                r = argv_add_many(&l, "-bios", spec->bios, NULL);
+                if (r < 0)
+                        return r;
+        }
 
         STRV_FOREACH (d, spec->disks) {
                 r = argv_add(&l, "-drive");
@@ -163,15 +139,23 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
                         return r;
         }
 
-        /* The TAPs arrive as fds 3, 4, ... Never "vhost=on": QEMU 7.2 aborts instead of falling
-         * back when /dev/vhost-net is missing (TESTING.md (e)); without it virtio-net runs in
-         * userspace. Every VM gets its own MAC, or they all share QEMU's default and its lease. */
+        /* The TAPs arrive as fds 3, 4, ... Never a bare "vhost=on": QEMU 7.2 aborts instead of
+         * falling back when /dev/vhost-net is missing (TESTING.md (e)); without it virtio-net runs
+         * in userspace. Every VM gets its own MAC, or they all share QEMU's default and its lease. */
         for (unsigned i = 0; i < plan->n_nics; i++) {
                 r = argv_add(&l, "-netdev");
                 if (r < 0)
                         return r;
 
-                r = argv_addf(&l, "tap,id=net%u,fd=%u", i, 3 + i);
+                /* vhost=on only with a vhost-net fd the daemon opened: never a blind "on". */
+                if (plan->vhost_net_fds[i] > 0)
+                        r = argv_addf(&l,
+                                      "tap,id=net%u,fd=%u,vhost=on,vhostfd=%i",
+                                      i,
+                                      3 + i,
+                                      plan->vhost_net_fds[i]);
+                else
+                        r = argv_addf(&l, "tap,id=net%u,fd=%u", i, 3 + i);
                 if (r < 0)
                         return r;
 
@@ -180,6 +164,18 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
                         return r;
 
                 r = argv_addf(&l, "virtio-net-pci,netdev=net%u,mac=%s", i, plan->macs[i]);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The daemon claimed the CID on this fd; QEMU sets the same CID again on it. */
+        if (plan->vsock_fd > 0) {
+                r = argv_add(&l, "-device");
+                if (r >= 0)
+                        r = argv_addf(&l,
+                                      "vhost-vsock-pci,vhostfd=%i,guest-cid=%u",
+                                      plan->vsock_fd,
+                                      plan->vsock_cid);
                 if (r < 0)
                         return r;
         }
@@ -213,47 +209,6 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
         return 0;
 }
 
-static bool is_executable_file(const char *path) {
-        struct stat st;
-
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-                return false;
-        return access(path, X_OK) == 0;
-}
-
-/* The first executable "dir/name" over $PATH's absolute entries, then the usual places. A
- * relative $PATH entry is skipped: the daemon runs as root. */
-static int find_in_path(const char *name, char **ret) {
-        const char *path = getenv("PATH");
-        _cleanup_(strv_freep) char **dirs = NULL;
-        int r;
-
-        r = strv_split(path ?: "", ":", &dirs);
-        if (r < 0)
-                return r;
-        r = argv_add(&dirs, "/usr/bin");
-        if (r >= 0)
-                r = argv_add(&dirs, "/usr/local/bin");
-        if (r < 0)
-                return r;
-
-        STRV_FOREACH (d, dirs) {
-                _cleanup_free_ char *p = NULL;
-
-                if ((*d)[0] != '/')
-                        continue;
-
-                p = path_join(*d, name);
-                if (!p)
-                        return -ENOMEM;
-                if (is_executable_file(p)) {
-                        *ret = TAKE_PTR(p);
-                        return 0;
-                }
-        }
-        return -ENOENT;
-}
-
 /* uname's machine to QEMU's target name. */
 static const char *qemu_target(const char *machine) {
         if (streq(machine, "i386") || streq(machine, "i486") || streq(machine, "i586") ||
@@ -268,30 +223,14 @@ static const char *qemu_target(const char *machine) {
 
 int qemu_find(char **ret) {
         _cleanup_free_ char *name = NULL;
-        const char *e;
         struct utsname u;
 
         if (!ret)
                 return -EINVAL;
 
-        e = getenv("CF_QEMU");
-        if (e && e[0]) {
-                char *p;
-
-                if (!strchr(e, '/'))
-                        return find_in_path(e, ret);
-                if (!is_executable_file(e))
-                        return -ENOENT;
-                p = strdup(e);
-                if (!p)
-                        return -ENOMEM;
-                *ret = p;
-                return 0;
-        }
-
         if (uname(&u) < 0)
                 return -errno;
         if (asprintf(&name, "qemu-system-%s", qemu_target(u.machine)) < 0)
                 return -ENOMEM;
-        return find_in_path(name, ret);
+        return find_program("CF_QEMU", name, ret);
 }

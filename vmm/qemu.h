@@ -14,6 +14,9 @@ typedef struct QemuPlan {
         const char *macs[4];  /* one per NIC, "00:1a:11:e1:cf:02" */
         const char *qmp_path; /* unix socket QEMU listens on */
         bool paused;          /* -S: start with the CPUs stopped */
+        int vhost_net_fds[4]; /* per NIC: an open /dev/vhost-net handed over as this fd; 0: none */
+        int vsock_fd;         /* an open /dev/vhost-vsock (CID claimed) handed over as this fd; 0: none */
+        unsigned vsock_cid;
 } QemuPlan;
 
 /* Builds the argv (NULL-terminated, argv[0] = plan->qemu). Paths from the spec are passed as

@@ -346,6 +346,29 @@ static int sandbox_cgroup(const SandboxSpec *spec) {
         return 0;
 }
 
+int sandbox_cgroup_kill(const char *cgroup_name) {
+        int ret = -EOPNOTSUPP;
+
+        if (!cgroup_name_valid(cgroup_name))
+                return -EINVAL;
+
+        /* cgroup.kill (Linux 5.14) SIGKILLs every process of the leaf, forks in flight included. */
+        for (size_t i = 0; i < ELEMENTSOF(cgroup_hierarchies); i++) {
+                _cleanup_free_ char *kill_file = NULL;
+
+                if (cgroup_hierarchies[i].kind != CGROUP_UNIFIED || !cgroup_hierarchy_present(i))
+                        continue;
+                if (asprintf(&kill_file,
+                             "%s/" CGROUP_PARENT "/%s/cgroup.kill",
+                             cgroup_hierarchies[i].path,
+                             cgroup_name) < 0)
+                        return -ENOMEM;
+                if (write_string_file(kill_file, "1") >= 0)
+                        ret = 0;
+        }
+        return ret;
+}
+
 int sandbox_cgroup_remove(const char *cgroup_name) {
         int ret = 0;
 

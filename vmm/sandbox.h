@@ -33,6 +33,10 @@ typedef struct SandboxSpec {
  * string naming the step ("setgroups", "seccomp", ...), for the child to report. */
 int sandbox_enter(const SandboxSpec *spec, const char **ret_step);
 
+/* Kills every process left in an instance's cgroup (a VMM's own children: launch_cvd's run_cvd,
+ * crosvm...). -EOPNOTSUPP: no cgroup2 with cgroup.kill here. */
+int sandbox_cgroup_kill(const char *cgroup_name);
+
 /* Removes the cgroup an instance ran in (parent side, after the VMM is gone). */
 int sandbox_cgroup_remove(const char *cgroup_name);
 

@@ -61,6 +61,7 @@ void instance_spec_done(InstanceSpec *s) {
         free(s->gpu_mode);
         free(s->boot_marker);
         strv_free(s->extra_args);
+        free(s->bios);
         free(s->host_package);
         free(s->images_dir);
         *s = (InstanceSpec){};

@@ -44,6 +44,8 @@ typedef struct InstanceSpec {
         char *boot_marker;         /* console text that means "booted"; NULL: booted when running */
         unsigned boot_timeout_sec; /* 0: none */
         char **extra_args;
+        char *bios; /* firmware (crosvm --bios, QEMU -bios), opened by the VMM as the caller */
+        bool crosvm_disable_sandbox; /* crosvm --disable-sandbox: no per-device minijail */
         char *host_package;
         char *images_dir;
         bool start;                /* default true */
