@@ -29,6 +29,23 @@ static const char *const action_table[] = {
         [CROSVM_RESUME] = "resume",
 };
 
+int instance_vsock_busy(Instance *i, char **ret_error) {
+        _cleanup_free_ char *users = NULL;
+        bool named;
+
+        (void) vhost_device_users(VHOST_VSOCK_DEVICE, &users);
+        named = users && users[0];
+        (void) asprintf(ret_error,
+                        "vsock CID %u (slot %u) is already claimed by another VM%s%s%s; stop it, or use "
+                        "another slot",
+                        i->vsock_cid,
+                        i->number,
+                        named ? " (" : "",
+                        named ? users : "",
+                        named ? " have /dev/vhost-vsock open)" : "");
+        return -EADDRINUSE;
+}
+
 /* The vsock device: where /dev/vhost-vsock exists, the daemon opens it (the owner need not be in
  * the kvm group) and checks the slot's CID is free, so a clash is a clear error now instead of a
  * VM that dies at boot. crosvm reopens the fd through /proc/self/fd and claims the CID itself,
@@ -45,23 +62,8 @@ static int crosvm_vsock(Instance *i, SpawnPlan *p, CrosvmPlan *plan, char **ret_
                              VHOST_VSOCK_DEVICE);
                 return 0;
         }
-        if (r == -EADDRINUSE) {
-                _cleanup_free_ char *users = NULL;
-
-                bool named;
-
-                (void) vhost_device_users(VHOST_VSOCK_DEVICE, &users);
-                named = users && users[0];
-                (void) asprintf(ret_error,
-                                "vsock CID %u (slot %u) is already claimed by another VM%s%s%s; stop it, or use "
-                                "another slot",
-                                i->vsock_cid,
-                                i->number,
-                                named ? " (" : "",
-                                named ? users : "",
-                                named ? " have /dev/vhost-vsock open)" : "");
-                return r;
-        }
+        if (r == -EADDRINUSE)
+                return instance_vsock_busy(i, ret_error);
         if (r < 0) {
                 (void) asprintf(ret_error, "cannot open %s: %s", VHOST_VSOCK_DEVICE, strerror(-r));
                 return r;

@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "qemu.h"
 #include "util.h"
+#include "vhost.h"
 
 #define QMP_RETRY_USEC (50 * USEC_PER_MSEC)
 #define QMP_ATTEMPTS_MAX 200 /* 10 s */
@@ -192,6 +193,41 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
                 .qmp_path = i->control_path,
         };
+        /* vhost devices where the host has them, opened here and handed over: QEMU never gets a
+         * bare vhost=on (it aborts without /dev/vhost-net), and the CID is held by our fd. */
+        for (size_t k = 0; k < INSTANCE_NICS; k++) {
+                int fd;
+
+                r = vhost_net_open(NULL, &fd);
+                if (r < 0) {
+                        if (k == 0)
+                                instance_log(i,
+                                             r == -ENOENT ? LOG_DEBUG : LOG_WARNING,
+                                             "%s: %s; virtio-net runs in userspace",
+                                             VHOST_NET_DEVICE,
+                                             strerror(-r));
+                        break;
+                }
+                plan.vhost_net_fds[k] = 3 + (int) p->n_fds;
+                p->fds[p->n_fds++] = fd;
+        }
+        {
+                int fd;
+
+                r = vhost_vsock_open(NULL, i->vsock_cid, &fd);
+                if (r == -EADDRINUSE)
+                        return instance_vsock_busy(i, ret_error);
+                if (r >= 0) {
+                        plan.vsock_fd = 3 + (int) p->n_fds;
+                        plan.vsock_cid = i->vsock_cid;
+                        p->fds[p->n_fds++] = fd;
+                } else
+                        instance_log(i,
+                                     r == -ENOENT ? LOG_NOTICE : LOG_WARNING,
+                                     "%s: %s; the guest runs without vsock",
+                                     VHOST_VSOCK_DEVICE,
+                                     strerror(-r));
+        }
         r = qemu_build_argv(&i->spec, &plan, &argv);
         if (r < 0) {
                 (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));

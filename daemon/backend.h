@@ -58,5 +58,8 @@ extern const BackendOps backend_qemu_ops;
 extern const BackendOps backend_crosvm_ops;
 extern const BackendOps backend_cvd_ops;
 
+/* The error for a vsock CID another VM holds, naming who has /dev/vhost-vsock open. */
+int instance_vsock_busy(Instance *i, char **ret_error);
+
 /* NULL: the backend is not implemented. */
 const BackendOps *backend_ops(Backend b);
