@@ -13,6 +13,7 @@
 #include "log.h"
 #include "tap.h"
 #include "manager.h"
+#include "orphans.h"
 #include "util.h"
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -123,6 +124,7 @@ Manager *manager_free(Manager *m) {
         for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
                 m->instances[n] = instance_free(m->instances[n]);
         sd_event_source_disable_unref(m->emit_source);
+        sd_event_source_disable_unref(m->save_retry_source);
         m->network = network_free(m->network);
         m->host_probe = host_probe_free(m->host_probe);
         auth_queries_free(m);
@@ -219,6 +221,7 @@ int manager_startup(Manager *m) {
         /* VMMs that outlived an earlier run of the daemon (KillMode=process) first: the network
          * setup must keep the slots they hold. */
         (void) manager_load_state(m);
+        manager_collect_orphans(m);
 
         /* In a worker, while the network comes up: nothing here waits for it. */
         (void) host_probe_start(m->host_probe);
@@ -384,8 +387,42 @@ void manager_remove_instance(Manager *m, Instance *i) {
         if (m->bus && sd_bus_is_ready(m->bus) > 0)
                 (void) sd_bus_emit_properties_changed(
                                 m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
-        (void) manager_save_state(m);
+        manager_persist(m);
         manager_update_status(m);
+}
+
+#define SAVE_RETRY_MIN_USEC (1 * USEC_PER_SEC)
+#define SAVE_RETRY_MAX_USEC (30 * USEC_PER_SEC)
+
+static int on_save_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->save_retry_source = sd_event_source_disable_unref(m->save_retry_source);
+        manager_persist(m);
+        return 0;
+}
+
+void manager_persist(Manager *m) {
+        int r;
+
+        if (manager_save_state(m) >= 0) {
+                if (m->save_retry_usec > 0)
+                        log_info("Saved the instance state again after earlier failures.");
+                m->save_retry_usec = 0;
+                m->save_retry_source = sd_event_source_disable_unref(m->save_retry_source);
+                return;
+        }
+        if (m->save_retry_source)
+                return;
+        m->save_retry_usec = m->save_retry_usec > 0 ? MIN(m->save_retry_usec * 2, SAVE_RETRY_MAX_USEC)
+                                                    : SAVE_RETRY_MIN_USEC;
+        r = sd_event_add_time_relative(
+                        m->event, &m->save_retry_source, CLOCK_MONOTONIC, m->save_retry_usec, 0, on_save_retry, m);
+        if (r < 0)
+                log_error_errno(r, "Cannot schedule another attempt to save the state: %m");
+        else
+                log_warning("Will try to save the instance state again in %llu s.",
+                            (unsigned long long) (m->save_retry_usec / USEC_PER_SEC));
 }
 
 static int on_emit(sd_event_source *s, void *userdata) {
@@ -400,7 +437,7 @@ static int on_emit(sd_event_source *s, void *userdata) {
                 i->dirty = false;
                 bus_emit_instance_changed(i);
         }
-        (void) manager_save_state(m);
+        manager_persist(m);
         manager_update_status(m);
         return 0;
 }

@@ -31,6 +31,8 @@ struct Manager {
         Instance *instances[NET_SLOTS_MAX + 1]; /* by slot number */
         unsigned n_instances;
         sd_event_source *emit_source; /* coalesces instance change signals */
+        sd_event_source *save_retry_source; /* state.json could not be written: try again */
+        uint64_t save_retry_usec;
         int kvm_usable;               /* -1 not probed yet, 0 no, 1 yes */
         HostProbe *host_probe;        /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
         AuthQuery *auth_queries;      /* polkit checks in flight (daemon/bus-auth.c) */
@@ -62,6 +64,9 @@ int manager_add_instance(Manager *m, Instance *i);
 void manager_remove_instance(Manager *m, Instance *i);
 void manager_instance_changed(Manager *m, Instance *i);
 int manager_save_state(Manager *m);
+/* manager_save_state(), and on failure (a full or read-only file system) again with a back-off
+ * of 1 s doubling to 30 s until it works: an unsaved transition would be lost to a crash. */
+void manager_persist(Manager *m);
 int manager_load_state(Manager *m);
 
 /* daemon/bus-manager.c */

@@ -51,6 +51,12 @@ cf_cleanup() {
                 [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
         done
         cf_check_sanitizers || rc=1
+        # Mounts a test made under its scratch dir (tmpfs for full or read-only directories), deepest
+        # first, so the directory itself can go.
+        if [ -n "${CF_TMP:-}" ]; then
+                awk -v d="$CF_TMP/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+                        while read -r mp; do umount -l "$mp"; done
+        fi
         # CF_KEEP_LOGS=DIR keeps this run's logs (daemon, bus, polkitd, ...) for a post-mortem.
         [ -n "${CF_KEEP_LOGS:-}" ] && mkdir -p "$CF_KEEP_LOGS" && cp "$CF_TMP"/*.log "$CF_KEEP_LOGS"/ 2>/dev/null
         [ -n "${CF_TMP:-}" ] && rm -rf "$CF_TMP"
@@ -260,3 +266,36 @@ cf_start_guest() {
 as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups "$@"; }
 instance_json() { "$CFCTL" --json=short list | jq -c ".[] | select(.number == $1)"; }
 instance_field() { "$CFCTL" --json=short list | jq -r ".[] | select(.number == $1) | .$2"; }
+
+# The VMM processes of this test's instances: their command lines name their runtime dir. (A
+# pattern that does not match itself: grep's own command line is in /proc too.)
+cf_vmm_pids() { grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | sort -n; }
+
+# cf_assert_consistent [LINKS]: what the daemon says is exactly what the host holds. Every VMM that
+# runs belongs to a tracked instance with that pid; every running or suspended instance has one;
+# state.json lists the same instances; instance directories exist only for tracked instances;
+# and, when the network is up, LINKS links in our group, our nft table and one dnsmasq per
+# bridge.
+cf_assert_consistent() {
+        local links=${1:-} list tracked actual numbers saved d
+        list=$("$CFCTL" --json=short list) || cf_fail "consistency: list failed"
+        tracked=$(echo "$list" | jq -r '.[] | select(.pid > 0) | .pid' | sort -n)
+        actual=$(cf_vmm_pids)
+        [ "$tracked" = "$actual" ] || cf_fail "consistency: VMMs running [$(echo $actual)], tracked [$(echo $tracked)]: $list"
+        echo "$list" | jq -e 'all(.[]; (.state != "running" and .state != "suspended") or .pid > 0)' >/dev/null ||
+                cf_fail "consistency: an active instance without a VMM: $list"
+        echo "$list" | jq -e 'all(.[]; .pid == 0 or (.state | IN("starting", "running", "suspended", "stopping")))' >/dev/null ||
+                cf_fail "consistency: an inactive instance with a VMM: $list"
+        numbers=$(echo "$list" | jq -r '.[].number' | sort -n)
+        saved=$(jq -r '.instances[].number' "$CF_TMP/run/state.json" 2>/dev/null | sort -n)
+        [ "$numbers" = "$saved" ] || cf_fail "consistency: state.json has [$(echo $saved)], the daemon [$(echo $numbers)]"
+        for d in "$CF_TMP"/run/instances/*; do
+                [ -e "$d" ] || continue
+                echo "$numbers" | grep -qx "${d##*/}" || cf_fail "consistency: $d left for an instance that is gone"
+        done
+        if [ "$(cf_network_state)" = up ]; then
+                [ -z "$links" ] || assert_eq "$(count_our_links)" "$links" "consistency: links"
+                nft list table inet cuttlefish_host_resources >/dev/null 2>&1 || cf_fail "consistency: nft table missing"
+                assert_eq "$(our_dnsmasq_pids | wc -l)" 2 "consistency: dnsmasq children"
+        fi
+}
