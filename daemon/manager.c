@@ -417,7 +417,13 @@ void manager_persist(Manager *m) {
         m->save_retry_usec = m->save_retry_usec > 0 ? MIN(m->save_retry_usec * 2, SAVE_RETRY_MAX_USEC)
                                                     : SAVE_RETRY_MIN_USEC;
         r = sd_event_add_time_relative(
-                        m->event, &m->save_retry_source, CLOCK_MONOTONIC, m->save_retry_usec, 0, on_save_retry, m);
+                        m->event,
+                        &m->save_retry_source,
+                        CLOCK_MONOTONIC,
+                        m->save_retry_usec,
+                        0,
+                        on_save_retry,
+                        m);
         if (r < 0)
                 log_error_errno(r, "Cannot schedule another attempt to save the state: %m");
         else

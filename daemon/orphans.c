@@ -17,7 +17,8 @@
 DEFINE_CLEANUP(DIR *, closedir);
 
 static bool state_active(InstanceState s) {
-        return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_SUSPENDED || s == INSTANCE_STOPPING;
+        return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_SUSPENDED ||
+                        s == INSTANCE_STOPPING;
 }
 
 /* The slot whose cgroup ".../cuttlefish-host-resources/instance-N" pid is in, or 0. */
