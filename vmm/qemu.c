@@ -221,9 +221,12 @@ static const char *qemu_target(const char *machine) {
         return machine; /* x86_64, aarch64, riscv64, s390x, ... */
 }
 
+#define QEMU_KVM_LIBEXEC "/usr/libexec/qemu-kvm"
+
 int qemu_find(char **ret) {
         _cleanup_free_ char *name = NULL;
         struct utsname u;
+        int r;
 
         if (!ret)
                 return -EINVAL;
@@ -232,5 +235,11 @@ int qemu_find(char **ret) {
                 return -errno;
         if (asprintf(&name, "qemu-system-%s", qemu_target(u.machine)) < 0)
                 return -ENOMEM;
-        return find_program("CF_QEMU", name, ret);
+        r = find_program("CF_QEMU", name, ret);
+        /* RHEL and CentOS Stream ship QEMU only as /usr/libexec/qemu-kvm (KVM only, no TCG). */
+        if (r == -ENOENT && !getenv("CF_QEMU") && access(QEMU_KVM_LIBEXEC, X_OK) >= 0) {
+                *ret = strdup(QEMU_KVM_LIBEXEC);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return r;
 }
