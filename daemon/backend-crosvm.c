@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "crosvm.h"
+#include "topology.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"
@@ -81,7 +82,8 @@ static int crosvm_vsock(Instance *i, SpawnPlan *p, CrosvmPlan *plan, char **ret_
 }
 
 static int crosvm_plan(Instance *i, SpawnPlan *p, char **ret_error) {
-        _cleanup_(strv_freep) char **argv = NULL;
+        _cleanup_(cpu_topology_done) CpuTopology topology = CPU_TOPOLOGY_NULL;
+        _cleanup_(strv_freep) char **argv = NULL, **cpu_args = NULL;
         CrosvmPlan plan;
         int r;
 
@@ -101,10 +103,13 @@ static int crosvm_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 .socket_path = i->control_path,
                 .n_nics = INSTANCE_NICS,
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
-                /* HOOK (vmm/topology.h, owned elsewhere): --cpu-cluster/--cpu-capacity from
-                 * cpu_topology_crosvm_args() once it exists. Until then crosvm gets a flat CPU list. */
-                .cpu_args = NULL,
         };
+        /* Arm hosts with a device tree: the guest gets the host's clusters and capacities
+         * (big.LITTLE), vCPU i on host CPU i. Elsewhere (x86, ACPI): a flat CPU list. CF_HOST_FDT
+         * names another tree (a test hook). */
+        if (cpu_topology_load(getenv("CF_HOST_FDT"), &topology) >= 0 &&
+            cpu_topology_crosvm_args(&topology, i->spec.cpus, &cpu_args) > 0)
+                plan.cpu_args = (const char *const *) cpu_args;
         r = crosvm_vsock(i, p, &plan, ret_error);
         if (r < 0)
                 return r;

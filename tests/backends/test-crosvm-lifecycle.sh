@@ -3,7 +3,8 @@
 # in for crosvm, which cannot run here: create -> running/booted as the owner with the taps as fds,
 # suspend/resume and stop through "crosvm suspend|resume|stop SOCKET" run as the owner, crosvm's
 # exit codes (32 reset -> restarted by policy, 33 crashed, 34 guest-panic, 36 watchdog), a flag
-# crosvm would reject, and re-adoption across a daemon SIGKILL.
+# crosvm would reject, the host's CPU topology from a device tree, and re-adoption across a daemon
+# SIGKILL.
 source "$(dirname "$0")/../helpers/lib.sh"
 cf_setup "$@"
 [ -x "${CF_FAKE_CROSVM:-}" ] || cf_fail "CF_FAKE_CROSVM not built"
@@ -25,6 +26,11 @@ echo "not a kernel: fake-crosvm does not boot it" > "$KERNEL"
 chmod 0644 "$KERNEL"
 MARKER="fake-crosvm: guest booted"
 
+# The host's CPU topology as an Arm host's device tree gives it (big.LITTLE: cpus 0-3 at 512,
+# 4-5 at 1024): crosvm gets the guest's share of the clusters and capacities.
+[ -x "${CF_MKFDT:-}" ] || cf_fail "CF_MKFDT not built"
+"$CF_MKFDT" --write-big-little "$CF_TMP/host.fdt" || cf_fail "writing the device tree"
+export CF_HOST_FDT=$CF_TMP/host.fdt
 cf_write_config "num_cvd_accounts=3" "dhcp_ping=no"
 cf_start_daemon
 cf_wait_for 10 bash -c "! setpriv --reuid=$U --regid=$(id -g $U) --clear-groups '$CFCTL' --no-ask-password start --backend=crosvm --kernel=/nonexistent 2>&1 | grep -q 'needs authentication'" ||
@@ -62,6 +68,8 @@ assert_eq "$(stat -c %U "/proc/$P")" "$U" "owner of the VMM"
 tr '\0' ' ' < "/proc/$P/cmdline" | grep -q -- "--extended-status --no-syslog run --socket=$(socket_of "$B") --mem=256 --cpus=1" ||
         cf_fail "crosvm command line: $(tr '\0' ' ' < "/proc/$P/cmdline")"
 [ "$(readlink "/proc/$P/fd/3")" = /dev/net/tun ] || cf_fail "fd 3 of the VMM is not a tap"
+tr '\0' ' ' < "/proc/$P/cmdline" | grep -q -- "--cpus=1 --cpu-cluster=0 --cpu-capacity=0=512 " ||
+        cf_fail "CPU topology not passed: $(tr '\0' ' ' < "/proc/$P/cmdline")"
 
 "$CFCTL" suspend "$B"
 cf_wait_for 10 state_is "$B" suspended/requested || cf_fail "suspend: $(instance_json "$B")"

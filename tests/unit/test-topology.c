@@ -233,7 +233,23 @@ static void test_load(void) {
         assert(r >= 0 || r == -ENOENT || r == -EACCES);
 }
 
-int main(void) {
+/* "--write-big-little FILE": writes the big.LITTLE tree of test_big_little() to FILE, for tests
+ * that hand the daemon a device tree (CF_HOST_FDT). */
+static int write_big_little(const char *path) {
+        _cleanup_free_ void *fdt = build_tree(&(TreeSpec){ .n_cpus = 6,
+                                                           .capacity = big_little_capacity,
+                                                           .clusters = big_little,
+                                                           .n_clusters = 2 });
+        FILE *f = fopen(path, "we");
+
+        if (!f || fwrite(fdt, 1, fdt_totalsize(fdt), f) != fdt_totalsize(fdt) || fclose(f) != 0) {
+                perror(path);
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
         static const struct {
                 const char *name;
                 void (*func)(void);
@@ -243,6 +259,8 @@ int main(void) {
                 { "no_cpus", test_no_cpus },       { "load", test_load },
         };
 
+        if (argc == 3 && strcmp(argv[1], "--write-big-little") == 0)
+                return write_big_little(argv[2]);
         for (size_t i = 0; i < ELEMENTSOF(tests); i++) {
                 tests[i].func();
                 printf("ok %zu - topology: %s\n", i + 1, tests[i].name);
