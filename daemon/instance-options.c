@@ -40,7 +40,7 @@ static const Option options[] = {
         { "host_package", OPT_PATH },
         { "images_dir", OPT_PATH },
         { "start", OPT_BOOL },
-        { "stop_timeout_sec", OPT_UINT, 1, 3600 },
+        { "stop_timeout_sec", OPT_UINT, 1, SPEC_STOP_TIMEOUT_MAX },
         { "bios", OPT_PATH },
         { "crosvm_disable_sandbox", OPT_BOOL },
 };

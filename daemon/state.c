@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* state.json: every instance, written atomically on each transition, read back at start so
  * running VMMs are re-adopted (DESIGN.md §7). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
+#include "state.h"
 #include "util.h"
 
 static struct json_object *strv_to_json(char **l) {
@@ -102,35 +104,260 @@ int manager_save_state(Manager *m) {
         return 0;
 }
 
-static const char *jstr(struct json_object *o, const char *k) {
-        struct json_object *v;
-        return json_object_object_get_ex(o, k, &v) && v && json_object_is_type(v, json_type_string)
-                        ? json_object_get_string(v)
-                        : NULL;
-}
+/* Reading: typed getters that tell "absent" (the default) from "present with the wrong type". */
 
-static int64_t jint(struct json_object *o, const char *k) {
-        struct json_object *v;
-        return json_object_object_get_ex(o, k, &v) && v ? json_object_get_int64(v) : 0;
-}
-
-static int jstrv(struct json_object *o, const char *k, char ***ret) {
+static int field(struct json_object *o, const char *k, json_type type, struct json_object **ret) {
         struct json_object *v;
 
         *ret = NULL;
-        if (!json_object_object_get_ex(o, k, &v) || !v || !json_object_is_type(v, json_type_array))
+        if (!json_object_object_get_ex(o, k, &v) || !v)
                 return 0;
-        for (size_t n = 0; n < json_object_array_length(v); n++) {
-                const char *s = json_object_get_string(json_object_array_get_idx(v, n));
-                if (s && strv_push(ret, strdup(s)) < 0)
-                        return -ENOMEM;
-        }
-        return 0;
+        if (!json_object_is_type(v, type))
+                return -EINVAL;
+        *ret = v;
+        return 1;
 }
 
-static int dup_or_null(const char *s, char **ret) {
-        *ret = s ? strdup(s) : NULL;
-        return !s || *ret ? 0 : -ENOMEM;
+static int get_string(struct json_object *o, const char *k, char **ret) {
+        struct json_object *v;
+        int r = field(o, k, json_type_string, &v);
+
+        if (r <= 0)
+                return r;
+        *ret = strdup(json_object_get_string(v));
+        return *ret ? 1 : -ENOMEM;
+}
+
+static int get_uint(struct json_object *o, const char *k, uint64_t max, uint64_t *ret) {
+        struct json_object *v;
+        int64_t i;
+        int r = field(o, k, json_type_int, &v);
+
+        if (r <= 0)
+                return r;
+        errno = 0;
+        i = json_object_get_int64(v);
+        /* json-c clamps what does not fit to INT64_MIN/MAX and sets errno. */
+        if (errno != 0 || i < 0 || (uint64_t) i > max)
+                return -ERANGE;
+        *ret = (uint64_t) i;
+        return 1;
+}
+
+static int get_strv(struct json_object *o, const char *k, char ***ret) {
+        struct json_object *v;
+        size_t n;
+        int r = field(o, k, json_type_array, &v);
+
+        if (r <= 0)
+                return r;
+        n = json_object_array_length(v);
+        if (n > SPEC_LIST_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *e = json_object_array_get_idx(v, i);
+                if (!e || !json_object_is_type(e, json_type_string))
+                        return -EINVAL;
+                r = strv_push(ret, strdup(json_object_get_string(e)));
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+void state_record_done(StateRecord *r) {
+        free(r->groups);
+        free(r->exe);
+        instance_spec_done(&r->spec);
+        *r = (StateRecord){};
+}
+
+void state_records_free(StateRecord *r, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                state_record_done(&r[i]);
+        free(r);
+}
+
+#define BAD(field_name)                                                             \
+        do {                                                                        \
+                if (ret_error && !*ret_error)                                       \
+                        *ret_error = strdup("field '" field_name "' is malformed"); \
+                return r == -ENOMEM ? -ENOMEM : -EINVAL;                            \
+        } while (0)
+
+int state_record_parse(struct json_object *o, StateRecord *ret, char **ret_error) {
+        _cleanup_(state_record_done) StateRecord rec = {};
+        _cleanup_free_ char *backend = NULL, *restart = NULL, *state = NULL, *reason = NULL;
+        struct json_object *g;
+        uint64_t v;
+        bool b;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                r = -EINVAL;
+                BAD("instances[]");
+        }
+        if ((r = get_uint(o, "number", NET_SLOTS_MAX, &v)) <= 0 || v < 1) {
+                r = r < 0 ? r : -EINVAL;
+                BAD("number");
+        }
+        rec.number = (unsigned) v;
+
+        if ((r = get_string(o, "backend", &backend)) < 0)
+                BAD("backend");
+        instance_spec_init(&rec.spec, BACKEND_QEMU);
+        if (backend && (rec.spec.backend = backend_from_string(backend)) < 0) {
+                r = -EINVAL;
+                BAD("backend");
+        }
+        if ((r = get_string(o, "restart", &restart)) < 0)
+                BAD("restart");
+        if (restart && (rec.spec.restart = restart_policy_from_string(restart)) < 0) {
+                r = -EINVAL;
+                BAD("restart");
+        }
+#define UINT_FIELD(name, max, dest)                       \
+        do {                                              \
+                v = 0;                                    \
+                if ((r = get_uint(o, name, max, &v)) < 0) \
+                        BAD(name);                        \
+                if (r > 0)                                \
+                        dest = v;                         \
+        } while (0)
+        UINT_FIELD("cpus", UINT32_MAX, rec.spec.cpus);
+        UINT_FIELD("memory_mb", UINT32_MAX, rec.spec.memory_mb);
+        UINT_FIELD("boot_timeout_sec", UINT32_MAX, rec.spec.boot_timeout_sec);
+        UINT_FIELD("stop_timeout_sec", UINT32_MAX, rec.spec.stop_timeout_sec);
+        /* uid_t/gid_t -1 means "unchanged" to the kernel: never an owner. */
+        UINT_FIELD("owner", UINT32_MAX - 1, rec.owner);
+        UINT_FIELD("gid", UINT32_MAX - 1, rec.gid);
+        UINT_FIELD("pid", INT32_MAX, rec.pid);
+        UINT_FIELD("starttime", UINT64_MAX, rec.starttime);
+        UINT_FIELD("created", UINT64_MAX, rec.created);
+        UINT_FIELD("started", UINT64_MAX, rec.started);
+        UINT_FIELD("console_start", UINT64_MAX, rec.console_start);
+        UINT_FIELD("restart_count", UINT32_MAX, rec.restart_count);
+#undef UINT_FIELD
+        if ((r = get_string(o, "kernel", &rec.spec.kernel)) < 0)
+                BAD("kernel");
+        if ((r = get_string(o, "initrd", &rec.spec.initrd)) < 0)
+                BAD("initrd");
+        if ((r = get_string(o, "cmdline", &rec.spec.cmdline)) < 0)
+                BAD("cmdline");
+        if ((r = get_string(o, "boot_marker", &rec.spec.boot_marker)) < 0)
+                BAD("boot_marker");
+        if ((r = get_string(o, "gpu_mode", &rec.spec.gpu_mode)) < 0)
+                BAD("gpu_mode");
+        if ((r = get_string(o, "host_package", &rec.spec.host_package)) < 0)
+                BAD("host_package");
+        if ((r = get_string(o, "images_dir", &rec.spec.images_dir)) < 0)
+                BAD("images_dir");
+        if ((r = get_string(o, "bios", &rec.spec.bios)) < 0)
+                BAD("bios");
+        if ((r = get_string(o, "exe", &rec.exe)) < 0)
+                BAD("exe");
+        if ((r = get_strv(o, "disks", &rec.spec.disks)) < 0)
+                BAD("disks");
+        if ((r = get_strv(o, "extra_args", &rec.spec.extra_args)) < 0)
+                BAD("extra_args");
+        /* Older records wrote these as 0/1 or a boolean. */
+        b = false;
+        if (field(o, "crosvm_disable_sandbox", json_type_boolean, &g) > 0)
+                b = json_object_get_boolean(g);
+        else {
+                v = 0;
+                if ((r = get_uint(o, "crosvm_disable_sandbox", 1, &v)) < 0)
+                        BAD("crosvm_disable_sandbox");
+                b = v != 0;
+        }
+        rec.spec.crosvm_disable_sandbox = b;
+        r = instance_spec_check(&rec.spec, ret_error);
+        if (r < 0)
+                return r;
+
+        if ((r = get_string(o, "state", &state)) < 0)
+                BAD("state");
+        rec.state = state ? instance_state_from_string(state) : INSTANCE_STOPPED;
+        if (rec.state < 0)
+                rec.state = INSTANCE_STOPPED;
+        if ((r = get_string(o, "reason", &reason)) < 0)
+                BAD("reason");
+        rec.reason = reason ? instance_reason_from_string(reason) : REASON_REQUESTED;
+        if (rec.reason < 0)
+                rec.reason = REASON_REQUESTED;
+
+        if ((r = field(o, "groups", json_type_array, &g)) < 0)
+                BAD("groups");
+        if (r > 0) {
+                rec.n_groups = json_object_array_length(g);
+                if (rec.n_groups > STATE_GROUPS_MAX) {
+                        r = -E2BIG;
+                        BAD("groups");
+                }
+                rec.groups = calloc(MAX(rec.n_groups, (size_t) 1), sizeof(gid_t));
+                if (!rec.groups)
+                        return -ENOMEM;
+                for (size_t k = 0; k < rec.n_groups; k++) {
+                        struct json_object *e = json_object_array_get_idx(g, k);
+                        int64_t x;
+
+                        if (!e || !json_object_is_type(e, json_type_int)) {
+                                r = -EINVAL;
+                                BAD("groups");
+                        }
+                        errno = 0;
+                        x = json_object_get_int64(e);
+                        if (errno != 0 || x < 0 || x >= (int64_t) UINT32_MAX) {
+                                r = -ERANGE;
+                                BAD("groups");
+                        }
+                        rec.groups[k] = (gid_t) x;
+                }
+        }
+
+        *ret = rec;
+        rec = (StateRecord){};
+        return 0;
+}
+#undef BAD
+
+int state_parse(const char *text, StateRecord **ret, size_t *ret_n, size_t *ret_skipped) {
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        StateRecord *records = NULL;
+        struct json_object *arr;
+        size_t n = 0, skipped = 0, len;
+
+        root = json_tokener_parse(text);
+        if (!root || !json_object_is_type(root, json_type_object) ||
+            !json_object_object_get_ex(root, "instances", &arr) ||
+            !json_object_is_type(arr, json_type_array))
+                return -EBADMSG;
+        len = json_object_array_length(arr);
+        records = calloc(MAX(len, (size_t) 1), sizeof(StateRecord));
+        if (!records)
+                return -ENOMEM;
+        for (size_t k = 0; k < len; k++) {
+                _cleanup_free_ char *e = NULL;
+                int r = state_record_parse(json_object_array_get_idx(arr, k), &records[n], &e);
+
+                if (r == -ENOMEM) {
+                        state_records_free(records, n);
+                        return r;
+                }
+                if (r < 0) {
+                        log_warning("Skipping instance record %zu of the state: %s", k, strempty(e));
+                        skipped++;
+                        continue;
+                }
+                n++;
+        }
+        *ret = records;
+        *ret_n = n;
+        if (ret_skipped)
+                *ret_skipped = skipped;
+        return 0;
 }
 
 /* The recorded VMM still runs, is the same process (start time) and the same program. exe is what
@@ -160,92 +387,41 @@ static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe, Backend
         return streq(target, real ?: exe) || streq(target, exe);
 }
 
-static int load_instance(Manager *m, struct json_object *o) {
-        _cleanup_(instance_spec_done) InstanceSpec spec = {};
-        _cleanup_free_ gid_t *groups = NULL;
-        struct json_object *g;
+static int load_instance(Manager *m, StateRecord *rec) {
         Instance *i = NULL;
-        size_t n_groups = 0;
-        unsigned number = (unsigned) jint(o, "number");
-        pid_t pid = (pid_t) jint(o, "pid");
         int r;
 
-        if (number < 1 || number > NET_SLOTS_MAX || m->instances[number])
-                return -EINVAL;
-
-        instance_spec_init(&spec, backend_from_string(jstr(o, "backend")));
-        if (spec.backend < 0)
-                spec.backend = BACKEND_QEMU;
-        spec.cpus = (unsigned) jint(o, "cpus");
-        spec.memory_mb = (unsigned) jint(o, "memory_mb");
-        spec.restart = restart_policy_from_string(jstr(o, "restart"));
-        if (spec.restart < 0)
-                spec.restart = RESTART_NO;
-        spec.boot_timeout_sec = (unsigned) jint(o, "boot_timeout_sec");
-        if (dup_or_null(jstr(o, "kernel"), &spec.kernel) < 0 ||
-            dup_or_null(jstr(o, "initrd"), &spec.initrd) < 0 ||
-            dup_or_null(jstr(o, "cmdline"), &spec.cmdline) < 0 ||
-            dup_or_null(jstr(o, "boot_marker"), &spec.boot_marker) < 0 ||
-            jstrv(o, "disks", &spec.disks) < 0 || jstrv(o, "extra_args", &spec.extra_args) < 0 ||
-            dup_or_null(jstr(o, "gpu_mode"), &spec.gpu_mode) < 0 ||
-            dup_or_null(jstr(o, "host_package"), &spec.host_package) < 0 ||
-            dup_or_null(jstr(o, "images_dir"), &spec.images_dir) < 0 ||
-            dup_or_null(jstr(o, "bios"), &spec.bios) < 0)
-                return -ENOMEM;
-        spec.stop_timeout_sec = (unsigned) jint(o, "stop_timeout_sec");
-        spec.crosvm_disable_sandbox = jint(o, "crosvm_disable_sandbox") != 0;
-
-        if (json_object_object_get_ex(o, "groups", &g) && json_object_is_type(g, json_type_array)) {
-                n_groups = json_object_array_length(g);
-                groups = calloc(MAX(n_groups, (size_t) 1), sizeof(gid_t));
-                if (!groups)
-                        return -ENOMEM;
-                for (size_t k = 0; k < n_groups; k++)
-                        groups[k] = (gid_t) json_object_get_int64(json_object_array_get_idx(g, k));
-        }
-
-        r =
-                        instance_new(m,
-                                     number,
-                                     (uid_t) jint(o, "owner"),
-                                     (gid_t) jint(o, "gid"),
-                                     groups,
-                                     n_groups,
-                                     &spec,
-                                     &i);
+        if (m->instances[rec->number])
+                return -EEXIST;
+        r = instance_new(m, rec->number, rec->owner, rec->gid, rec->groups, rec->n_groups, &rec->spec, &i);
         if (r < 0)
                 return r;
-        i->created_realtime = (uint64_t) jint(o, "created");
-        i->started_realtime = (uint64_t) jint(o, "started");
-        i->restart_count = (unsigned) jint(o, "restart_count");
-        i->console_start = (uint64_t) jint(o, "console_start");
-        i->state = instance_state_from_string(jstr(o, "state"));
-        i->reason = instance_reason_from_string(jstr(o, "reason"));
-        if (i->state < 0)
-                i->state = INSTANCE_STOPPED;
-        if (i->reason < 0)
-                i->reason = REASON_REQUESTED;
+        i->created_realtime = rec->created;
+        i->started_realtime = rec->started;
+        i->restart_count = rec->restart_count;
+        i->console_start = rec->console_start;
+        i->state = rec->state;
+        i->reason = rec->reason;
         (void) manager_add_instance(m, i);
 
-        if (pid > 0) {
-                if (vmm_verified(pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"), i->spec.backend)) {
-                        r = instance_adopt(i, pid, (uint64_t) jint(o, "starttime"), jstr(o, "exe"));
+        if (rec->pid > 0) {
+                if (vmm_verified(rec->pid, rec->starttime, rec->exe, i->spec.backend)) {
+                        r = instance_adopt(i, rec->pid, rec->starttime, rec->exe);
                         if (r >= 0) {
                                 log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",
-                                         number,
+                                         rec->number,
                                          (unsigned) i->owner,
-                                         (int) pid);
+                                         (int) rec->pid);
                                 return 0;
                         }
                 }
                 /* Gone, or not the process we started: never touch it, release the slot. */
                 log_warning("Instance %u (uid %u): VMM (pid %i) could not be verified after the daemon restart; "
                             "marking it failed",
-                            number,
+                            rec->number,
                             (unsigned) i->owner,
-                            (int) pid);
-                free(i->status_text);
-                i->status_text = strdup("the VMM was lost while the daemon was not running");
+                            (int) rec->pid);
+                instance_set_status(i, "the VMM was lost while the daemon was not running");
                 instance_set_state(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
                 instance_release(i);
         }
@@ -254,8 +430,8 @@ static int load_instance(Manager *m, struct json_object *o) {
 
 int manager_load_state(Manager *m) {
         _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json"), *text = NULL;
-        _cleanup_(json_object_putp) struct json_object *root = NULL;
-        struct json_object *arr;
+        StateRecord *records = NULL;
+        size_t n = 0, skipped = 0;
         int r;
 
         if (!path)
@@ -265,15 +441,22 @@ int manager_load_state(Manager *m) {
                 return 0;
         if (r < 0)
                 return log_warning_errno(r, "Failed to read %s: %m", path);
-        root = json_tokener_parse(text);
-        if (!root || !json_object_object_get_ex(root, "instances", &arr) ||
-            !json_object_is_type(arr, json_type_array))
-                return log_warning_errno(-EBADMSG, "Ignoring malformed %s.", path);
-
-        for (size_t k = 0; k < json_object_array_length(arr); k++) {
-                r = load_instance(m, json_object_array_get_idx(arr, k));
+        r = state_parse(text, &records, &n, &skipped);
+        if (r == -EBADMSG)
+                return log_warning_errno(r, "Ignoring malformed %s.", path);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to parse %s: %m", path);
+        for (size_t k = 0; k < n; k++) {
+                r = load_instance(m, &records[k]);
                 if (r < 0)
-                        log_warning_errno(r, "Skipping an instance record in %s: %m", path);
+                        log_warning_errno(
+                                        r,
+                                        "Skipping the record of instance %u in %s: %m",
+                                        records[k].number,
+                                        path);
         }
+        if (skipped > 0)
+                log_warning("Skipped %zu malformed instance records in %s.", skipped, path);
+        state_records_free(records, n);
         return 0;
 }

@@ -57,5 +57,11 @@ Backend backend_from_string(const char *s);
 const char *restart_policy_to_string(RestartPolicy p);
 RestartPolicy restart_policy_from_string(const char *s);
 
+#define SPEC_STOP_TIMEOUT_MAX 3600
+
 void instance_spec_init(InstanceSpec *s, Backend default_backend);
+/* Every limit above, on a spec from anywhere (state.json, say): a valid backend and restart
+ * policy, numbers in range, strings and lists within their bounds, paths absolute. On failure,
+ * -EINVAL and *ret_error names the field (ret_error may be NULL). */
+int instance_spec_check(const InstanceSpec *s, char **ret_error);
 void instance_spec_done(InstanceSpec *s);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* state.json's parser, state_parse(), on any bytes: no crash, no leak; every record it keeps is
+ * one the daemon could have written (a slot number in range, an owner that is a real id, a spec
+ * within the CreateInstance limits), so re-adoption never acts on nonsense. The file lives in a
+ * root-only directory, but a crash or a full disk can leave it torn. */
+#undef NDEBUG
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "daemon/state.h"
+#include "fuzz.h"
+#include "log.h"
+#include "plan.h"
+#include "util.h"
+
+#define INPUT_MAX (256 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_free_ char *text = NULL;
+        StateRecord *records = NULL;
+        size_t n = 0, skipped = 0;
+        int r;
+
+        if (size > INPUT_MAX)
+                return 0;
+        if (!getenv("FUZZ_SHOW"))
+                log_set_max_level(LOG_EMERG);
+        text = strndup((const char *) data, size);
+        assert(text);
+
+        r = state_parse(text, &records, &n, &skipped);
+        assert(r == 0 || r == -EBADMSG || r == -ENOMEM);
+        if (r < 0)
+                return 0;
+        for (size_t k = 0; k < n; k++) {
+                const StateRecord *s = &records[k];
+
+                assert(s->number >= 1 && s->number <= NET_SLOTS_MAX);
+                assert(s->owner != (uid_t) -1 && s->gid != (gid_t) -1);
+                assert(s->pid >= 0);
+                assert(s->n_groups <= STATE_GROUPS_MAX);
+                assert(s->state >= 0 && s->state < _INSTANCE_STATE_MAX);
+                assert(s->reason >= 0 && s->reason < _INSTANCE_REASON_MAX);
+                assert(instance_spec_check(&s->spec, NULL) == 0);
+        }
+        state_records_free(records, n);
+        return 0;
+}
