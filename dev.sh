@@ -104,7 +104,8 @@ build_asan() {
 run_suites() {
         local dir=$1 logbase=$2 rc=0; shift 2
         meson test -C "$dir" --logbase "$logbase" "$@" --print-errorlogs --num-processes 2 || rc=$?
-        jq -r .result "$dir/meson-logs/$logbase.json" | awk '
+        # (With --wrapper, meson adds the wrapper's name to the log's name.)
+        jq -r .result "$(ls -t "$dir/meson-logs/$logbase"*.json | head -n 1)" | awk '
                 /^(OK|EXPECTEDFAIL)$/ {p++} /^(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR)$/ {f++} /^SKIP$/ {s++}
                 END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' | tee -a "$BUILD/test-summary"
         return $rc

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
@@ -336,4 +337,61 @@ int pid_get_starttime(pid_t pid, uint64_t *ret) {
                 return -EIO;
         *ret = t;
         return 0;
+}
+
+#define RM_RF_DEPTH_MAX 32
+
+static int rm_rf_children_fd(int dfd, unsigned depth) {
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (depth > RM_RF_DEPTH_MAX) {
+                safe_close(dfd);
+                return -ELOOP;
+        }
+        d = fdopendir(dfd);
+        if (!d) {
+                r = -errno;
+                safe_close(dfd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        /* Relative to the fd and never through a symlink: a rename under us
+                         * cannot lead us outside the tree. */
+                        int sub =
+                                        openat(dirfd(d),
+                                               de->d_name,
+                                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0) {
+                                int q = rm_rf_children_fd(sub, depth + 1);
+                                if (q < 0 && r == 0)
+                                        r = q;
+                        }
+                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && r == 0)
+                                r = -errno;
+                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && r == 0)
+                        r = -errno;
+        }
+        closedir(d);
+        return r;
+}
+
+int rm_rf(const char *path) {
+        int fd, r;
+
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        r = rm_rf_children_fd(fd, 0);
+        if (rmdir(path) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
 }

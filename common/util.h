@@ -42,6 +42,9 @@ uint64_t now_usec(int clock);
 /* Waits up to timeout_msec for pid to exit (through a pidfd; does not reap). 0 once it is gone,
  * -ETIMEDOUT if it still runs. */
 int wait_pid_exit(pid_t pid, int timeout_msec);
+/* Removes path and everything under it, through directory fds, never following a symlink (safe in a
+ * directory someone else controls); at most 32 levels deep. 0 if path did not exist. */
+int rm_rf(const char *path);
 
 /* Reads field 22 of /proc/PID/stat: the start time in clock ticks after boot. */
 int pid_get_starttime(pid_t pid, uint64_t *ret);

@@ -1203,11 +1203,9 @@ void instance_release(Instance *i) {
         }
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         instance_release_taps(i);
-        if (i->runtime_dir) {
-                (void) unlink(i->control_path);
-                (void) unlink(i->console_log);
-                (void) rmdir(i->runtime_dir);
-        }
+        /* Everything the VMM left there (console, sockets, launch_cvd's home and tmp). */
+        if (i->runtime_dir)
+                (void) rm_rf(i->runtime_dir);
 }
 
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) {

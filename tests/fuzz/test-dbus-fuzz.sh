@@ -29,6 +29,14 @@ cfctl -q start --no-start --number=1 --kernel="$GUEST_KERNEL" --initrd="$GUEST_I
         --cmdline="console=ttyS0 quiet" --memory-mb=256 --cpus=1 --stop-timeout-sec=1 ||
         cf_fail "creating instance 1"
 cfctl -q rm 1 || cf_fail "removing instance 1"
+# The host probe runs in a worker (at start and on each Reload) with a pipe of its own: count
+# descriptors only while it is idle.
+probe_idle() {
+        busctl --system call org.cuttlefish.HostResources1 /org/cuttlefish/HostResources1 \
+                org.cuttlefish.HostResources1.Manager DescribeHost | sed -e 's/^s "//' -e 's/"$//' -e 's/\\"/"/g' |
+                jq -e '.probe.state != "running"' >/dev/null
+}
+cf_wait_for 60 probe_idle || cf_fail "host probe still running"
 FDS=$(fd_count)
 RSS=$(rss_kb)
 LINKS=$(count_our_links)
@@ -61,8 +69,8 @@ assert_eq "$(cf_network_state)" up "network state after fuzzing"
 assert_eq "$(count_our_links)" "$LINKS" "links after fuzzing"
 assert_eq "$(our_dnsmasq_pids | wc -l)" 2 "dnsmasq children after fuzzing"
 # Descriptors settle once the last reply and signal are flushed.
-same_fds() { [ "$(fd_count)" = "$FDS" ]; }
-cf_wait_for 5 same_fds || cf_fail "daemon holds $(fd_count) fds after fuzzing, $FDS before: $(ls -l /proc/$DAEMON_PID/fd)"
+same_fds() { probe_idle && [ "$(fd_count)" = "$FDS" ]; }
+cf_wait_for 60 same_fds || cf_fail "daemon holds $(fd_count) fds after fuzzing, $FDS before: $(ls -l /proc/$DAEMON_PID/fd)"
 cf_info "daemon after: $(fd_count) fds, $(rss_kb) kB RSS"
 # Memory: the heap may keep a little, never grow with the calls (4 MB bound over 3,750 calls).
 (( $(rss_kb) - RSS < 4096 )) || cf_fail "daemon RSS grew from $RSS kB to $(rss_kb) kB"
