@@ -460,22 +460,34 @@ static void control_abort(Instance *i) {
 
 /* Exit and restart policy */
 
+/* Back to the pool. A tap's owner cannot be unset, so the taps are deleted and the network
+ * reconcile creates them again as the pool's (group cvdnetwork, no owner), usable by a launch_cvd
+ * run by hand as before the instance took the slot. */
 static void instance_release_taps(Instance *i) {
         gid_t group = i->manager->network->tap_group;
+        bool deleted = false;
 
         for (size_t n = 0; n < INSTANCE_NICS; n++) {
                 int r;
 
                 if (!i->taps[n][0])
                         continue;
-                r = tap_reset_owner(i->taps[n], group);
+                r = tap_delete(i->taps[n]);
+                if (r >= 0) {
+                        deleted = true;
+                        continue;
+                }
+                if (r != -ENODEV)
+                        r = tap_reset_owner(i->taps[n], group);
                 if (r < 0 && r != -ENODEV)
                         instance_log(i,
                                      LOG_DEBUG,
-                                     "could not reset owner of %s: %s",
+                                     "could not give %s back to the pool: %s",
                                      i->taps[n],
                                      strerror(-r));
         }
+        if (deleted)
+                network_queue_refill(i->manager->network);
 }
 
 static void instance_process_gone(Instance *i);

@@ -306,6 +306,8 @@ static int slot_probe(Manager *m, unsigned slot, char **ret_why) {
 int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret_error) {
         int r;
 
+        network_flush_refill(m->network);
+
         if (wanted > 0) {
                 _cleanup_free_ char *why = NULL;
 

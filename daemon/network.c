@@ -362,9 +362,12 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
         }
 
         t_links = now_usec(CLOCK_MONOTONIC);
+        /* Taps an instance gave back are recreated here on purpose: not drift. */
+        bool drift = repair && !n->refill;
+        n->refill = false;
         STRV_FOREACH(s, report.changes)
-                log_full(repair ? LOG_WARNING : LOG_DEBUG, "%s%s", repair ? "Repaired drift: " : "", *s);
-        if (repair && link_report_total(&report) > 0)
+                log_full(drift ? LOG_WARNING : LOG_DEBUG, "%s%s", drift ? "Repaired drift: " : "", *s);
+        if (drift && link_report_total(&report) > 0)
                 n->repairs++;
         strv_free(n->conflicts);
         n->conflicts = TAKE_PTR(report.conflicts);
@@ -424,6 +427,16 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         r = network_apply(n, &n->applied, true);
         network_set_state(n, r < 0 ? NETWORK_FAILED : n->conflicts && n->conflicts[0] ? NETWORK_DEGRADED : NETWORK_UP);
         return 0;
+}
+
+void network_flush_refill(Network *n) {
+        if (n->refill && n->reconcile_source)
+                (void) on_reconcile(n->reconcile_source, 0, n);
+}
+
+void network_queue_refill(Network *n) {
+        n->refill = true;
+        network_queue_reconcile(n);
 }
 
 void network_queue_reconcile(Network *n) {

@@ -50,6 +50,7 @@ struct Network {
         NetMonitor *monitor;
         sd_event_source *monitor_source;
         sd_event_source *reconcile_source;
+        bool refill; /* the queued reconcile recreates taps an instance gave back: not drift */
         sd_event_source *periodic_source;
         DnsmasqChild dnsmasq[NET_BRIDGES];
         char *dnsmasq_exe;
@@ -71,6 +72,11 @@ int network_setup(Network *n, const NetConfig *c);
 int network_teardown(Network *n);
 /* Re-applies the plan soon (coalesced). */
 void network_queue_reconcile(Network *n);
+/* The same, to recreate taps deleted on purpose (an instance gave its slot back). */
+void network_queue_refill(Network *n);
+/* A refill still queued runs now: a slot given back is usable at once (CreateInstance right
+ * after RemoveInstance). */
+void network_flush_refill(Network *n);
 /* Host conditions that break guests' networking without failing a step (netsetup/probe.h):
  * overlapping routes, forward-drop chains of other tables, NetworkManager on cvd-*. */
 typedef struct HostIssues HostIssues;

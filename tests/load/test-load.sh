@@ -90,7 +90,8 @@ REMOVE_WALL_US=$(( ($(date +%s%N) - t0) / 1000 ))
 assert_eq "$("$CFCTL" --json=short list | jq length)" 0 "instances after removal"
 no_vmms() { [ -z "$(vmms)" ]; }
 cf_wait_for 30 no_vmms || cf_fail "VMMs left: $(vmms | wc -l)"
-assert_eq "$(count_our_links)" "$LINKS" "links after removal"
+links_back() { [ "$(count_our_links)" = "$LINKS" ]; }
+cf_wait_for 20 links_back || assert_eq "$(count_our_links)" "$LINKS" "links after removal"
 pid_alive "$DAEMON_PID" || cf_fail "daemon died"
 
 # The monitor saw every instance come and go (it prints one line per signal).
