@@ -114,8 +114,8 @@ run_suites() {
 run_tests() {
         local rc=0
         : > "$BUILD/test-summary"
-        log "Running suites unit, netns, integration, fuzz, e2e, faults, load"
-        run_suites "$BUILD" testlog --suite unit --suite netns --suite integration --suite fuzz --suite e2e --suite faults --suite load || rc=1
+        log "Running suites unit, netns, integration, fuzz, e2e, security, faults, load"
+        run_suites "$BUILD" testlog --suite unit --suite netns --suite integration --suite fuzz --suite e2e --suite security --suite faults --suite load || rc=1
 
         log "Running suites unit, netns, integration, fuzz under ASan + UBSan ($BUILD_ASAN)"
         build_asan

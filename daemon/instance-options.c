@@ -82,16 +82,36 @@ static bool path_ok(const char *s) {
         return true;
 }
 
-static int invalid(sd_bus_error *error, const char *key, const char *fmt, ...) _printf_(3, 4);
-static int invalid(sd_bus_error *error, const char *key, const char *fmt, ...) {
+_printf_(4, 0) static int option_errorv(
+                sd_bus_error *error, const char *name, const char *key, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
-        va_list ap;
 
-        va_start(ap, fmt);
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
+        return sd_bus_error_setf(error, name, "Option '%s': %s", key, strempty(msg));
+}
+
+static int invalid(sd_bus_error *error, const char *key, const char *fmt, ...) _printf_(3, 4);
+static int invalid(sd_bus_error *error, const char *key, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = option_errorv(error, BUS_ERROR_INVALID_OPTION, key, fmt, ap);
         va_end(ap);
-        return sd_bus_error_setf(error, BUS_ERROR_INVALID_OPTION, "Option '%s': %s", key, strempty(msg));
+        return r;
+}
+
+/* Over a size limit: the standard LimitsExceeded, still naming the option. */
+static int too_big(sd_bus_error *error, const char *key, const char *fmt, ...) _printf_(3, 4);
+static int too_big(sd_bus_error *error, const char *key, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = option_errorv(error, SD_BUS_ERROR_LIMITS_EXCEEDED, key, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_error *error) {
@@ -102,10 +122,10 @@ static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_err
         if (r < 0)
                 return r;
         if (strv_length(l) > SPEC_LIST_MAX)
-                return invalid(error, o->name, "at most %u entries.", SPEC_LIST_MAX);
+                return too_big(error, o->name, "%zu entries; at most %u.", strv_length(l), SPEC_LIST_MAX);
         STRV_FOREACH (s, l) {
                 if (strlen(*s) > SPEC_STRING_MAX)
-                        return invalid(error,
+                        return too_big(error,
                                        o->name,
                                        "an entry is too long (%zu bytes); at most %u.",
                                        strlen(*s),
@@ -130,7 +150,7 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
         char **field = NULL;
 
         if (strlen(v) > SPEC_STRING_MAX)
-                return invalid(error,
+                return too_big(error,
                                o->name,
                                "too long (%zu bytes); at most %u.",
                                strlen(v),

@@ -294,8 +294,29 @@ cf_assert_consistent() {
                 echo "$numbers" | grep -qx "${d##*/}" || cf_fail "consistency: $d left for an instance that is gone"
         done
         if [ "$(cf_network_state)" = up ]; then
-                [ -z "$links" ] || assert_eq "$(count_our_links)" "$links" "consistency: links"
+                # (Taps given back by a removed instance are recreated by the next reconcile.)
+                links_are() { [ "$(count_our_links)" = "$1" ]; }
+                [ -z "$links" ] || cf_wait_for 10 links_are "$links" || assert_eq "$(count_our_links)" "$links" "consistency: links"
                 nft list table inet cuttlefish_host_resources >/dev/null 2>&1 || cf_fail "consistency: nft table missing"
                 assert_eq "$(our_dnsmasq_pids | wc -l)" 2 "consistency: dnsmasq children"
         fi
+}
+
+# expect_error NAME TEXT CMD...: CMD, a busctl call, must fail with the D-Bus error NAME and a
+# message containing TEXT. busctl prints only the message; its debug log shows the reply's
+# error-name and error-message.
+expect_error() {
+        local want_name=$1 want_text=$2 out rc line name msg
+        shift 2
+        set +e
+        out=$(SYSTEMD_LOG_LEVEL=debug "$@" 2>&1)
+        rc=$?
+        set -e
+        [ "$rc" != 0 ] || cf_fail "'$*' succeeded"
+        line=$(printf '%s\n' "$out" | grep -m 1 '^Got message type=error ' || true)
+        [ -n "$line" ] || cf_fail "'$*' failed without an error reply: $(printf '%s\n' "$out" | tail -n 3)"
+        name=$(sed -n 's/.* error-name=\([^ ]*\) error-message=.*/\1/p' <<<"$line")
+        msg=${line#* error-message=}
+        assert_eq "$name" "$want_name" "error name of '$*' ($msg)"
+        [[ "$msg" == *"$want_text"* ]] || cf_fail "message of '$*' lacks '$want_text': $msg"
 }

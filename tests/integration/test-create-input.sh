@@ -15,25 +15,6 @@ SLOT_BUSY=org.cuttlefish.HostResources1.Error.SlotBusy
 NO_SUCH_INSTANCE=org.cuttlefish.HostResources1.Error.NoSuchInstance
 QUOTA_EXCEEDED=org.cuttlefish.HostResources1.Error.QuotaExceeded
 
-# expect_error NAME TEXT CMD...: CMD, a busctl call, must fail with the D-Bus error NAME and a
-# message containing TEXT. busctl prints only the message; its debug log shows the reply's
-# error-name and error-message.
-expect_error() {
-        local want_name=$1 want_text=$2 out rc line name msg
-        shift 2
-        set +e
-        out=$(SYSTEMD_LOG_LEVEL=debug "$@" 2>&1)
-        rc=$?
-        set -e
-        [ "$rc" != 0 ] || cf_fail "'$*' succeeded"
-        line=$(printf '%s\n' "$out" | grep -m 1 '^Got message type=error ' || true)
-        [ -n "$line" ] || cf_fail "'$*' failed without an error reply: $(printf '%s\n' "$out" | tail -n 3)"
-        name=$(sed -n 's/.* error-name=\([^ ]*\) error-message=.*/\1/p' <<<"$line")
-        msg=${line#* error-message=}
-        assert_eq "$name" "$want_name" "error name of '$*' ($msg)"
-        [[ "$msg" == *"$want_text"* ]] || cf_fail "message of '$*' lacks '$want_text': $msg"
-}
-
 # create_bad KEY-IN-MESSAGE N KEY TYPE VALUE...: refused as InvalidOption "Option 'KEY'".
 create_bad() {
         local key=$1
