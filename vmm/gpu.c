@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <poll.h>
@@ -44,13 +45,19 @@ GpuMode gpu_mode_from_string(const char *s) {
 }
 
 #if HAVE_VIRGLRENDERER
+#define VIRGLRENDERER_SONAME "libvirglrenderer.so.1"
+#define VIRGL_NOT_INSTALLED (-100000)
+
 static void virgl_write_fence(void *cookie, uint32_t fence) {
 }
 
 /* The child: one line on fd, then _exit. A crash leaves the line unwritten. */
 _noreturn_ static void virgl_probe_child(int fd, char *const *test_env) {
         struct virgl_renderer_callbacks cb = { .version = 1, .write_fence = virgl_write_fence };
+        int (*init)(void *cookie, int flags, struct virgl_renderer_callbacks *cb);
+        void (*get_cap_set)(uint32_t set, uint32_t *max_ver, uint32_t *max_size);
         uint32_t max_ver = 0, max_size = 0;
+        void *lib;
         int null, r;
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -71,9 +78,19 @@ _noreturn_ static void virgl_probe_child(int fd, char *const *test_env) {
         for (size_t i = 0; test_env && test_env[i]; i++)
                 (void) putenv(test_env[i]);
 
-        r = virgl_renderer_init(NULL, VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_SURFACELESS, &cb);
+        /* Loaded here, in the child, never linked into the daemon: it pulls in Mesa, X11,
+         * Wayland, Vulkan and VA-API, megabytes of resident libraries and attack surface a
+         * privileged service has no use for. */
+        lib = dlopen(VIRGLRENDERER_SONAME, RTLD_NOW | RTLD_LOCAL);
+        init = lib ? (typeof(init)) dlsym(lib, "virgl_renderer_init") : NULL;
+        get_cap_set = lib ? (typeof(get_cap_set)) dlsym(lib, "virgl_renderer_get_cap_set") : NULL;
+        if (!init || !get_cap_set) {
+                (void) dprintf(fd, "%i 0\n", VIRGL_NOT_INSTALLED);
+                _exit(0);
+        }
+        r = init(NULL, VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_USE_SURFACELESS, &cb);
         if (r == 0)
-                virgl_renderer_get_cap_set(2 /* VIRGL_RENDERER_CAPSET_VIRGL2 */, &max_ver, &max_size);
+                get_cap_set(2 /* VIRGL_RENDERER_CAPSET_VIRGL2 */, &max_ver, &max_size);
         (void) dprintf(fd, "%i %u\n", r, max_ver);
         _exit(0);
 }
@@ -139,6 +156,10 @@ int gpu_probe_virgl(char *const *test_env, int timeout_msec, char *reason, size_
 
         /* The line counts whatever the exit status (a leak checker may change that). */
         if (n > 0 && strchr(buf, '\n') && sscanf(buf, "%i %u", &init_r, &max_ver) == 2) {
+                if (init_r == VIRGL_NOT_INSTALLED) {
+                        (void) snprintf(reason, reason_size, "%s is not installed", VIRGLRENDERER_SONAME);
+                        return 0;
+                }
                 if (init_r == 0) {
                         (void) snprintf(reason,
                                         reason_size,
