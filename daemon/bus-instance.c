@@ -98,6 +98,9 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (i->remove_reply || i->remove_source)
+                return sd_bus_error_setf(
+                                error, BUS_ERROR_INVALID_STATE, "Instance %u is being removed.", i->number);
         if (instance_is_active(i) || i->spawn_pid > 0)
                 return sd_bus_error_setf(
                                 error,
@@ -171,6 +174,9 @@ static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error 
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (i->remove_reply || i->remove_source)
+                return sd_bus_error_setf(
+                                error, BUS_ERROR_INVALID_STATE, "Instance %u is being removed.", i->number);
         r = instance_restart(i, &e);
         if (r < 0)
                 return sd_bus_error_setf(
@@ -221,6 +227,17 @@ int bus_instance_remove(Instance *i, sd_bus_message *message, sd_bus_error *erro
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        /* A running VMM is killed and waited for in the event loop: the reply comes once it is
+         * gone, and the daemon keeps serving meanwhile. */
+        r = instance_remove_async(i, message);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "Instance %u is already being removed.",
+                                i->number);
+        if (r > 0)
+                return 1;
         manager_remove_instance(i->manager, i);
         return sd_bus_reply_method_return(message, NULL);
 }

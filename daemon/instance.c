@@ -491,6 +491,7 @@ static void instance_release_taps(Instance *i) {
 }
 
 static void instance_process_gone(Instance *i);
+static void instance_remove_finish_later(Instance *i);
 
 /* A VMM with children of its own (launch_cvd): they die with it. */
 static void instance_kill_cgroup(Instance *i) {
@@ -633,6 +634,10 @@ static void instance_process_gone(Instance *i) {
                 return;
         }
         instance_set_state(i, s, r);
+        if (i->remove_reply) {
+                instance_remove_finish_later(i);
+                return;
+        }
         instance_maybe_restart(i);
 }
 
@@ -1036,7 +1041,7 @@ int instance_start(Instance *i, char **ret_error) {
         _cleanup_free_ char *e = NULL;
         int r;
 
-        if (instance_is_active(i) || i->spawn_pid > 0)
+        if (instance_is_active(i) || i->spawn_pid > 0 || i->remove_reply || i->remove_source)
                 return -EBUSY;
 
         /* A Start() during the policy's back-off replaces the pending restart. */
@@ -1161,6 +1166,8 @@ int instance_resume(Instance *i) {
 }
 
 int instance_restart(Instance *i, char **ret_error) {
+        if (i->remove_reply || i->remove_source)
+                return -EBUSY;
         i->restart_count++;
         if (!instance_is_active(i))
                 return instance_start(i, ret_error);
@@ -1183,6 +1190,68 @@ int instance_restart(Instance *i, char **ret_error) {
                         0,
                         on_stop_timeout,
                         i);
+}
+
+#define REMOVE_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+/* Out of the pidfd callback: removing frees i. */
+static int on_remove(sd_event_source *s, void *userdata) {
+        Instance *i = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = TAKE_PTR(i->remove_reply);
+
+        i->remove_source = sd_event_source_disable_unref(i->remove_source);
+        i->remove_timeout_source = sd_event_source_disable_unref(i->remove_timeout_source);
+        manager_remove_instance(i->manager, i);
+        if (reply)
+                (void) sd_bus_reply_method_return(reply, NULL);
+        return 0;
+}
+
+static void instance_remove_finish_later(Instance *i) {
+        if (i->remove_source)
+                return;
+        if (sd_event_add_defer(i->manager->event, &i->remove_source, on_remove, i) < 0)
+                (void) on_remove(NULL, i);
+}
+
+static int on_remove_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->remove_timeout_source = sd_event_source_disable_unref(i->remove_timeout_source);
+        instance_log(i,
+                     LOG_WARNING,
+                     "VMM (pid %i) did not die within 5 s of SIGKILL; removing the instance anyway",
+                     (int) i->pid);
+        /* instance_release() waits no more: it finds the VMM still there and lets it go. */
+        i->remove_gave_up = true;
+        instance_remove_finish_later(i);
+        return 0;
+}
+
+int instance_remove_async(Instance *i, sd_bus_message *message) {
+        int r;
+
+        if (i->remove_reply || i->remove_source)
+                return -EBUSY;
+        if (!instance_is_active(i))
+                return 0;
+        r = sd_event_add_time_relative(
+                        i->manager->event,
+                        &i->remove_timeout_source,
+                        CLOCK_MONOTONIC,
+                        REMOVE_TIMEOUT_USEC,
+                        0,
+                        on_remove_timeout,
+                        i);
+        if (r < 0)
+                return 0; /* remove synchronously, as before */
+        i->remove_reply = sd_bus_message_ref(message);
+        i->restart_requested = false;
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        i->kill_requested = true;
+        (void) instance_signal(i, SIGKILL);
+        instance_kill_cgroup(i);
+        return 1;
 }
 
 void instance_release(Instance *i) {
@@ -1209,7 +1278,7 @@ void instance_release(Instance *i) {
                 i->kill_requested = true;
                 (void) instance_signal(i, SIGKILL);
                 instance_kill_cgroup(i);
-                (void) wait_pid_exit(i->pid, 5000);
+                (void) wait_pid_exit(i->pid, i->remove_gave_up ? 0 : 5000);
                 if (i->pidfd_source)
                         (void) on_pidfd(i->pidfd_source, i->pidfd, 0, i);
         }
@@ -1333,6 +1402,9 @@ Instance *instance_free(Instance *i) {
         sd_event_source_disable_unref(i->spawn_timeout_source);
         safe_close(i->spawn_fd);
         sd_bus_message_unref(i->pending_reply);
+        sd_bus_message_unref(i->remove_reply);
+        sd_event_source_disable_unref(i->remove_source);
+        sd_event_source_disable_unref(i->remove_timeout_source);
         sd_event_source_disable_unref(i->pidfd_source);
         safe_close(i->pidfd);
         sd_event_source_disable_unref(i->console_source);

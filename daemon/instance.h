@@ -81,6 +81,9 @@ struct Instance {
         const char *spawn_note; /* static: "KVM", "TCG", ... */
         sd_event_source *spawn_source, *spawn_timeout_source;
         sd_bus_message *pending_reply; /* CreateInstance()/Start(): answered once the VMM exec'd */
+        sd_bus_message *remove_reply;  /* Remove()/RemoveInstance(): answered once the VMM is gone */
+        sd_event_source *remove_source, *remove_timeout_source;
+        bool remove_gave_up; /* the VMM outlived SIGKILL by 5 s: release without waiting again */
         bool pending_create;
 
         char *runtime_dir;
@@ -144,6 +147,11 @@ int instance_resume(Instance *i);
 int instance_restart(Instance *i, char **ret_error);
 /* Stops the VMM if needed and releases the slot. The caller unlinks and frees. */
 void instance_release(Instance *i);
+/* Remove() of an instance whose VMM runs: SIGKILL now, and the removal (and the reply to message)
+ * once the VMM is gone, or after 5 s if it is stuck in the kernel; the daemon goes on meanwhile.
+ * Returns 0 when it removed at once (no VMM), 1 when the reply is deferred, -EBUSY when a removal
+ * is already under way. */
+int instance_remove_async(Instance *i, sd_bus_message *message);
 
 bool instance_is_active(const Instance *i); /* a VMM process exists */
 
