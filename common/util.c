@@ -395,3 +395,38 @@ int rm_rf(const char *path) {
                 r = -errno;
         return r;
 }
+
+ssize_t read_bounded(int fd, char *buf, size_t size, int timeout_msec, bool stop_at_newline) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) timeout_msec * USEC_PER_MSEC;
+        size_t n = 0;
+
+        if (size == 0)
+                return -EINVAL;
+        while (n < size - 1) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                ssize_t k;
+                int p;
+
+                if (now >= deadline) {
+                        buf[n] = 0;
+                        return -ETIMEDOUT;
+                }
+                p = poll(&(struct pollfd){ .fd = fd, .events = POLLIN },
+                         1,
+                         (int) ((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (p < 0 && errno != EINTR)
+                        break;
+                if (p <= 0)
+                        continue;
+                k = read(fd, buf + n, size - 1 - n);
+                if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+                if (stop_at_newline && memchr(buf, '\n', n))
+                        break;
+        }
+        buf[n] = 0;
+        return (ssize_t) n;
+}

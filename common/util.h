@@ -45,6 +45,10 @@ int wait_pid_exit(pid_t pid, int timeout_msec);
 /* Removes path and everything under it, through directory fds, never following a symlink (safe in a
  * directory someone else controls); at most 32 levels deep. 0 if path did not exist. */
 int rm_rf(const char *path);
+/* Reads from fd until EOF, size - 1 bytes, the first newline (stop_at_newline) or timeout_msec,
+ * whichever comes first; buf is NUL-terminated. Returns the bytes read, or -ETIMEDOUT when time
+ * ran out first (buf still holds what came). For a child's pipe. */
+ssize_t read_bounded(int fd, char *buf, size_t size, int timeout_msec, bool stop_at_newline);
 
 /* Reads field 22 of /proc/PID/stat: the start time in clock ticks after boot. */
 int pid_get_starttime(pid_t pid, uint64_t *ret);

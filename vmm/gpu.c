@@ -100,10 +100,10 @@ int gpu_probe_virgl(char *const *test_env, int timeout_msec, char *reason, size_
 #if HAVE_VIRGLRENDERER
         char buf[64] = {};
         size_t n = 0;
+        ssize_t k;
         int fds[2], status = 0, r = 0, init_r = 0;
         unsigned max_ver = 0;
         bool timed_out = false;
-        uint64_t deadline;
         pid_t pid;
 
         if (pipe2(fds, O_CLOEXEC) < 0)
@@ -122,33 +122,9 @@ int gpu_probe_virgl(char *const *test_env, int timeout_msec, char *reason, size_
         safe_close(fds[1]);
 
         /* Read until EOF (the child is gone) or the deadline. */
-        deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) timeout_msec * USEC_PER_MSEC;
-        for (;;) {
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
-                ssize_t k;
-
-                if (now >= deadline) {
-                        timed_out = true;
-                        break;
-                }
-                r = poll(&(struct pollfd){ .fd = fds[0], .events = POLLIN },
-                         1,
-                         (int) ((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r == 0)
-                        continue;
-                if (r < 0)
-                        break;
-                k = read(fds[0], buf + n, sizeof(buf) - 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                n += (size_t) k;
-                if (n >= sizeof(buf) - 1)
-                        break;
-        }
+        k = read_bounded(fds[0], buf, sizeof(buf), timeout_msec, false);
+        timed_out = k == -ETIMEDOUT;
+        n = k > 0 ? (size_t) k : strlen(buf);
         safe_close(fds[0]);
         if (timed_out)
                 (void) kill(pid, SIGKILL);

@@ -130,8 +130,7 @@ int host_describe(struct json_object *o) {
 
 int host_program_version(char *const argv[], int timeout_msec, char **ret) {
         char out[HOST_VERSION_OUTPUT_MAX + 1];
-        size_t n = 0;
-        uint64_t deadline;
+        ssize_t k;
         int fds[2], r;
         pid_t pid;
         char *line, *s;
@@ -157,38 +156,12 @@ int host_program_version(char *const argv[], int timeout_msec, char **ret) {
         }
         safe_close(fds[1]);
 
-        deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) timeout_msec * USEC_PER_MSEC;
-        r = 0;
-        while (n < HOST_VERSION_OUTPUT_MAX) {
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
-                ssize_t k;
-                int p;
-
-                if (now >= deadline) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                p = poll(&(struct pollfd){ .fd = fds[0], .events = POLLIN },
-                         1,
-                         (int) ((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
-                if (p < 0 && errno == EINTR)
-                        continue;
-                if (p <= 0)
-                        continue;
-                k = read(fds[0], out + n, HOST_VERSION_OUTPUT_MAX - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                n += (size_t) k;
-                /* The first line is all we want. */
-                if (memchr(out, '\n', n))
-                        break;
-        }
+        /* The first line is all we want. */
+        k = read_bounded(fds[0], out, sizeof(out), timeout_msec, true);
+        r = k < 0 ? (int) k : 0;
         safe_close(fds[0]);
         (void) kill(pid, SIGKILL); /* done with it, whatever it still does */
         (void) waitpid(pid, NULL, 0);
-        out[n] = 0;
 
         for (line = out; *line == '\n' || *line == '\r'; line++)
                 ;
