@@ -238,6 +238,25 @@ cf_start_polkit() {
 cf_stop_polkit() {
         kill "$POLKIT_PID" && cf_wait_gone "$POLKIT_PID" 50 || cf_fail "polkitd did not stop"
 }
+# cf_allow_create USER...: a test rule lets USERs create instances (as members of cvdnetwork would
+# with the shipped rule). Call after cf_start_daemon; returns once polkitd applies it.
+cf_allow_create() {
+        local u list=""
+        for u in "$@"; do list+="\"$u\", "; done
+        cat > "$POLKIT_TEST_RULES" <<JS
+polkit.addRule(function(action, subject) {
+        if (action.id == "org.cuttlefish.hostresources.create-instance" && [${list%, }].indexOf(subject.user) >= 0)
+                return polkit.Result.YES;
+});
+JS
+        for u in "$@"; do
+                cf_wait_for 10 cf_rule_applies "$u" || cf_fail "polkit did not pick up the test rule for $u"
+        done
+}
+cf_rule_applies() {
+        ! setpriv --reuid="$1" --regid="$(id -g "$1")" --clear-groups "$CFCTL" --no-ask-password start \
+                --kernel=/nonexistent 2>&1 | grep -q 'needs authentication'
+}
 CF_REMOVE_FILES=()
 cf_remove_files() { local f; for f in "${CF_REMOVE_FILES[@]}"; do rm -f "$f"; done; }
 

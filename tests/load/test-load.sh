@@ -15,24 +15,14 @@ LAT=$CF_BUILD_DIR/bench/list-latency
 cf_build_guest
 cf_start_polkit
 USERS=(root nobody daemon bin)
-cat > "$POLKIT_TEST_RULES" <<JS
-polkit.addRule(function(action, subject) {
-        if (action.id == "org.cuttlefish.hostresources.create-instance" &&
-            ["nobody", "daemon", "bin"].indexOf(subject.user) >= 0)
-                return polkit.Result.YES;
-});
-JS
 cf_write_config "num_cvd_accounts=$N" "max_instances_per_user=$PER" "dhcp_ping=no"
 cf_start_daemon
 [ "$(cf_network_state)" = up ] || cf_fail "network not up"
 LINKS=$(count_our_links)
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
-vmms() { grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3; }
+vmms() { cf_vmm_pids; }
 pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {k=int((p*NR+99)/100); if (k<1) k=1; print a[k]}'; }
-rule_active() { ! as_user "$1" "$CFCTL" --no-ask-password start --kernel=/nonexistent 2>&1 | grep -q 'needs authentication'; }
-for u in "${USERS[@]:1}"; do
-        cf_wait_for 10 rule_active "$u" || cf_fail "polkit did not pick up the test rule for $u"
-done
+cf_allow_create "${USERS[@]:1}"
 RSS0=$(rss_kb)
 
 # The monitor subscribes first; it must see every instance appear and go.

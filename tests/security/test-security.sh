@@ -13,17 +13,9 @@ cf_start_polkit
 cf_build_guest
 A=nobody
 B=daemon
-cat > "$POLKIT_TEST_RULES" <<JS
-polkit.addRule(function(action, subject) {
-        if (action.id == "org.cuttlefish.hostresources.create-instance" &&
-            (subject.user == "$A" || subject.user == "$B"))
-                return polkit.Result.YES;
-});
-JS
 cf_write_config "num_cvd_accounts=3" "dhcp_ping=no"
 cf_start_daemon
-rule_active() { ! as_user "$B" "$CFCTL" --no-ask-password start --kernel=/nonexistent 2>&1 | grep -q 'needs authentication'; }
-cf_wait_for 10 rule_active || cf_fail "polkit did not pick up the test rule"
+cf_allow_create "$A" "$B"
 MGR=(busctl --system call org.cuttlefish.HostResources1 /org/cuttlefish/HostResources1
      org.cuttlefish.HostResources1.Manager)
 ACCESS_DENIED=org.freedesktop.DBus.Error.AccessDenied
