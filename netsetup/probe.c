@@ -327,6 +327,30 @@ int probe_forward_drop(HostIssues *l) {
                         return r;
                 found++;
         }
+
+        /* firewalld keeps policy accept but ends its chains with a reject (filter_FORWARD,
+         * and filter_INPUT refuses the guests' DHCP): no drop policy to see, so look for its
+         * table. Interfaces in a permissive zone show up as rules naming them. */
+        for (size_t i = 0; i < json_object_array_length(items); i++) {
+                struct json_object *it = json_object_array_get_idx(items, i), *t;
+
+                if (!json_object_object_get_ex(it, "table", &t) || !streq_ptr(jstr(t, "family"), "inet") ||
+                    !streq_ptr(jstr(t, "name"), "firewalld") ||
+                    table_mentions_cvd(items, "inet", "firewalld"))
+                        continue;
+                r = host_issues_add(
+                                l,
+                                "firewalld",
+                                true,
+                                "sudo firewall-cmd --permanent --zone=trusted --add-interface=cvd-ebr "
+                                "--add-interface=cvd-wbr && sudo firewall-cmd --reload",
+                                "firewalld is active and no zone lets cvd-* links through: it rejects the guests' "
+                                "DHCP requests and their forwarded traffic (add the cvd-mtap-NN and "
+                                "cvd-wifiap-NN taps to the zone too where guests use them)");
+                if (r < 0)
+                        return r;
+                found++;
+        }
         return found;
 }
 

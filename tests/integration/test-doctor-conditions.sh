@@ -11,7 +11,7 @@
 #   - NetworkManager (/run/NetworkManager, on a tmpfs over /run) without an unmanaged-devices
 #     entry for cvd-*, then with one;
 #   - another table's forward chain with policy drop (plain nftables, then Docker's iptables-nft
-#     layout), then with a rule for cvd-*;
+#     layout), then with a rule for cvd-*; firewalld's table without, then with, a cvd-* rule;
 #   - /.dockerenv, in a root made for the daemon from bind mounts (chroot), never on the real /.
 source "$(dirname "$0")/../helpers/lib.sh"
 cf_setup "$@"
@@ -177,6 +177,14 @@ nft add chain ip filter DOCKER-USER
 check_is forward-drop problem "sudo iptables -I DOCKER-USER -i cvd-+ -j ACCEPT"
 nft delete table ip filter
 no_check forward-drop
+# firewalld's layout: policy accept, a reject at the end, in table inet firewalld.
+nft add table inet firewalld
+nft add chain inet firewalld filter_FORWARD '{ type filter hook forward priority filter + 10; policy accept; }'
+nft add rule inet firewalld filter_FORWARD reject with icmpx admin-prohibited
+check_is firewalld problem "sudo firewall-cmd --permanent --zone=trusted --add-interface=cvd-ebr"
+nft insert rule inet firewalld filter_FORWARD iifname '"cvd-ebr"' accept
+no_check firewalld
+nft delete table inet firewalld
 
 # --- Inside a container (/.dockerenv) ---------------------------------------------------------
 # A root for the daemon alone: a tmpfs over /mnt (so nothing of it is under $CF_TMP, which the
