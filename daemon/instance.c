@@ -497,9 +497,40 @@ static void instance_remove_finish_later(Instance *i);
 static void instance_kill_cgroup(Instance *i) {
         _cleanup_free_ char *cg = NULL;
 
-        if (!i->ops || !i->ops->kill_cgroup || asprintf(&cg, "instance-%u", i->number) < 0)
+        if (!i->ops || !i->ops->kill_cgroup)
+                return;
+        if (i->scope) {
+                /* Its scope holds the whole tree (launch_cvd's run_cvd, crosvm's jails). */
+                (void) sd_bus_call_method_async(
+                                i->manager->bus,
+                                NULL,
+                                "org.freedesktop.systemd1",
+                                "/org/freedesktop/systemd1",
+                                "org.freedesktop.systemd1.Manager",
+                                "KillUnit",
+                                NULL,
+                                NULL,
+                                "ssi",
+                                i->scope,
+                                "all",
+                                SIGKILL);
+                return;
+        }
+        if (asprintf(&cg, "instance-%u", i->number) < 0)
                 return;
         (void) sandbox_cgroup_kill(cg);
+}
+
+/* The VMM's cgroup is gone with it: systemd collects a scope, ours we remove. */
+static void instance_cgroup_done(Instance *i) {
+        _cleanup_free_ char *cg = NULL;
+
+        if (i->scope) {
+                i->scope = mfree(i->scope);
+                return;
+        }
+        if (asprintf(&cg, "instance-%u", i->number) >= 0)
+                (void) sandbox_cgroup_remove(cg);
 }
 
 static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -586,11 +617,7 @@ static void instance_process_gone(Instance *i) {
         i->pid = 0;
         i->pid_starttime = 0;
         i->booted = false;
-        {
-                _cleanup_free_ char *cg = NULL;
-                if (asprintf(&cg, "instance-%u", i->number) >= 0)
-                        (void) sandbox_cgroup_remove(cg);
-        }
+        instance_cgroup_done(i);
         /* The taps stay the owner's while the instance holds the slot (stopped, failed, waiting
          * for a restart); Remove() gives them back to the pool. */
 
@@ -754,13 +781,16 @@ static void instance_start_failed(Instance *i, const char *e);
 /* The outcome of a spawn: se is the child's failure record, or NULL; failure is the parent's own
  * reason (timeout), or NULL. Both NULL: the VMM exec'd. May free i (a failed CreateInstance). */
 static void spawn_done(Instance *i, const SpawnError *se, const char *failure) {
-        _cleanup_free_ char *e = NULL, *cg = NULL;
+        _cleanup_free_ char *e = NULL;
         pid_t pid = i->spawn_pid;
         int r;
 
         i->spawn_source = sd_event_source_disable_unref(i->spawn_source);
         i->spawn_timeout_source = sd_event_source_disable_unref(i->spawn_timeout_source);
         i->spawn_fd = safe_close(i->spawn_fd);
+        i->spawn_go_fd = safe_close(i->spawn_go_fd);
+        i->scope_slot = sd_bus_slot_unref(i->scope_slot);
+        i->scope_check_source = sd_event_source_disable_unref(i->scope_check_source);
         i->spawn_pid = 0;
 
         if (se || failure) {
@@ -772,8 +802,7 @@ static void spawn_done(Instance *i, const SpawnError *se, const char *failure) {
                         (void) asprintf(&e, "sandbox step %s: %s", se->step, strerror(se->error));
                 else
                         e = strdup(failure);
-                if (asprintf(&cg, "instance-%u", i->number) >= 0)
-                        (void) sandbox_cgroup_remove(cg);
+                instance_cgroup_done(i);
                 if (e)
                         e = escape_nonprintable(TAKE_PTR(e));
                 instance_start_failed(i, e);
@@ -890,11 +919,134 @@ int instance_open_taps(Instance *i, int *ret_fds, char **ret_error) {
         return r;
 }
 
+/* Scope mode: the child waits for one byte before its sandbox. 'S': systemd has put it in its
+ * transient scope; 'C': no scope (systemd refused, or is not on this bus): it joins our cgroupfs
+ * subtree itself. EOF: the spawn was abandoned. */
+#define SCOPE_CHECK_USEC (5 * USEC_PER_MSEC)
+#define SCOPE_CHECKS_MAX 200
+
+static void spawn_go(Instance *i, char how) {
+        if (i->spawn_go_fd < 0)
+                return;
+        if (how != 'S')
+                i->scope = mfree(i->scope);
+        (void) !write(i->spawn_go_fd, &how, 1);
+        i->spawn_go_fd = safe_close(i->spawn_go_fd);
+}
+
+static bool pid_in_scope(pid_t pid, const char *scope) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+
+        if (asprintf(&path, "/proc/%i/cgroup", (int) pid) < 0 || read_full_file(path, &text, NULL) < 0)
+                return false;
+        return strstr(text, scope) != NULL;
+}
+
+/* StartTransientUnit returns when the job is queued; the move follows. */
+static int on_scope_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+
+        i->scope_check_source = sd_event_source_disable_unref(i->scope_check_source);
+        if (pid_in_scope(i->spawn_pid, i->scope)) {
+                spawn_go(i, 'S');
+                return 0;
+        }
+        if (++i->scope_checks >= SCOPE_CHECKS_MAX) {
+                instance_log(i,
+                             LOG_WARNING,
+                             "systemd did not move the VMM into %s within 1 s; using the cgroupfs "
+                             "subtree",
+                             i->scope);
+                spawn_go(i, 'C');
+                return 0;
+        }
+        if (sd_event_add_time_relative(
+                            i->manager->event,
+                            &i->scope_check_source,
+                            CLOCK_MONOTONIC,
+                            SCOPE_CHECK_USEC,
+                            0,
+                            on_scope_check,
+                            i) < 0)
+                spawn_go(i, 'C');
+        return 0;
+}
+
+static int on_scope_started(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Instance *i = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        i->scope_slot = sd_bus_slot_unref(i->scope_slot);
+        if (e) {
+                instance_log(i,
+                             LOG_NOTICE,
+                             "systemd did not create the scope %s (%s); using the cgroupfs subtree",
+                             i->scope,
+                             e->message ?: e->name);
+                spawn_go(i, 'C');
+                return 0;
+        }
+        i->scope_checks = 0;
+        return on_scope_check(NULL, 0, i);
+}
+
+static int scope_start(Instance *i, pid_t pid, uint64_t memory_max, uint64_t tasks_max) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *description = NULL;
+        int r;
+
+        free(i->scope);
+        if (asprintf(&i->scope, "cuttlefish-instance-%u-%i.scope", i->number, (int) pid) < 0 ||
+            asprintf(&description, "Cuttlefish instance %u of uid %u", i->number, (unsigned) i->owner) < 0)
+                return -ENOMEM;
+        r = sd_bus_message_new_method_call(
+                        i->manager->bus,
+                        &m,
+                        "org.freedesktop.systemd1",
+                        "/org/freedesktop/systemd1",
+                        "org.freedesktop.systemd1.Manager",
+                        "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", i->scope, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(
+                        m,
+                        "a(sv)",
+                        6,
+                        "Description",
+                        "s",
+                        description,
+                        "PIDs",
+                        "au",
+                        1,
+                        (uint32_t) pid,
+                        "Slice",
+                        "s",
+                        "machine.slice",
+                        "MemoryMax",
+                        "t",
+                        memory_max,
+                        "TasksMax",
+                        "t",
+                        tasks_max,
+                        "CollectMode",
+                        "s",
+                        "inactive-or-failed");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(i->manager->bus, &i->scope_slot, m, on_scope_started, i, 5 * USEC_PER_SEC);
+}
+
 static int instance_spawn(Instance *i, char **ret_error) {
         _cleanup_(spawn_plan_done) SpawnPlan plan = {};
         _cleanup_free_ char *cgroup = NULL;
         _cleanup_close_ int console = -EBADF;
-        int errpipe[2] = { -EBADF, -EBADF };
+        int errpipe[2] = { -EBADF, -EBADF }, gopipe[2] = { -EBADF, -EBADF };
         pid_t pid;
         int r;
 
@@ -929,6 +1081,12 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 return -ENOMEM;
         if (pipe2(errpipe, O_CLOEXEC) < 0)
                 return -errno;
+        if (i->manager->use_scopes && i->manager->bus && pipe2(gopipe, O_CLOEXEC) < 0) {
+                r = -errno;
+                safe_close(errpipe[0]);
+                safe_close(errpipe[1]);
+                return r;
+        }
 
         pid = fork();
         if (pid < 0) {
@@ -936,10 +1094,13 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 (void) asprintf(ret_error, "fork: %s", strerror(-r));
                 safe_close(errpipe[0]);
                 safe_close(errpipe[1]);
+                safe_close(gopipe[0]);
+                safe_close(gopipe[1]);
                 return r;
         }
         if (pid == 0) {
                 int keep[SPAWN_FDS_MAX + 1];
+                bool in_scope = false;
                 size_t n_keep = plan.n_fds + 1;
                 int errfd = 3 + (int) plan.n_fds; /* where the error pipe ends up */
                 const char *step = NULL;
@@ -949,13 +1110,22 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 for (size_t k = 0; k < plan.n_fds; k++)
                         keep[k] = plan.fds[k];
                 keep[plan.n_fds] = errpipe[1];
+                if (gopipe[0] >= 0) {
+                        char how = 0;
+
+                        safe_close(gopipe[1]);
+                        if (read(gopipe[0], &how, 1) != 1)
+                                child_fail(errpipe[1], EPIPE, "scope", NULL);
+                        in_scope = how == 'S';
+                        safe_close(gopipe[0]);
+                }
                 sb = (SandboxSpec){
                         .uid = i->owner,
                         .gid = i->owner_gid,
                         .groups = i->groups,
                         .n_groups = i->n_groups,
                         .runtime_dir = i->runtime_dir,
-                        .cgroup_name = cgroup,
+                        .cgroup_name = in_scope ? NULL : cgroup,
                         .memory_max_bytes = ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 *
                                         1024,
                         .tasks_max = plan.tasks_max,
@@ -1002,6 +1172,21 @@ static int instance_spawn(Instance *i, char **ret_error) {
         }
 
         errpipe[1] = safe_close(errpipe[1]);
+        gopipe[0] = safe_close(gopipe[0]);
+        if (gopipe[1] >= 0) {
+                i->spawn_go_fd = TAKE_FD(gopipe[1]);
+                r = scope_start(i,
+                                pid,
+                                ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 * 1024,
+                                plan.tasks_max);
+                if (r < 0) {
+                        instance_log(i,
+                                     LOG_NOTICE,
+                                     "cannot ask systemd for a scope: %s; using the cgroupfs subtree",
+                                     strerror(-r));
+                        spawn_go(i, 'C');
+                }
+        }
 
         /* The child reports through the pipe: EOF means exec happened (the pipe was close-on-
          * exec), a record means it failed. It runs as the caller and may touch the caller's
@@ -1262,6 +1447,9 @@ void instance_release(Instance *i) {
                 i->spawn_source = sd_event_source_disable_unref(i->spawn_source);
                 i->spawn_timeout_source = sd_event_source_disable_unref(i->spawn_timeout_source);
                 i->spawn_fd = safe_close(i->spawn_fd);
+                i->spawn_go_fd = safe_close(i->spawn_go_fd);
+                i->scope_slot = sd_bus_slot_unref(i->scope_slot);
+                i->scope_check_source = sd_event_source_disable_unref(i->scope_check_source);
         }
         if (i->pending_reply) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->pending_reply);
@@ -1339,6 +1527,7 @@ int instance_new(
                 .owner_gid = gid,
                 .pidfd = -EBADF,
                 .spawn_fd = -EBADF,
+                .spawn_go_fd = -EBADF,
                 .control_pidfd = -EBADF,
                 .state = INSTANCE_CREATING,
                 .reason = REASON_REQUESTED,
@@ -1403,6 +1592,10 @@ Instance *instance_free(Instance *i) {
         safe_close(i->spawn_fd);
         sd_bus_message_unref(i->pending_reply);
         sd_bus_message_unref(i->remove_reply);
+        sd_bus_slot_unref(i->scope_slot);
+        sd_event_source_disable_unref(i->scope_check_source);
+        safe_close(i->spawn_go_fd);
+        free(i->scope);
         sd_event_source_disable_unref(i->remove_source);
         sd_event_source_disable_unref(i->remove_timeout_source);
         sd_event_source_disable_unref(i->pidfd_source);

@@ -78,6 +78,11 @@ struct Instance {
         bool restart_requested; /* Restart(): start again once the VMM is gone */
         pid_t spawn_pid;        /* forked, not yet exec'd (or failed) */
         int spawn_fd;           /* its report pipe */
+        int spawn_go_fd;        /* scope mode: one byte tells the child where its cgroup is */
+        sd_bus_slot *scope_slot; /* StartTransientUnit in flight */
+        sd_event_source *scope_check_source;
+        unsigned scope_checks;
+        char *scope;            /* systemd transient scope holding the VMM, NULL: cgroupfs subtree */
         const char *spawn_note; /* static: "KVM", "TCG", ... */
         sd_event_source *spawn_source, *spawn_timeout_source;
         sd_bus_message *pending_reply; /* CreateInstance()/Start(): answered once the VMM exec'd */

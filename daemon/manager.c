@@ -69,6 +69,9 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         *m = (Manager){
                 .lock_fd = -EBADF,
                 .kvm_usable = -1,
+                /* Where systemd is the init system, it owns the cgroup tree: VMMs go into
+                 * transient scopes it creates (DESIGN.md §7). CF_NO_SCOPES=1 turns that off. */
+                .use_scopes = sd_booted() > 0 && !getenv("CF_NO_SCOPES"),
                 .config_must_exist = config_must_exist,
                 .teardown_on_exit = true,
         };

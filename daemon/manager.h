@@ -34,6 +34,7 @@ struct Manager {
         sd_event_source *save_retry_source; /* state.json could not be written: try again */
         uint64_t save_retry_usec;
         int kvm_usable;               /* -1 not probed yet, 0 no, 1 yes */
+        bool use_scopes;              /* systemd runs the host: each VMM in a transient scope */
         HostProbe *host_probe;        /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
         AuthQuery *auth_queries;      /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;

@@ -88,6 +88,7 @@ int manager_save_state(Manager *m) {
                 json_object_object_add(o, "gpu_mode", str_or_null(i->spec.gpu_mode));
                 json_object_object_add(o, "host_package", str_or_null(i->spec.host_package));
                 json_object_object_add(o, "images_dir", str_or_null(i->spec.images_dir));
+                json_object_object_add(o, "scope", str_or_null(i->scope));
                 json_object_object_add(o, "bios", str_or_null(i->spec.bios));
                 json_object_object_add(
                                 o,
@@ -165,9 +166,14 @@ static int get_strv(struct json_object *o, const char *k, char ***ret) {
         return 1;
 }
 
+static bool startswith_str(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 void state_record_done(StateRecord *r) {
         free(r->groups);
         free(r->exe);
+        free(r->scope);
         instance_spec_done(&r->spec);
         *r = (StateRecord){};
 }
@@ -258,6 +264,15 @@ int state_record_parse(struct json_object *o, StateRecord *ret, char **ret_error
                 BAD("bios");
         if ((r = get_string(o, "exe", &rec.exe)) < 0)
                 BAD("exe");
+        if ((r = get_string(o, "scope", &rec.scope)) < 0)
+                BAD("scope");
+        /* A unit name of ours, nothing a command line could mistake for an option. */
+        if (rec.scope &&
+            (!startswith_str(rec.scope, "cuttlefish-instance-") || strlen(rec.scope) > 64 ||
+             strchr(rec.scope, '/'))) {
+                r = -EINVAL;
+                BAD("scope");
+        }
         if ((r = get_strv(o, "disks", &rec.spec.disks)) < 0)
                 BAD("disks");
         if ((r = get_strv(o, "extra_args", &rec.spec.extra_args)) < 0)
@@ -402,6 +417,7 @@ static int load_instance(Manager *m, StateRecord *rec) {
         i->console_start = rec->console_start;
         i->state = rec->state;
         i->reason = rec->reason;
+        i->scope = TAKE_PTR(rec->scope);
         (void) manager_add_instance(m, i);
 
         if (rec->pid > 0) {

@@ -26,6 +26,7 @@ typedef struct StateRecord {
         pid_t pid; /* 0: no VMM was running */
         uint64_t starttime;
         char *exe;
+        char *scope; /* the VMM's systemd scope, or NULL */
         uint64_t created, started, console_start;
         unsigned restart_count;
 } StateRecord;

@@ -273,6 +273,11 @@ inst=$(instance)
         pkg_fail "instance $number is not running and booted: $inst"
 VMM=$(jq -r .pid <<<"$inst")
 pkg_info "instance $number booted (VMM pid $VMM in the container, cgroup $(ct cat "/proc/$VMM/cgroup" | grep -m1 -E '^0::|memory' || true))"
+# Under systemd the VMM runs in a transient scope of its own, outside the service's cgroup.
+SCOPE="cuttlefish-instance-$number-$VMM.scope"
+ct systemctl is-active -q "$SCOPE" || { ct systemctl list-units --no-pager 'cuttlefish-instance-*' >&2 || true; pkg_fail "VMM not in its scope $SCOPE"; }
+ct grep -q "$SCOPE" "/proc/$VMM/cgroup" || pkg_fail "VMM pid $VMM is not in $SCOPE: $(ct cat "/proc/$VMM/cgroup")"
+pkg_info "VMM in its transient scope $SCOPE"
 
 ct systemctl restart "$UNIT"
 wait_active
@@ -280,6 +285,7 @@ inst=$(instance)
 [ "$(jq -r .pid <<<"$inst")" = "$VMM" ] && [ "$(jq -r .state <<<"$inst")" = running ] ||
         pkg_fail "after systemctl restart the instance is not the same running VMM: $inst"
 ct kill -0 "$VMM" || pkg_fail "VMM pid $VMM is gone after the restart"
+ct systemctl is-active -q "$SCOPE" || pkg_fail "scope $SCOPE gone after the restart"
 pkg_info "systemctl restart: instance $number re-adopted, same VMM pid"
 
 # Warnings the service logged so far (the hardening must not make anything fail quietly).
@@ -287,6 +293,9 @@ ct journalctl -u "$UNIT" -p warning --no-pager -o cat 2>/dev/null | grep -v '^--
 
 ct_user cfctl rm "$number" || pkg_fail "cfctl rm $number"
 [ "$(ct cfctl --json=short list)" = "[]" ] || pkg_fail "instances left after cfctl rm"
+scope_gone() { ! ct systemctl is-active -q "$SCOPE"; }
+for _ in $(seq 50); do scope_gone && break; sleep 0.1; done
+scope_gone || pkg_fail "scope $SCOPE still active after cfctl rm"
 ct systemctl stop "$UNIT"
 links=$(ct ip -o link show | grep -c ': cvd-' || true)
 [ "$links" = 0 ] || pkg_fail "$links cvd-* links left after systemctl stop"
