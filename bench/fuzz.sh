@@ -25,7 +25,8 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
         for f in tests/fuzz/fuzz-*.c; do
                 f=${f##*/}
-                targets+=("${f%.c}")
+                # fuzz-main.c is the corpus runner for builds without libFuzzer, not a target.
+                [ "$f" = fuzz-main.c ] || targets+=("${f%.c}")
         done
 fi
 mkdir -p "$OUT/crashes"
