@@ -465,29 +465,29 @@ static void control_abort(Instance *i) {
  * run by hand as before the instance took the slot. */
 static void instance_release_taps(Instance *i) {
         gid_t group = i->manager->network->tap_group;
-        bool deleted = false;
+        char *names[INSTANCE_NICS];
+        size_t n_names = 0;
+        int r;
 
-        for (size_t n = 0; n < INSTANCE_NICS; n++) {
-                int r;
-
-                if (!i->taps[n][0])
-                        continue;
-                r = tap_delete(i->taps[n]);
-                if (r >= 0) {
-                        deleted = true;
-                        continue;
-                }
-                if (r != -ENODEV)
-                        r = tap_reset_owner(i->taps[n], group);
+        for (size_t n = 0; n < INSTANCE_NICS; n++)
+                if (i->taps[n][0] && if_nametoindex(i->taps[n]) > 0)
+                        names[n_names++] = i->taps[n];
+        if (n_names == 0)
+                return;
+        r = network_recycle_taps(i->manager->network, names, n_names);
+        if (r >= 0)
+                return;
+        /* No netlink: at least make them the group's again (root stays their owner). */
+        instance_log(i, LOG_DEBUG, "cannot recycle the taps (%s); resetting their owner", strerror(-r));
+        for (size_t n = 0; n < n_names; n++) {
+                r = tap_reset_owner(names[n], group);
                 if (r < 0 && r != -ENODEV)
                         instance_log(i,
                                      LOG_DEBUG,
-                                     "could not give %s back to the pool: %s",
-                                     i->taps[n],
+                                     "could not reset owner of %s: %s",
+                                     names[n],
                                      strerror(-r));
         }
-        if (deleted)
-                network_queue_refill(i->manager->network);
 }
 
 static void instance_process_gone(Instance *i);

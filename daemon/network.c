@@ -338,6 +338,11 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                         return log_error_errno(r, "Failed to open rtnetlink socket: %m");
                 }
         }
+        /* Taps instances gave back go first, all in one request; links_apply recreates them. */
+        r = links_delete_recycled(n->nl, &error);
+        if (r < 0)
+                log_warning_errno(r, "Failed to delete recycled taps: %s", strempty(error));
+        error = mfree(error);
 
         config_changed = n->have_applied && dnsmasq_config_differs(&n->applied, c);
         if (c != &n->applied) {
@@ -426,6 +431,21 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
 
         r = network_apply(n, &n->applied, true);
         network_set_state(n, r < 0 ? NETWORK_FAILED : n->conflicts && n->conflicts[0] ? NETWORK_DEGRADED : NETWORK_UP);
+        return 0;
+}
+
+int network_recycle_taps(Network *n, char *const *names, size_t n_names) {
+        int r;
+
+        if (!n->nl) {
+                r = nl_route_open(&n->nl);
+                if (r < 0)
+                        return r;
+        }
+        r = links_recycle(n->nl, names, n_names);
+        if (r < 0)
+                return r;
+        network_queue_refill(n);
         return 0;
 }
 

@@ -578,25 +578,60 @@ finish:
         return r;
 }
 
-int links_teardown(struct nl_sock *sk, char **ret_error) {
+static int links_group_delete(struct nl_sock *sk, uint32_t group, char **ret_error) {
         _cleanup_(nl_batch_done) NlBatch b = NL_BATCH_NULL(sk);
         struct nl_msg *msg;
         int r;
 
-        /* ifindex 0 plus IFLA_GROUP: the kernel deletes every link in the group at once. */
+        /* ifindex 0 plus IFLA_GROUP: the kernel deletes every link in the group at once, with one
+         * wait for the network stack instead of one per link. */
         msg = link_msg(RTM_DELLINK, 0, 0, 0, 0);
         if (!msg)
                 return -ENOMEM;
-        if (nla_put_u32(msg, IFLA_GROUP, NET_NETDEV_GROUP) < 0) {
+        if (nla_put_u32(msg, IFLA_GROUP, group) < 0) {
                 nlmsg_free(msg);
                 return -ENOMEM;
         }
-        r = nl_batch_add(&b, msg, "delete links in netdev group %u", NET_NETDEV_GROUP);
+        r = nl_batch_add(&b, msg, "delete links in netdev group %u", group);
         if (r < 0)
                 return r;
 
         r = batch_run_checked(&b, ret_error);
-        if (r == -ENODEV) /* nothing of ours left */
+        if (r == -ENODEV) /* nothing in that group */
                 return 0;
         return r;
+}
+
+int links_teardown(struct nl_sock *sk, char **ret_error) {
+        int r;
+
+        r = links_group_delete(sk, NET_NETDEV_GROUP, ret_error);
+        if (r < 0)
+                return r;
+        return links_group_delete(sk, NET_NETDEV_GROUP_RECYCLE, ret_error);
+}
+
+int links_recycle(struct nl_sock *sk, char *const *names, size_t n_names) {
+        _cleanup_(nl_batch_done) NlBatch b = NL_BATCH_NULL(sk);
+        int r;
+
+        for (size_t k = 0; k < n_names; k++) {
+                struct nl_msg *msg = link_msg(RTM_NEWLINK, 0, 0, 0, 0);
+
+                if (!msg)
+                        return -ENOMEM;
+                if (nla_put_string(msg, IFLA_IFNAME, names[k]) < 0 ||
+                    nla_put_u32(msg, IFLA_GROUP, NET_NETDEV_GROUP_RECYCLE) < 0) {
+                        nlmsg_free(msg);
+                        return -ENOMEM;
+                }
+                r = nl_batch_add(&b, msg, "recycle %s", names[k]);
+                if (r < 0)
+                        return r;
+        }
+        return batch_run_checked(&b, NULL);
+}
+
+int links_delete_recycled(struct nl_sock *sk, char **ret_error) {
+        return links_group_delete(sk, NET_NETDEV_GROUP_RECYCLE, ret_error);
 }

@@ -66,3 +66,8 @@ int links_apply(struct nl_sock *sk, const NetConfig *c, gid_t tap_group, const b
 
 /* Removes every link in our netdev group, with their addresses: one request. */
 int links_teardown(struct nl_sock *sk, char **ret_error);
+/* Taps an instance gives back: moved to netdev group NET_NETDEV_GROUP_RECYCLE now (cheap), deleted
+ * all together by links_delete_recycled() before the next links_apply() creates them afresh. A
+ * tap's owner cannot be unset, so this is how it returns to the pool. */
+int links_recycle(struct nl_sock *sk, char *const *names, size_t n_names);
+int links_delete_recycled(struct nl_sock *sk, char **ret_error);

@@ -15,6 +15,7 @@
 #define NET_POOLS_MAX 8          /* /24s per pool list; 4 cover 253 slots */
 #define NET_SLOTS_PER_POOL 64    /* /30s per /24 */
 #define NET_NETDEV_GROUP 3312    /* 0xcf0: every link we create carries it */
+#define NET_NETDEV_GROUP_RECYCLE 3313 /* taps given back by an instance, deleted in one go */
 #define NET_TABLE_NAME "cuttlefish_host_resources"
 #define NET_DNS_MAX 8
 

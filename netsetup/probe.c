@@ -147,8 +147,8 @@ int probe_route_overlaps(struct nl_sock *sk, const NetConfig *c, HostIssues *l) 
                 len = nl_addr_get_prefixlen(dst);
                 if (len == 0)
                         continue; /* the default route overlaps everything and claims nothing */
-                if (li && li->group == NET_NETDEV_GROUP)
-                        continue; /* ours */
+                if (li && (li->group == NET_NETDEV_GROUP || li->group == NET_NETDEV_GROUP_RECYCLE))
+                        continue; /* ours (a tap given back still carries its address until deleted) */
                 memcpy(&net, nl_addr_get_binary_addr(dst), 4);
 
                 for (size_t i = 0; i < n_subnets; i++)

@@ -42,16 +42,3 @@ int tap_reset_owner(const char *name, gid_t group) {
                 return r;
         return tap_set_owner(fd, 0, group == (gid_t) -1 ? 0 : group);
 }
-
-int tap_delete(const char *name) {
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        r = tap_open(name, &fd);
-        if (r < 0)
-                return r;
-        /* No longer persistent: it goes away with the last fd, ours. */
-        if (ioctl(fd, TUNSETPERSIST, 0UL) < 0)
-                return -errno;
-        return 0;
-}

@@ -14,7 +14,3 @@ int tap_set_owner(int fd, uid_t uid, gid_t group);
 /* Back to the pool: owner root, group (the service's tap group; (gid_t) -1: root). -EBUSY if
  * someone holds it. */
 int tap_reset_owner(const char *name, gid_t group);
-/* Deletes persistent tap name (the daemon creates it afresh, with no owner and the tap group:
- * the only way back to "any member of the group may attach", since the kernel cannot unset an
- * owner). -EBUSY if someone holds it. */
-int tap_delete(const char *name);

@@ -130,7 +130,9 @@ cf_wait_for 5 bash -c "jq -r 'select(.signal == \"InstanceRemoved\") | .number' 
 jq -r 'select(.signal == "InstanceNew") | .number' "$CF_TMP/monitor.log" | grep -qx "$NC" || cf_fail "no InstanceNew for $NC"
 for n in "$NA" "$NB" "$NC"; do
         t=$(printf 'cvd-etap-%02d' "$n")
-        ip -d link show "$t" | grep -q "user $A\|user $B" && cf_fail "$t still belongs to a user after rm: $(ip -d link show "$t" | grep tun)"
+        # Given back: deleted and created afresh by the next reconcile, with no owner.
+        pooled() { ip -d link show "$1" 2>/dev/null | grep -q 'tun type tap' && ! ip -d link show "$1" | grep -q "user $A\|user $B"; }
+        cf_wait_for 5 pooled "$t" || cf_fail "$t still belongs to a user after rm: $(ip -d link show "$t" | grep tun)"
 done
 for p in $PIDS; do ! pid_alive "$p" || cf_fail "VMM $p still runs after rm"; done
 echo "PASS"
