@@ -21,6 +21,9 @@ command -v qemu-system-x86_64 >/dev/null || cf_skip "qemu-system-x86_64 missing"
 pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {k=int((p*NR+99)/100); if (k<1) k=1; print a[k]}'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status"; }
 
+# The runtime dir on a tmpfs, as /run is on a real host (state.json's fsync costs nothing there).
+mkdir -p "$CF_TMP/run"
+mount -t tmpfs -o mode=0755 tmpfs "$CF_TMP/run"
 cf_write_config "num_cvd_accounts=$N"
 cf_start_daemon
 [ "$(cf_network_state)" = up ] || cf_fail "network not up"
