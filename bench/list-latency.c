@@ -90,7 +90,8 @@ static int do_list(sd_bus *bus, unsigned count) {
         return 0;
 }
 
-static int create_message(sd_bus *bus, unsigned number, const char *kernel, char **args, sd_bus_message **ret);
+static int create_message(
+                sd_bus *bus, unsigned number, const char *kernel, char **args, sd_bus_message **ret);
 
 static int do_create(sd_bus *bus, unsigned n, const char *kernel, char **args) {
         int r;
@@ -159,7 +160,7 @@ static int send_async(sd_bus *bus, sd_bus_message *m, Batch *b, const char *what
 
         if (!p)
                 return -ENOMEM;
-        *p = (Pending) { .batch = b, .t0 = now_usec(), .what = what };
+        *p = (Pending){ .batch = b, .t0 = now_usec(), .what = what };
         r = sd_bus_call_async(bus, NULL, m, on_reply, p, 300 * 1000000ULL);
         if (r < 0) {
                 free(p);
@@ -183,11 +184,13 @@ static int run_until(sd_bus *bus, Batch *b, unsigned target) {
         return 0;
 }
 
-static int create_message(sd_bus *bus, unsigned number, const char *kernel, char **args, sd_bus_message **ret) {
+static int create_message(
+                sd_bus *bus, unsigned number, const char *kernel, char **args, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
+        r = sd_bus_message_new_method_call(
+                        bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'a', "{sv}");
@@ -195,13 +198,15 @@ static int create_message(sd_bus *bus, unsigned number, const char *kernel, char
                 return r;
         if (number > 0 && (r = sd_bus_message_append(m, "{sv}", "number", "u", number)) < 0)
                 return r;
-        r = sd_bus_message_append(m, "{sv}{sv}{sv}", "kernel", "s", kernel, "cpus", "u", 1, "memory_mb", "u", 128);
+        r = sd_bus_message_append(
+                        m, "{sv}{sv}{sv}", "kernel", "s", kernel, "cpus", "u", 1, "memory_mb", "u", 128);
         if (r < 0)
                 return r;
-        if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 || (r = sd_bus_message_append(m, "s", "extra_args")) < 0 ||
-            (r = sd_bus_message_open_container(m, 'v', "as")) < 0 || (r = sd_bus_message_append_strv(m, args)) < 0 ||
-            (r = sd_bus_message_close_container(m)) < 0 || (r = sd_bus_message_close_container(m)) < 0 ||
-            (r = sd_bus_message_close_container(m)) < 0)
+        if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
+            (r = sd_bus_message_append(m, "s", "extra_args")) < 0 ||
+            (r = sd_bus_message_open_container(m, 'v', "as")) < 0 ||
+            (r = sd_bus_message_append_strv(m, args)) < 0 || (r = sd_bus_message_close_container(m)) < 0 ||
+            (r = sd_bus_message_close_container(m)) < 0 || (r = sd_bus_message_close_container(m)) < 0)
                 return r;
         *ret = TAKE_PTR(m);
         return 0;
@@ -235,7 +240,8 @@ static int do_plist(sd_bus *bus, unsigned count, unsigned depth) {
         while (b.sent < count) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 
-                r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "ListInstances");
+                r = sd_bus_message_new_method_call(
+                                bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "ListInstances");
                 if (r < 0)
                         return r;
                 r = send_async(bus, m, &b, "ListInstances");
@@ -258,7 +264,8 @@ static int do_premove(sd_bus *bus) {
         Batch b = {};
         int r;
 
-        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "ListInstances", &error, &reply, "");
+        r = sd_bus_call_method(
+                        bus, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "ListInstances", &error, &reply, "");
         if (r < 0) {
                 fprintf(stderr, "ListInstances: %s\n", error.message ?: strerror(-r));
                 return r;
@@ -272,7 +279,8 @@ static int do_premove(sd_bus *bus) {
 
                 if (owner != getuid())
                         continue;
-                r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "RemoveInstance");
+                r = sd_bus_message_new_method_call(
+                                bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "RemoveInstance");
                 if (r < 0 || (r = sd_bus_message_append(m, "u", number)) < 0 ||
                     (r = send_async(bus, m, &b, "RemoveInstance")) < 0)
                         return r;

@@ -669,7 +669,7 @@ void cfctl_args_reset(void) {
         free(arg_start.bios);
         strv_free(arg_start.disks);
         strv_free(arg_start.extra_args);
-        arg_start = (typeof(arg_start)) {};
+        arg_start = (typeof(arg_start)){};
         arg_json = JSON_OFF;
         arg_legend = arg_ask_password = true;
         arg_quiet = arg_wait = arg_follow = false;

@@ -27,7 +27,7 @@ typedef struct SpawnPlan {
         bool check_exe;        /* the exe is the caller's: the child checks it as them */
         const char *check_dir; /* a caller's directory the child checks it can read */
         const char *cwd;       /* working directory; NULL: / as inherited */
-        const char *note; /* for the "VMM started" log line: "KVM", "TCG", ... */
+        const char *note;      /* for the "VMM started" log line: "KVM", "TCG", ... */
 } SpawnPlan;
 
 void spawn_plan_done(SpawnPlan *p);

@@ -55,7 +55,7 @@ static void virgl_write_fence(void *cookie, uint32_t fence) {
 _noreturn_ static void virgl_probe_child(int fd, char *const *test_env) {
         struct virgl_renderer_callbacks cb = { .version = 1, .write_fence = virgl_write_fence };
         int (*init)(void *cookie, int flags, struct virgl_renderer_callbacks *cb);
-        void (*get_cap_set)(uint32_t set, uint32_t *max_ver, uint32_t *max_size);
+        void (*get_cap_set)(uint32_t set, uint32_t * max_ver, uint32_t * max_size);
         uint32_t max_ver = 0, max_size = 0;
         void *lib;
         int null, r;

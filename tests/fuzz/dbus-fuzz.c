@@ -53,17 +53,57 @@ static uint32_t pick(uint32_t n) {
 }
 
 static const char *const option_keys[] = {
-        "backend", "number", "cpus", "memory_mb", "kernel", "initrd", "cmdline", "disks", "gpu_mode",
-        "restart", "boot_marker", "boot_timeout_sec", "extra_args", "host_package", "images_dir",
-        "start", "stop_timeout_sec", "bios", "crosvm_disable_sandbox", "unknown_key", "",
+        "backend",
+        "number",
+        "cpus",
+        "memory_mb",
+        "kernel",
+        "initrd",
+        "cmdline",
+        "disks",
+        "gpu_mode",
+        "restart",
+        "boot_marker",
+        "boot_timeout_sec",
+        "extra_args",
+        "host_package",
+        "images_dir",
+        "start",
+        "stop_timeout_sec",
+        "bios",
+        "crosvm_disable_sandbox",
+        "unknown_key",
+        "",
 };
 
 static const char *random_string(char *buf, size_t size) {
         static const char *const pool[] = {
-                "", "qemu", "crosvm", "cvd", "none", "auto", "drm_virgl", "on-failure", "always", "no",
-                "/nonexistent/kernel", "relative/path", "../../etc/shadow", "/etc/shadow", "/dev/zero",
-                "/proc/self/mem", "-S", "--help", "console=ttyS0", "CF-BOOTED", "org.cuttlefish.HostResources1.Manager",
-                "org.cuttlefish.HostResources1.Instance", "State", "Owner", "Version", "\xc3\xbc\xe2\x82\xac",
+                "",
+                "qemu",
+                "crosvm",
+                "cvd",
+                "none",
+                "auto",
+                "drm_virgl",
+                "on-failure",
+                "always",
+                "no",
+                "/nonexistent/kernel",
+                "relative/path",
+                "../../etc/shadow",
+                "/etc/shadow",
+                "/dev/zero",
+                "/proc/self/mem",
+                "-S",
+                "--help",
+                "console=ttyS0",
+                "CF-BOOTED",
+                "org.cuttlefish.HostResources1.Manager",
+                "org.cuttlefish.HostResources1.Instance",
+                "State",
+                "Owner",
+                "Version",
+                "\xc3\xbc\xe2\x82\xac",
         };
         size_t n;
 
@@ -86,8 +126,24 @@ static const char *random_string(char *buf, size_t size) {
 }
 
 static uint64_t random_number(void) {
-        static const uint64_t edges[] = { 0, 1, 2, 3, 10, 63, 64, 253, 254, 255, 256, 4096, 65535, 65536,
-                                          INT32_MAX, UINT32_MAX, (uint64_t) INT64_MAX, UINT64_MAX };
+        static const uint64_t edges[] = { 0,
+                                          1,
+                                          2,
+                                          3,
+                                          10,
+                                          63,
+                                          64,
+                                          253,
+                                          254,
+                                          255,
+                                          256,
+                                          4096,
+                                          65535,
+                                          65536,
+                                          INT32_MAX,
+                                          UINT32_MAX,
+                                          (uint64_t) INT64_MAX,
+                                          UINT64_MAX };
         return pick(3) ? edges[pick(ELEMENTSOF(edges))] : ((uint64_t) rnd() << 32 | rnd());
 }
 
@@ -118,15 +174,30 @@ static int append_plausible_options(sd_bus_message *m) {
         uint32_t mem = 256, cpus = 1, stop = 1;
         int start = (int) pick(2);
 
-        return sd_bus_message_append(m,
-                                     "{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
-                                     "kernel", "s", arg_kernel,
-                                     "initrd", "s", arg_initrd,
-                                     "cmdline", "s", "console=ttyS0 quiet",
-                                     "memory_mb", "u", mem,
-                                     "cpus", "u", cpus,
-                                     "stop_timeout_sec", "u", stop,
-                                     "start", "b", start);
+        return sd_bus_message_append(
+                        m,
+                        "{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                        "kernel",
+                        "s",
+                        arg_kernel,
+                        "initrd",
+                        "s",
+                        arg_initrd,
+                        "cmdline",
+                        "s",
+                        "console=ttyS0 quiet",
+                        "memory_mb",
+                        "u",
+                        mem,
+                        "cpus",
+                        "u",
+                        cpus,
+                        "stop_timeout_sec",
+                        "u",
+                        stop,
+                        "start",
+                        "b",
+                        start);
 }
 
 static int append_options(sd_bus_message *m, unsigned depth) {
@@ -145,14 +216,16 @@ static int append_options(sd_bus_message *m, unsigned depth) {
         }
         for (unsigned k = 0; k < n; k++) {
                 static const char *const types[] = { "s", "u", "b", "as", "i", "t", "d", "a{sv}", "y", "o" };
-                const char *key = pick(8) ? option_keys[pick(ELEMENTSOF(option_keys))] : random_string(buf, sizeof(buf));
+                const char *key = pick(8) ? option_keys[pick(ELEMENTSOF(option_keys))]
+                                          : random_string(buf, sizeof(buf));
                 const char *t = types[pick(ELEMENTSOF(types))];
 
                 if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
                     (r = sd_bus_message_append_basic(m, 's', key)) < 0 ||
                     (r = sd_bus_message_open_container(m, 'v', t)) < 0 ||
                     (r = append_value(m, t, strlen(t), depth + 1)) < 0 ||
-                    (r = sd_bus_message_close_container(m)) < 0 || (r = sd_bus_message_close_container(m)) < 0)
+                    (r = sd_bus_message_close_container(m)) < 0 ||
+                    (r = sd_bus_message_close_container(m)) < 0)
                         return r;
         }
         return sd_bus_message_close_container(m);
@@ -285,7 +358,15 @@ static void learn_methods(sd_bus *bus, const char *path) {
         Method *cur = NULL;
         const char *xml;
 
-        if (sd_bus_call_method(bus, SERVICE, path, "org.freedesktop.DBus.Introspectable", "Introspect", &error, &reply, "") < 0 ||
+        if (sd_bus_call_method(
+                            bus,
+                            SERVICE,
+                            path,
+                            "org.freedesktop.DBus.Introspectable",
+                            "Introspect",
+                            &error,
+                            &reply,
+                            "") < 0 ||
             sd_bus_message_read(reply, "s", &xml) < 0 || strv_split(xml, "\n", &lines) < 0) {
                 sd_bus_error_free(&error);
                 return;
@@ -296,7 +377,7 @@ static void learn_methods(sd_bus *bus, const char *path) {
                         (void) sscanf(s, "<interface name=\"%127[^\"]\"", interface);
                 else if ((s = strstr(*l, "<method name=\"")) && n_methods < METHODS_MAX) {
                         cur = &methods[n_methods++];
-                        *cur = (Method) {};
+                        *cur = (Method){};
                         (void) snprintf(cur->path, sizeof(cur->path), "%s", path);
                         (void) snprintf(cur->interface, sizeof(cur->interface), "%s", interface);
                         (void) sscanf(s, "<method name=\"%63[^\"]\"", cur->name);
@@ -319,7 +400,8 @@ static int remove_all(sd_bus *bus) {
         unsigned removed = 0;
         int r;
 
-        r = sd_bus_call_method(bus, SERVICE, MANAGER_PATH, SERVICE ".Manager", "ListInstances", &error, &reply, "");
+        r = sd_bus_call_method(
+                        bus, SERVICE, MANAGER_PATH, SERVICE ".Manager", "ListInstances", &error, &reply, "");
         if (r < 0) {
                 fprintf(stderr, "ListInstances failed: %s\n", error.message ?: strerror(-r));
                 sd_bus_error_free(&error);
@@ -330,7 +412,16 @@ static int remove_all(sd_bus *bus) {
                 return r;
         while ((r = sd_bus_message_read(reply, "(uusso)", &number, &uid, &state, &backend, &path)) > 0) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-                if (sd_bus_call_method(bus, SERVICE, MANAGER_PATH, SERVICE ".Manager", "RemoveInstance", &error, &m, "u", number) >= 0)
+                if (sd_bus_call_method(
+                                    bus,
+                                    SERVICE,
+                                    MANAGER_PATH,
+                                    SERVICE ".Manager",
+                                    "RemoveInstance",
+                                    &error,
+                                    &m,
+                                    "u",
+                                    number) >= 0)
                         removed++;
                 sd_bus_error_free(&error);
         }
@@ -340,12 +431,9 @@ static int remove_all(sd_bus *bus) {
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                { "seed", required_argument, NULL, 's' },
-                { "calls", required_argument, NULL, 'n' },
-                { "cleanup", no_argument, NULL, 'c' },
-                { "kernel", required_argument, NULL, 'k' },
-                { "initrd", required_argument, NULL, 'i' },
-                {}
+                { "seed", required_argument, NULL, 's' },   { "calls", required_argument, NULL, 'n' },
+                { "cleanup", no_argument, NULL, 'c' },      { "kernel", required_argument, NULL, 'k' },
+                { "initrd", required_argument, NULL, 'i' }, {}
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         uint32_t seed = 1, calls = 1000;
@@ -392,8 +480,9 @@ int main(int argc, char *argv[]) {
         printf("seed %u, %zu methods, %u calls\n", seed, n_methods, calls);
 
         for (uint32_t k = 0; k < calls; k++) {
-                static const char *const wrong_sigs[] = { "", "s", "u", "i", "b", "as", "a{sv}", "a{ss}", "v",
-                                                          "(su)", "x", "ay", "o", "h", "su", "a{sv}s", "uu", "d" };
+                static const char *const wrong_sigs[] = { "",      "s",     "u",  "i",      "b",  "as",
+                                                          "a{sv}", "a{ss}", "v",  "(su)",   "x",  "ay",
+                                                          "o",     "h",     "su", "a{sv}s", "uu", "d" };
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
                 sd_bus_error error = SD_BUS_ERROR_NULL;
                 const Method *me = &methods[pick(n_methods)];
@@ -402,8 +491,12 @@ int main(int argc, char *argv[]) {
 
                 /* Instance methods on existing, missing and malformed object paths. */
                 if (strstr(me->path, "/instance/")) {
-                        static const char *const suffixes[] = { "1", "2", "3", "0", "254", "999", "abc", "1/x" };
-                        (void) snprintf(path, sizeof(path), MANAGER_PATH "/instance/%s", suffixes[pick(ELEMENTSOF(suffixes))]);
+                        static const char *const suffixes[] = { "1",   "2",   "3",   "0",
+                                                                "254", "999", "abc", "1/x" };
+                        (void) snprintf(path,
+                                        sizeof(path),
+                                        MANAGER_PATH "/instance/%s",
+                                        suffixes[pick(ELEMENTSOF(suffixes))]);
                 } else
                         (void) snprintf(path, sizeof(path), "%s", me->path);
                 if (pick(4) == 0) {
@@ -414,23 +507,42 @@ int main(int argc, char *argv[]) {
                 if (r >= 0)
                         r = append_arguments(m, sig);
                 if (r < 0) {
-                        fprintf(stderr, "cannot build %s.%s(%s): %s\n", me->interface, me->name, sig, strerror(-r));
+                        fprintf(stderr,
+                                "cannot build %s.%s(%s): %s\n",
+                                me->interface,
+                                me->name,
+                                sig,
+                                strerror(-r));
                         return EXIT_FAILURE;
                 }
                 r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, &error, &reply);
                 if (r >= 0)
                         ok++;
-                else if (sd_bus_error_has_names(&error, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT,
-                                                SD_BUS_ERROR_NAME_HAS_NO_OWNER, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                else if (sd_bus_error_has_names(
+                                         &error,
+                                         SD_BUS_ERROR_NO_REPLY,
+                                         SD_BUS_ERROR_TIMEOUT,
+                                         SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                                         SD_BUS_ERROR_SERVICE_UNKNOWN) ||
                          !sd_bus_error_is_set(&error)) {
-                        fprintf(stderr, "call %u: %s %s.%s(%s) got no answer: %s\n", k, path, me->interface,
-                                me->name, sig, error.message ?: strerror(-r));
+                        fprintf(stderr,
+                                "call %u: %s %s.%s(%s) got no answer: %s\n",
+                                k,
+                                path,
+                                me->interface,
+                                me->name,
+                                sig,
+                                error.message ?: strerror(-r));
                         sd_bus_error_free(&error);
                         return EXIT_FAILURE;
                 } else
                         errors++;
                 if (getenv("FUZZ_SHOW"))
-                        printf("%s %s.%s(%s) -> %s\n", path, me->interface, me->name, sig,
+                        printf("%s %s.%s(%s) -> %s\n",
+                               path,
+                               me->interface,
+                               me->name,
+                               sig,
                                r >= 0 ? "ok" : error.name);
                 sd_bus_error_free(&error);
         }

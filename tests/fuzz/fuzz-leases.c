@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 struct in6_addr a;
 
                 assert(memchr(leases[k].ip, 0, sizeof(leases[k].ip)));
-                assert(inet_pton(AF_INET, leases[k].ip, &a) == 1 || inet_pton(AF_INET6, leases[k].ip, &a) == 1);
+                assert(inet_pton(AF_INET, leases[k].ip, &a) == 1 ||
+                       inet_pton(AF_INET6, leases[k].ip, &a) == 1);
                 assert(memchr(leases[k].hostname, 0, sizeof(leases[k].hostname)));
                 for (const char *h = leases[k].hostname; *h; h++)
                         assert((unsigned char) *h > ' ' && (unsigned char) *h < 0x7f);
