@@ -597,8 +597,11 @@ static int links_group_delete(struct nl_sock *sk, uint32_t group, char **ret_err
                 return r;
 
         r = batch_run_checked(&b, ret_error);
-        if (r == -ENODEV) /* nothing in that group */
+        if (r == -ENODEV) { /* nothing in that group: not an error, and no message */
+                if (ret_error)
+                        *ret_error = mfree(*ret_error);
                 return 0;
+        }
         return r;
 }
 
