@@ -46,9 +46,14 @@ cf_cleanup() {
         for p in $(grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
                 kill -9 "$p" 2>/dev/null
         done
-        # dnsmasq children a killed daemon may have left, found by their pid records.
+        # dnsmasq children a killed daemon (or one stopped with guests running) left, found by
+        # their pid records and by their config file's path (the records may sit under a mount
+        # the test made over the runtime dir).
         for f in "$CF_TMP"/run/dnsmasq-*.pid; do
                 [ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
+        done
+        for p in $(grep -l -a -s -e "$CF_TMP/ru[n]/dnsmasq-" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+                kill "$p" 2>/dev/null
         done
         cf_check_sanitizers || rc=1
         # Mounts a test made under its scratch dir (tmpfs for full or read-only directories), deepest
