@@ -98,7 +98,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (i->remove_reply || i->remove_source)
+        if (instance_is_removing(i))
                 return sd_bus_error_setf(
                                 error, BUS_ERROR_INVALID_STATE, "Instance %u is being removed.", i->number);
         if (instance_is_active(i) || i->spawn_pid > 0)
@@ -174,7 +174,7 @@ static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error 
         r = bus_verify_instance_access(i, message, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (i->remove_reply || i->remove_source)
+        if (instance_is_removing(i))
                 return sd_bus_error_setf(
                                 error, BUS_ERROR_INVALID_STATE, "Instance %u is being removed.", i->number);
         r = instance_restart(i, &e);

@@ -184,6 +184,10 @@ bool instance_is_active(const Instance *i) {
         return i->pid > 0;
 }
 
+bool instance_is_removing(const Instance *i) {
+        return i->remove_reply || i->remove_source;
+}
+
 /* Console: the VMM writes the serial console to a file; we follow it for the boot marker.
  * The file sits in a directory its owner controls: open it without blocking (a FIFO would hang
  * us), and only if it is a regular file with one link, owned by the owner or root. */
@@ -1226,7 +1230,7 @@ int instance_start(Instance *i, char **ret_error) {
         _cleanup_free_ char *e = NULL;
         int r;
 
-        if (instance_is_active(i) || i->spawn_pid > 0 || i->remove_reply || i->remove_source)
+        if (instance_is_active(i) || i->spawn_pid > 0 || instance_is_removing(i))
                 return -EBUSY;
 
         /* A Start() during the policy's back-off replaces the pending restart. */
@@ -1351,7 +1355,7 @@ int instance_resume(Instance *i) {
 }
 
 int instance_restart(Instance *i, char **ret_error) {
-        if (i->remove_reply || i->remove_source)
+        if (instance_is_removing(i))
                 return -EBUSY;
         i->restart_count++;
         if (!instance_is_active(i))
@@ -1416,7 +1420,7 @@ static int on_remove_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
 int instance_remove_async(Instance *i, sd_bus_message *message) {
         int r;
 
-        if (i->remove_reply || i->remove_source)
+        if (instance_is_removing(i))
                 return -EBUSY;
         if (!instance_is_active(i))
                 return 0;

@@ -75,10 +75,10 @@ struct Instance {
         sd_event_source *pidfd_source;
         int exit_status; /* exit code, or -signal */
         bool stop_requested, kill_requested, guest_shutdown;
-        bool restart_requested; /* Restart(): start again once the VMM is gone */
-        pid_t spawn_pid;        /* forked, not yet exec'd (or failed) */
-        int spawn_fd;           /* its report pipe */
-        int spawn_go_fd;        /* scope mode: one byte tells the child where its cgroup is */
+        bool restart_requested;  /* Restart(): start again once the VMM is gone */
+        pid_t spawn_pid;         /* forked, not yet exec'd (or failed) */
+        int spawn_fd;            /* its report pipe */
+        int spawn_go_fd;         /* scope mode: one byte tells the child where its cgroup is */
         sd_bus_slot *scope_slot; /* StartTransientUnit in flight */
         sd_event_source *scope_check_source;
         unsigned scope_checks;
@@ -158,7 +158,8 @@ void instance_release(Instance *i);
  * is already under way. */
 int instance_remove_async(Instance *i, sd_bus_message *message);
 
-bool instance_is_active(const Instance *i); /* a VMM process exists */
+bool instance_is_active(const Instance *i);   /* a VMM process exists */
+bool instance_is_removing(const Instance *i); /* Remove() waits for the VMM to die */
 
 /* For re-adoption after a daemon restart: the VMM recorded in state.json still runs. */
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe);

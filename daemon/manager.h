@@ -30,13 +30,13 @@ struct Manager {
         Network *network;
         Instance *instances[NET_SLOTS_MAX + 1]; /* by slot number */
         unsigned n_instances;
-        sd_event_source *emit_source; /* coalesces instance change signals */
+        sd_event_source *emit_source;       /* coalesces instance change signals */
         sd_event_source *save_retry_source; /* state.json could not be written: try again */
         uint64_t save_retry_usec;
-        int kvm_usable;               /* -1 not probed yet, 0 no, 1 yes */
-        bool use_scopes;              /* systemd runs the host: each VMM in a transient scope */
-        HostProbe *host_probe;        /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
-        AuthQuery *auth_queries;      /* polkit checks in flight (daemon/bus-auth.c) */
+        int kvm_usable;          /* -1 not probed yet, 0 no, 1 yes */
+        bool use_scopes;         /* systemd runs the host: each VMM in a transient scope */
+        HostProbe *host_probe;   /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
+        AuthQuery *auth_queries; /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;
         bool teardown_on_exit;
 };

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,5 +98,32 @@ int find_program(const char *env_name, const char *name, char **ret) {
         if (!p)
                 return -ENOMEM;
         *ret = p;
+        return 0;
+}
+
+bool argv_path_ok(const char *p) {
+        return p && p[0] == '/' && strlen(p) < SPEC_STRING_MAX;
+}
+
+bool argv_mac_ok(const char *m) {
+        if (!m || strlen(m) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char) m[i]))
+                        return false;
+        return true;
+}
+
+int argv_check_vm(const InstanceSpec *spec, unsigned n_nics, unsigned nics_max, const char *const *macs) {
+        if (n_nics > nics_max)
+                return -EINVAL;
+        for (unsigned i = 0; i < n_nics; i++)
+                if (!argv_mac_ok(macs[i]))
+                        return -EINVAL;
+        if (spec->cpus == 0 || spec->memory_mb == 0)
+                return -EINVAL;
+        if ((spec->kernel && !argv_path_ok(spec->kernel)) || (spec->initrd && !argv_path_ok(spec->initrd)) ||
+            (spec->bios && !argv_path_ok(spec->bios)))
+                return -EINVAL;
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "macro.h"
+#include "spec.h"
 
 int argv_add(char ***l, const char *s);
 int argv_addf(char ***l, const char *fmt, ...) _printf_(2, 3);
@@ -19,3 +20,11 @@ bool is_executable_file(const char *path);
 int find_in_path(const char *name, char **ret);
 /* $env_name if set (a name without '/' is looked up in PATH), else name in PATH. */
 int find_program(const char *env_name, const char *name, char **ret);
+
+/* An absolute path within the spec's string bound. */
+bool argv_path_ok(const char *p);
+/* "00:1a:11:e1:cf:02" */
+bool argv_mac_ok(const char *m);
+/* What every VM backend's builder checks: n_nics within nics_max with a valid MAC each, cpus and
+ * memory set, kernel/initrd/bios absolute when given. -EINVAL otherwise. */
+int argv_check_vm(const InstanceSpec *spec, unsigned n_nics, unsigned nics_max, const char *const *macs);

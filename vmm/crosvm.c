@@ -29,22 +29,9 @@
 
 #define CROSVM_NICS_MAX ELEMENTSOF(((CrosvmPlan *) NULL)->macs)
 
-static bool path_ok(const char *p) {
-        return p && p[0] == '/' && strlen(p) < SPEC_STRING_MAX;
-}
-
 /* Inside a key=value list crosvm splits on ',' and brackets: such a path cannot be written. */
 static bool kv_path_ok(const char *p) {
-        return path_ok(p) && !strpbrk(p, ",[]=\"");
-}
-
-static bool mac_ok(const char *m) {
-        if (!m || strlen(m) != 17)
-                return false;
-        for (size_t i = 0; i < 17; i++)
-                if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char) m[i]))
-                        return false;
-        return true;
+        return argv_path_ok(p) && !strpbrk(p, ",[]=\"");
 }
 
 /* Cuttlefish's strings for its gpu modes, without the display list and PCI address it adds
@@ -69,19 +56,12 @@ int crosvm_build_argv(const InstanceSpec *spec, const CrosvmPlan *plan, char ***
 
         if (!spec || !plan || !ret)
                 return -EINVAL;
-        if (!plan->crosvm || !plan->crosvm[0] || !path_ok(plan->socket_path))
+        if (!plan->crosvm || !plan->crosvm[0] || !argv_path_ok(plan->socket_path))
                 return -EINVAL;
-        if (plan->n_nics > CROSVM_NICS_MAX)
-                return -EINVAL;
-        for (unsigned i = 0; i < plan->n_nics; i++)
-                if (!mac_ok(plan->macs[i]))
-                        return -EINVAL;
-        if (spec->cpus == 0 || spec->memory_mb == 0)
-                return -EINVAL;
+        r = argv_check_vm(spec, plan->n_nics, CROSVM_NICS_MAX, plan->macs);
+        if (r < 0)
+                return r;
         if (plan->vhost_vsock_fd > 0 && plan->vsock_cid < 3)
-                return -EINVAL;
-        if ((spec->kernel && !path_ok(spec->kernel)) || (spec->initrd && !path_ok(spec->initrd)) ||
-            (spec->bios && !path_ok(spec->bios)))
                 return -EINVAL;
         STRV_FOREACH (d, spec->disks)
                 if (!kv_path_ok(*d))
@@ -195,7 +175,7 @@ int crosvm_control_argv(const char *crosvm, const char *command, const char *soc
         _cleanup_(strv_freep) char **l = NULL;
         int r;
 
-        if (!crosvm || !command || !path_ok(socket_path) || !ret)
+        if (!crosvm || !command || !argv_path_ok(socket_path) || !ret)
                 return -EINVAL;
         if (!streq(command, "stop") && !streq(command, "suspend") && !streq(command, "resume"))
                 return -EINVAL;

@@ -24,10 +24,6 @@
 #include "cvd.h"
 #include "util.h"
 
-static bool path_ok(const char *p) {
-        return p && p[0] == '/' && strlen(p) < SPEC_STRING_MAX;
-}
-
 int cvd_build_argv(const InstanceSpec *spec, const CvdPlan *plan, char ***ret) {
         _cleanup_(strv_freep) char **l = NULL;
         int r;
@@ -36,7 +32,7 @@ int cvd_build_argv(const InstanceSpec *spec, const CvdPlan *plan, char ***ret) {
                 return -EINVAL;
         if (plan->instance < 1 || spec->cpus == 0 || spec->memory_mb == 0)
                 return -EINVAL;
-        if (!path_ok(spec->images_dir))
+        if (!argv_path_ok(spec->images_dir))
                 return -EINVAL;
 
         l = calloc(1, sizeof(char *));
@@ -72,7 +68,7 @@ int cvd_build_env(const InstanceSpec *spec, const CvdPlan *plan, char ***ret) {
         _cleanup_(strv_freep) char **l = NULL;
         int r;
 
-        if (!spec || !plan || !ret || !path_ok(plan->home) || !path_ok(plan->tmpdir))
+        if (!spec || !plan || !ret || !argv_path_ok(plan->home) || !argv_path_ok(plan->tmpdir))
                 return -EINVAL;
         l = calloc(1, sizeof(char *));
         if (!l)
@@ -93,7 +89,7 @@ int cvd_build_env(const InstanceSpec *spec, const CvdPlan *plan, char ***ret) {
 }
 
 int cvd_monitor_path(const char *tmpdir, uid_t uid, unsigned instance, char **ret) {
-        if (!path_ok(tmpdir) || !ret)
+        if (!argv_path_ok(tmpdir) || !ret)
                 return -EINVAL;
         if (asprintf(ret, "%s/cf_avd_%u/cvd-%u/launcher_monitor.sock", tmpdir, (unsigned) uid, instance) < 0)
                 return -ENOMEM;

@@ -41,20 +41,7 @@ static char *qemu_opt_escape(const char *s) {
         return e;
 }
 
-static bool path_ok(const char *p) {
-        return p && p[0] == '/' && strlen(p) < SPEC_STRING_MAX;
-}
-
 /* "00:1a:11:e1:cf:02": six hex pairs, nothing QEMU could read as another option. */
-static bool mac_ok(const char *m) {
-        if (!m || strlen(m) != 17)
-                return false;
-        for (size_t i = 0; i < 17; i++)
-                if (i % 3 == 2 ? m[i] != ':' : !isxdigit((unsigned char) m[i]))
-                        return false;
-        return true;
-}
-
 static int argv_add_opt_path(char ***l, const char *prefix, const char *path, const char *suffix) {
         _cleanup_free_ char *e = qemu_opt_escape(path);
 
@@ -70,22 +57,15 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
 
         if (!spec || !plan || !ret)
                 return -EINVAL;
-        if (!plan->qemu || !plan->qemu[0] || !path_ok(plan->qmp_path))
+        if (!plan->qemu || !plan->qemu[0] || !argv_path_ok(plan->qmp_path))
                 return -EINVAL;
-        if (plan->n_nics > QEMU_NICS_MAX)
-                return -EINVAL;
-        for (unsigned i = 0; i < plan->n_nics; i++)
-                if (!mac_ok(plan->macs[i]))
-                        return -EINVAL;
-        if (spec->cpus == 0 || spec->memory_mb == 0)
-                return -EINVAL;
-        if ((spec->kernel && !path_ok(spec->kernel)) || (spec->initrd && !path_ok(spec->initrd)) ||
-            (spec->bios && !path_ok(spec->bios)))
-                return -EINVAL;
+        r = argv_check_vm(spec, plan->n_nics, QEMU_NICS_MAX, plan->macs);
+        if (r < 0)
+                return r;
         if (plan->vsock_fd > 0 && plan->vsock_cid < 3)
                 return -EINVAL;
         STRV_FOREACH (d, spec->disks)
-                if (!path_ok(*d))
+                if (!argv_path_ok(*d))
                         return -EINVAL;
 
         (void) snprintf(memory, sizeof(memory), "%u", spec->memory_mb);

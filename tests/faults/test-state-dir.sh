@@ -54,8 +54,9 @@ mount -t tmpfs -o ro,size=64k tmpfs "$CF_TMP/state"
 ebr_pid() { status_json | jq -r '.bridges[] | select(.name == "cvd-ebr") | .dnsmasq.pid // 0'; }
 OLD=$(ebr_pid)
 kill -9 "$OLD"
-gone_or_failing() { ! pid_alive "$OLD" && [ "$(cf_network_state)" != up ] || grep -q "dnsmasq for cvd-ebr" "$CF_TMP/daemon.log"; }
-cf_wait_for 10 gone_or_failing || cf_fail "dnsmasq failure not noticed"
+# The restarted dnsmasq cannot open its lease file and exits: the daemon sees it and backs off.
+restart_failed() { grep -q "dnsmasq for cvd-ebr exited with status" "$CF_TMP/daemon.log"; }
+cf_wait_for 10 restart_failed || cf_fail "dnsmasq's failing restart not noticed: $(grep 'dnsmasq for cvd-ebr' "$CF_TMP/daemon.log")"
 umount "$CF_TMP/state"
 back() { [ "$(cf_network_state)" = up ] && [ "$(our_dnsmasq_pids | wc -l)" = 2 ]; }
 cf_wait_for 60 back || cf_fail "network not back once the state dir is writable: $(status_json)"
