@@ -162,6 +162,7 @@ static int qemu_resume(Instance *i) {
 static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
         _cleanup_(strv_freep) char **argv = NULL;
         QemuPlan plan;
+        bool kvm;
         int r;
 
         r = qemu_find(&p->exe);
@@ -186,9 +187,18 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 else
                         log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
         }
+        kvm = i->manager->kvm_usable > 0;
+        if (kvm && !kvm_device_accessible(i->owner, i->owner_gid, i->groups, i->n_groups)) {
+                instance_log(i,
+                             LOG_NOTICE,
+                             "uid %u may not open /dev/kvm (add it to the device's group, usually kvm); the guest "
+                             "runs under TCG, much slower",
+                             (unsigned) i->owner);
+                kvm = false;
+        }
         plan = (QemuPlan){
                 .qemu = p->exe,
-                .kvm = i->manager->kvm_usable > 0,
+                .kvm = kvm,
                 .n_nics = INSTANCE_NICS,
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
                 .qmp_path = i->control_path,

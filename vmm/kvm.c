@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -74,4 +75,22 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
         }
         safe_close(out[0]);
         return 0;
+}
+
+bool kvm_device_accessible(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        struct stat st;
+        bool in_group = false;
+
+        if (stat("/dev/kvm", &st) < 0 || !S_ISCHR(st.st_mode))
+                return false;
+        if (uid == 0)
+                return true;
+        if (st.st_uid == uid)
+                return (st.st_mode & (S_IRUSR | S_IWUSR)) == (S_IRUSR | S_IWUSR);
+        in_group = st.st_gid == gid;
+        for (size_t k = 0; k < n_groups && !in_group; k++)
+                in_group = groups[k] == st.st_gid;
+        if (in_group)
+                return (st.st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP);
+        return (st.st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH);
 }
