@@ -42,9 +42,36 @@ uint64_t now_usec(int clock);
 /* Waits up to timeout_msec for pid to exit (through a pidfd; does not reap). 0 once it is gone,
  * -ETIMEDOUT if it still runs. */
 int wait_pid_exit(pid_t pid, int timeout_msec);
-/* Removes path and everything under it, through directory fds, never following a symlink (safe in a
- * directory someone else controls); at most 32 levels deep. 0 if path did not exist. */
+/* Removes path and everything under it, safe in a tree someone else controls and builds while we
+ * remove it. An iterative walk through directory fds: no depth limit, O(1) fds open, linear in the
+ * number of entries however deep or wide the tree.
+ *  - Never follows a symlink. One below path is unlinked as an entry; if path itself is a symlink
+ *    (also when written "link/"), the symlink is unlinked and its target left alone. A path that
+ *    is not a directory is unlinked.
+ *  - Never crosses a mount: a directory below path on another mount than path (another st_dev,
+ *    or another mount id from statx() where the kernel has STATX_MNT_ID, so bind mounts count) is
+ *    neither entered nor removed, and counts as -EBUSY.
+ *  - When the walk goes back up, ".." must be the directory it came down from; if the tree was
+ *    moved meanwhile, it stops there with -ESTALE.
+ * Whatever can be removed is; a directory with something left in it stays. 0 when all is gone
+ * (also when path did not exist); otherwise the first error, or the one that stopped the walk
+ * (-ESTALE, -ENOMEM). The components before the last one are followed as usual. -EINVAL for "",
+ * "/", "." and "..". */
 int rm_rf(const char *path);
+/* The same, path relative to dirfd (or AT_FDCWD). */
+int rm_rf_at(int dirfd, const char *path);
+/* What rm_rf() compares to recognise a directory and its mount. */
+typedef struct FileId {
+        dev_t dev;
+        ino_t ino;
+        uint64_t mnt_id;
+        bool has_mnt_id; /* statx() gave STATX_MNT_ID (Linux >= 5.8) */
+} FileId;
+int file_id_from_fd(int fd, FileId *ret);
+/* Same st_dev, and the same mount id if both are known. */
+bool file_id_same_mount(const FileId *a, const FileId *b);
+/* The same inode on the same mount. */
+bool file_id_equal(const FileId *a, const FileId *b);
 /* Reads from fd until EOF, size - 1 bytes, the first newline (stop_at_newline) or timeout_msec,
  * whichever comes first; buf is NUL-terminated. Returns the bytes read, or -ETIMEDOUT when time
  * ran out first (buf still holds what came). For a child's pipe. */

@@ -158,7 +158,6 @@ static bool cvd_exit_outcome(Instance *i, int status, InstanceState *ret_state, 
 const BackendOps backend_cvd_ops = {
         .backend = BACKEND_CVD,
         .default_boot_marker = CVD_BOOT_MARKER,
-        .kill_cgroup = true,
         .plan = cvd_plan,
         .connect = cvd_connect,
         .stop = cvd_stop,

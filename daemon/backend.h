@@ -35,7 +35,6 @@ void spawn_plan_done(SpawnPlan *p);
 typedef struct BackendOps {
         Backend backend;
         const char *default_boot_marker; /* used when the caller gave none; NULL: booted at ready */
-        bool kill_cgroup; /* the VMM has children of its own: SIGKILL means the whole cgroup */
 
         /* Builds the plan; on failure returns <0 and a message in *ret_error. */
         int (*plan)(Instance *i, SpawnPlan *p, char **ret_error);

@@ -14,7 +14,6 @@
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
 #define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
 #define POLKIT_INTERFACE "org.freedesktop.PolicyKit1.Authority"
-#define AUTH_QUERIES_MAX 256
 
 typedef enum AuthVerdict {
         AUTH_PENDING,
@@ -22,6 +21,7 @@ typedef enum AuthVerdict {
         AUTH_DENIED,
         AUTH_CHALLENGE, /* polkit would ask for a password, but the caller disallowed it */
         AUTH_NO_POLKIT, /* polkit is not on the bus: fallback rules apply */
+        AUTH_BUSY,      /* the bus refused the check: too many replies outstanding */
         AUTH_FAILED,
 } AuthVerdict;
 
@@ -34,7 +34,7 @@ struct AuthQuery {
         sd_event_source *expire_source; /* frees a verdict the replayed call never picked up */
         AuthVerdict verdict;
         bool interactive; /* the caller allowed a password prompt */
-        char *failure;    /* AUTH_FAILED: what went wrong */
+        char *failure;    /* AUTH_FAILED, AUTH_BUSY: what went wrong */
 };
 
 static AuthQuery *auth_query_free(AuthQuery *q) {
@@ -72,6 +72,16 @@ static AuthQuery *auth_query_find(Manager *m, sd_bus_message *request, const cha
         return NULL;
 }
 
+/* The queries of one caller (unique bus name): the list holds at most AUTH_QUERIES_MAX. */
+static unsigned auth_queries_of(Manager *m, const char *sender) {
+        unsigned n = 0;
+
+        for (AuthQuery *q = m->auth_queries; q; q = q->next)
+                if (streq_ptr(sd_bus_message_get_sender(q->request), sender))
+                        n++;
+        return n;
+}
+
 /* A replayed handler may return before asking again (a quota or a missing instance found on
  * the second pass): then nobody consumes the verdict, and it must not pile up. */
 #define AUTH_VERDICT_TTL_USEC (30 * USEC_PER_SEC)
@@ -95,7 +105,11 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         if (e) {
                 if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
                         q->verdict = AUTH_NO_POLKIT;
-                else {
+                else if (sd_bus_error_has_name(e, SD_BUS_ERROR_LIMITS_EXCEEDED)) {
+                        /* dbus-daemon's max_replies_per_connection, say: not polkit's "no". */
+                        q->verdict = AUTH_BUSY;
+                        q->failure = strdup(e->message ?: e->name);
+                } else {
                         q->verdict = AUTH_FAILED;
                         q->failure = strdup(e->message ?: e->name);
                 }
@@ -220,6 +234,13 @@ static int verdict_to_result(AuthQuery *q, sd_bus_message *message, sd_bus_error
                                 q->action);
         case AUTH_NO_POLKIT:
                 return fallback_verdict(message, q->action, error);
+        case AUTH_BUSY:
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "The bus refused to pass another authorization request on to polkit (%s). "
+                                "Wait for the requests already waiting to finish, then try again.",
+                                strempty(q->failure));
         case AUTH_FAILED:
                 return sd_bus_error_setf(
                                 error,
@@ -286,6 +307,7 @@ int bus_verify_auth_async(
                 const char *action,
                 const char *const *details,
                 sd_bus_error *error) {
+        const char *sender = sd_bus_message_get_sender(message);
         AuthQuery *q;
         uid_t euid;
         int r;
@@ -311,11 +333,33 @@ int bus_verify_auth_async(
                 return r;
         }
 
-        if (m->n_auth_queries >= AUTH_QUERIES_MAX)
-                return sd_bus_error_set(
+        /* Per caller first: one connection must not use up what every caller shares. */
+        if (sender && auth_queries_of(m, sender) >= AUTH_QUERIES_PER_CALLER_MAX) {
+                log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting",
+                          (unsigned) euid,
+                          sender,
+                          action,
+                          AUTH_QUERIES_PER_CALLER_MAX);
+                return sd_bus_error_setf(
                                 error,
                                 SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                "Too many authorization requests in flight. Try again shortly.");
+                                "You have %u authorization requests waiting for polkit, the most one "
+                                "connection may have. Wait for them to finish, then try again.",
+                                AUTH_QUERIES_PER_CALLER_MAX);
+        }
+        if (m->n_auth_queries >= AUTH_QUERIES_MAX) {
+                log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting in all",
+                          (unsigned) euid,
+                          strempty(sender),
+                          action,
+                          AUTH_QUERIES_MAX);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "%u authorization requests from all callers are waiting for polkit, the most "
+                                "this daemon takes at once. Try again in a few seconds.",
+                                AUTH_QUERIES_MAX);
+        }
 
         q = calloc(1, sizeof(*q));
         if (!q)

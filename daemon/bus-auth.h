@@ -15,6 +15,14 @@ typedef struct AuthQuery AuthQuery;
 /* Group whose members may create instances when polkit is absent (and by the shipped rules). */
 #define AUTH_GROUP "cvdnetwork"
 
+/* Calls waiting for polkit (or for the replay of its answer). Per caller, that is per unique bus
+ * name (one connection), so that one connection cannot starve the others; and in all, a safety
+ * net for the daemon's memory. Past either, a call fails with LimitsExceeded. The bus may refuse
+ * earlier: dbus-daemon lets one connection wait for at most 128 replies by default
+ * (max_replies_per_connection), and its refusal is passed on as LimitsExceeded too. */
+#define AUTH_QUERIES_PER_CALLER_MAX 32
+#define AUTH_QUERIES_MAX 256
+
 /* Decides whether the sender of message may perform action. Returns >0 allowed, 0 "asked
  * polkit, will call back": the method handler returns 1 and is dispatched again with the same
  * message once the answer is in; <0 error, with error set (AccessDenied,
@@ -23,7 +31,9 @@ typedef struct AuthQuery AuthQuery;
  * Root is always allowed. Otherwise polkit decides, asked asynchronously with the caller's bus
  * name as subject ("system-bus-name"), honouring the message's allow-interactive-authorization
  * flag. Without polkit on the bus: create-instance for members of cvdnetwork, the rest for root
- * only. Identity always comes from the bus credentials, never from arguments.
+ * only. Identity always comes from the bus credentials, never from arguments. A caller with
+ * AUTH_QUERIES_PER_CALLER_MAX calls already waiting, or any caller once AUTH_QUERIES_MAX wait in
+ * all, gets LimitsExceeded.
  *
  * details: NULL or a NULL-terminated list of key, value pairs handed to polkit rules. */
 int bus_verify_auth_async(

@@ -17,6 +17,7 @@
 #define BUS_ERROR_INVALID_CONFIG BUS_ERROR_PREFIX "InvalidConfig"
 #define BUS_ERROR_NETWORK_FAILED BUS_ERROR_PREFIX "NetworkFailed"
 #define BUS_ERROR_GPU_MODE_UNAVAILABLE BUS_ERROR_PREFIX "GpuModeUnavailable"
+#define BUS_ERROR_LEAKED_PROCESSES BUS_ERROR_PREFIX "LeakedProcesses"
 
 /* Registered with sd_bus_error_add_map() by the daemon and by cfctl. */
 extern const sd_bus_error_map cf_bus_errors[];

@@ -367,6 +367,21 @@ static struct json_object *issue_to_json(const HostIssue *it) {
         return o;
 }
 
+/* How this host's VMM trees are contained and ended: "layout" (cgroup2, hybrid, v1, none), "kill"
+ * (cgroup.kill, freezer, signals, none), "subtree" and the "dirs" of it in each hierarchy. */
+static struct json_object *cgroup_to_json(const CgroupLayout *l) {
+        struct json_object *o = json_object_new_object(), *dirs = json_object_new_array();
+
+        json_object_object_add(o, "layout", json_object_new_string(cgroup_layout_name(l)));
+        json_object_object_add(o, "kill", json_object_new_string(cgroup_layout_kill_method(l)));
+        json_object_object_add(o, "subtree", l->parent ? json_object_new_string(l->parent) : NULL);
+        for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++)
+                if (l->dirs[k])
+                        json_object_array_add(dirs, json_object_new_string(l->dirs[k]));
+        json_object_object_add(o, "dirs", dirs);
+        return o;
+}
+
 static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         _cleanup_(host_issues_done) HostIssues issues = {};
@@ -396,6 +411,7 @@ static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_
         STRV_FOREACH (s, m->network->conflicts)
                 json_object_array_add(conflicts, json_object_new_string(*s));
         json_object_object_add(o, "conflicts", conflicts);
+        json_object_object_add(o, "cgroup", cgroup_to_json(&m->cgroups));
         json_object_object_add(o, "gpu_modes", hp->done ? gpu_probe_to_json(&hp->gpu) : NULL);
 
         probe = json_object_new_object();

@@ -82,6 +82,92 @@ static bool path_ok(const char *s) {
         return true;
 }
 
+/* One component of a path: n bytes at p, no '/'. */
+typedef struct PathComponent {
+        const char *p;
+        size_t n;
+} PathComponent;
+
+static bool component_is(PathComponent c, const char *name) {
+        return c.n == strlen(name) && memcmp(c.p, name, c.n) == 0;
+}
+
+const char *instance_path_hidden_dir(const char *path, bool *ret_itself) {
+        /* Of the normalised path only its depth and first two components matter: ".." pops a
+         * component, so top[] is exact for as long as depth says it is filled. */
+        PathComponent top[2] = {};
+        size_t depth = 0;
+        const char *dir = NULL;
+
+        if (!path || path[0] != '/')
+                return NULL;
+        for (const char *c = path;;) {
+                size_t n;
+
+                c += strspn(c, "/");
+                n = strcspn(c, "/");
+                if (n == 0)
+                        break;
+                if (n == 2 && c[0] == '.' && c[1] == '.') {
+                        if (depth > 0) /* "/.." is "/" */
+                                depth--;
+                } else if (!(n == 1 && c[0] == '.')) {
+                        if (depth < ELEMENTSOF(top))
+                                top[depth] = (PathComponent){ c, n };
+                        depth++;
+                }
+                c += n;
+        }
+
+        if (depth >= 1 && component_is(top[0], "tmp")) {
+                dir = "/tmp";
+                if (ret_itself)
+                        *ret_itself = depth == 1;
+        } else if (depth >= 2 && component_is(top[0], "dev") && component_is(top[1], "shm")) {
+                dir = "/dev/shm";
+                if (ret_itself)
+                        *ret_itself = depth == 2;
+        }
+        return dir;
+}
+
+/* Whether the kernel command line names a console: a word "console=..." before any "--" (what
+ * follows that goes to init). */
+static bool cmdline_has_console(const char *cmdline) {
+        static const char spaces[] = " \t\n";
+
+        for (const char *w = cmdline + strspn(cmdline, spaces); *w; w += strspn(w, spaces)) {
+                size_t n = strcspn(w, spaces);
+
+                if (n == 2 && strncmp(w, "--", 2) == 0)
+                        return false;
+                if (n >= strlen("console=") && strncmp(w, "console=", strlen("console=")) == 0)
+                        return true;
+                w += n;
+        }
+        return false;
+}
+
+int instance_spec_warning(const InstanceSpec *spec, char **ret) {
+        char *w;
+
+        if (!spec || !ret)
+                return -EINVAL;
+        /* Without a cmdline the guest's own (a disk's boot loader, a built-in one) applies: no
+         * telling what it says. */
+        if (spec->backend != BACKEND_QEMU || !spec->boot_marker || !spec->cmdline ||
+            cmdline_has_console(spec->cmdline)) {
+                *ret = NULL;
+                return 0;
+        }
+        w = strdup("boot_marker is read from the serial console, but cmdline has no console= "
+                   "(add console=ttyS0)");
+        if (!w)
+                return -ENOMEM;
+        *ret = w;
+        return 1;
+}
+
 _printf_(4, 0) static int option_errorv(
                 sd_bus_error *error, const char *name, const char *key, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
@@ -147,7 +233,9 @@ static int read_strv(sd_bus_message *m, const Option *o, char ***ret, sd_bus_err
 }
 
 static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_error *error) {
+        const char *hidden;
         char **field = NULL;
+        bool itself = false;
 
         if (strlen(v) > SPEC_STRING_MAX)
                 return too_big(error,
@@ -165,6 +253,20 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
                                o->name,
                                "must be printable text of at most %u bytes.",
                                SPEC_STRING_MAX);
+        /* The VMM gets a fresh /tmp and /dev/shm: a kernel there would only fail later, in the
+         * child, as "No such file or directory". Disks are bound back into the sandbox (OPT_PATHV,
+         * not checked here). */
+        if (o->kind == OPT_PATH && (hidden = instance_path_hidden_dir(v, &itself)))
+                return invalid(error,
+                               o->name,
+                               "'%s' is %s%s, which the VMM does not see (it gets a private %s). Put the %s "
+                               "under /var/tmp or your home directory.",
+                               v,
+                               itself ? "" : "under ",
+                               hidden,
+                               hidden,
+                               streq(o->name, "host_package") || streq(o->name, "images_dir") ? "directory"
+                                                                                              : "file");
 
         if (streq(o->name, "backend")) {
                 Backend b = backend_from_string(v);

@@ -20,9 +20,11 @@
 #include "cvd.h"
 #include "bus-errors.h"
 #include "instance.h"
+#include "instance-options.h"
 #include "log.h"
 #include "manager.h"
 #include "plan.h"
+#include "reap.h"
 #include "sandbox.h"
 #include "tap.h"
 #include "util.h"
@@ -45,6 +47,7 @@ static const char *const reason_table[_INSTANCE_REASON_MAX] = {
         [REASON_BOOT_TIMEOUT] = "boot-timeout", [REASON_SPAWN_FAILED] = "spawn-failed",
         [REASON_DAEMON_LOST] = "daemon-lost",   [REASON_RESTART_LIMIT] = "restart-limit",
         [REASON_RESTARTING] = "restarting",     [REASON_WATCHDOG] = "watchdog",
+        [REASON_LEAKED_PROCESSES] = "leaked-processes",
 };
 
 const BackendOps *backend_ops(Backend b) {
@@ -186,6 +189,16 @@ bool instance_is_active(const Instance *i) {
 
 bool instance_is_removing(const Instance *i) {
         return i->remove_reply || i->remove_source;
+}
+
+bool instance_is_reaping(const Instance *i) {
+        return i->reap;
+}
+
+int instance_leaf_name(unsigned number, char *buf, size_t size) {
+        int n = snprintf(buf, size, "instance-%u", number);
+
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
 /* Console: the VMM writes the serial console to a file; we follow it for the boot marker.
@@ -497,12 +510,11 @@ static void instance_release_taps(Instance *i) {
 static void instance_process_gone(Instance *i);
 static void instance_remove_finish_later(Instance *i);
 
-/* A VMM with children of its own (launch_cvd): they die with it. */
+/* Everything the VMM started (launch_cvd's run_cvd and helpers, crosvm's jails, whatever a
+ * guest-facing helper forked and detached) dies with it: the whole leaf, on every layout. */
 static void instance_kill_cgroup(Instance *i) {
-        _cleanup_free_ char *cg = NULL;
+        char leaf[32];
 
-        if (!i->ops || !i->ops->kill_cgroup)
-                return;
         if (i->scope) {
                 /* Its scope holds the whole tree (launch_cvd's run_cvd, crosvm's jails). */
                 (void) sd_bus_call_method_async(
@@ -520,21 +532,13 @@ static void instance_kill_cgroup(Instance *i) {
                                 SIGKILL);
                 return;
         }
-        if (asprintf(&cg, "instance-%u", i->number) < 0)
-                return;
-        (void) sandbox_cgroup_kill(cg);
+        if (instance_leaf_name(i->number, leaf, sizeof(leaf)) >= 0)
+                (void) cgroup_leaf_kill(&i->manager->cgroups, leaf);
 }
 
-/* The VMM's cgroup is gone with it: systemd collects a scope, ours we remove. */
+/* The VMM's cgroup is gone with it: systemd collects a scope; ours the reap removed. */
 static void instance_cgroup_done(Instance *i) {
-        _cleanup_free_ char *cg = NULL;
-
-        if (i->scope) {
-                i->scope = mfree(i->scope);
-                return;
-        }
-        if (asprintf(&cg, "instance-%u", i->number) >= 0)
-                (void) sandbox_cgroup_remove(cg);
+        i->scope = mfree(i->scope);
 }
 
 static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -606,11 +610,71 @@ static void instance_maybe_restart(Instance *i) {
                      restart_policy_to_string(i->spec.restart));
 }
 
-static void instance_process_gone(Instance *i) {
-        InstanceState s;
-        InstanceReason r;
-        int status = i->exit_status;
+static void instance_exit_finish(Instance *i);
 
+/* The tree could not be emptied: the slot is not given back (the instance keeps it) until a
+ * later Remove() finds the leaf empty. */
+static void instance_enter_leaked(Instance *i, const char *what) {
+        _cleanup_free_ char *text = NULL;
+
+        (void) asprintf(&text,
+                        "processes of the VMM did not end within %u s of SIGKILL: %s; the slot stays reserved "
+                        "until they are gone (remove the instance again)",
+                        (unsigned) (REAP_TIMEOUT_USEC / USEC_PER_SEC),
+                        strempty(what));
+        instance_log(i, LOG_ERR, "%s", strempty(text));
+        instance_set_status(i, text);
+        instance_set_state(i, INSTANCE_FAILED, REASON_LEAKED_PROCESSES);
+        i->restart_requested = false;
+        i->restart_source = sd_event_source_disable_unref(i->restart_source);
+        i->remove_timeout_source = sd_event_source_disable_unref(i->remove_timeout_source);
+        if (i->remove_reply) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->remove_reply);
+
+                (void) sd_bus_reply_method_errorf(m,
+                                                  BUS_ERROR_LEAKED_PROCESSES,
+                                                  "Instance %u was not removed: %s.",
+                                                  i->number,
+                                                  strempty(text));
+        }
+}
+
+static void on_tree_reaped(Reap *r, int result, const char *leftovers, void *userdata) {
+        Instance *i = userdata;
+        bool for_remove = i->reap_for_remove;
+
+        i->reap = reap_free(i->reap);
+        i->reap_for_remove = false;
+        if (result == -ETIMEDOUT) {
+                instance_enter_leaked(i, leftovers);
+                return;
+        }
+        if (result < 0)
+                instance_log(i, LOG_WARNING, "cannot read its cgroup: %s", strerror(-result));
+        if (for_remove)
+                instance_remove_finish_later(i);
+        else
+                instance_exit_finish(i);
+}
+
+/* Ends what is left in the slot's leaf; 0: nothing was (done now), 1: on_tree_reaped() follows. */
+static int instance_reap_tree(Instance *i, bool for_remove) {
+        char leaf[32];
+        int r;
+
+        if (i->scope || instance_leaf_name(i->number, leaf, sizeof(leaf)) < 0)
+                return 0;
+        r = reap_start(i->manager->event, &i->manager->cgroups, leaf, REAP_TIMEOUT_USEC, on_tree_reaped, i, &i->reap);
+        if (r < 0)
+                instance_log(i, LOG_WARNING, "cannot end the processes left in its cgroup: %s", strerror(-r));
+        if (r <= 0)
+                return 0;
+        i->reap_for_remove = for_remove;
+        instance_log(i, LOG_INFO, "ending the processes the VMM left in its cgroup");
+        return 1;
+}
+
+static void instance_process_gone(Instance *i) {
         i->pidfd_source = sd_event_source_disable_unref(i->pidfd_source);
         i->pidfd = safe_close(i->pidfd);
         i->boot_timeout_source = sd_event_source_disable_unref(i->boot_timeout_source);
@@ -624,6 +688,17 @@ static void instance_process_gone(Instance *i) {
         instance_cgroup_done(i);
         /* The taps stay the owner's while the instance holds the slot (stopped, failed, waiting
          * for a restart); Remove() gives them back to the pool. */
+
+        /* Not stopped until the whole tree is gone. */
+        if (instance_reap_tree(i, false) > 0)
+                return;
+        instance_exit_finish(i);
+}
+
+static void instance_exit_finish(Instance *i) {
+        InstanceState s;
+        InstanceReason r;
+        int status = i->exit_status;
 
         if (i->reason == REASON_BOOT_TIMEOUT) {
                 s = INSTANCE_FAILED;
@@ -741,7 +816,20 @@ static int instance_prepare_dirs(Instance *i) {
         r = mkdir_p(parent, 0755);
         if (r < 0)
                 return r;
-        if (mkdir(i->runtime_dir, 0700) < 0 && errno != EEXIST)
+        /* A new instance gets a new directory: whatever is at its path (a directory an earlier
+         * instance could not have deleted, still open in some process of its owner) is moved
+         * away first, never handed over. Restarts keep theirs (console.log spans runs). */
+        if (!i->dir_fresh) {
+                if (mkdir(i->runtime_dir, 0700) < 0) {
+                        if (errno != EEXIST)
+                                return -errno;
+                        instance_log(i, LOG_NOTICE, "%s exists already; moving it away", i->runtime_dir);
+                        manager_trash_dir(i->manager, i->runtime_dir);
+                        if (mkdir(i->runtime_dir, 0700) < 0)
+                                return -errno;
+                }
+                i->dir_fresh = true;
+        } else if (mkdir(i->runtime_dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
         /* The owner's VMM writes here (console, QMP socket); nobody else may read it. */
         if (chown(i->runtime_dir, i->owner, i->owner_gid) < 0 || chmod(i->runtime_dir, 0700) < 0)
@@ -1048,8 +1136,9 @@ static int scope_start(Instance *i, pid_t pid, uint64_t memory_max, uint64_t tas
 
 static int instance_spawn(Instance *i, char **ret_error) {
         _cleanup_(spawn_plan_done) SpawnPlan plan = {};
-        _cleanup_free_ char *cgroup = NULL;
+        _cleanup_(strv_freep) char **cgroup_procs = NULL;
         _cleanup_close_ int console = -EBADF;
+        char leaf[32];
         int errpipe[2] = { -EBADF, -EBADF }, gopipe[2] = { -EBADF, -EBADF };
         pid_t pid;
         int r;
@@ -1081,8 +1170,22 @@ static int instance_spawn(Instance *i, char **ret_error) {
                 struct stat st;
                 i->console_start = fstat(console, &st) >= 0 ? (uint64_t) st.st_size : 0;
         }
-        if (asprintf(&cgroup, "instance-%u", i->number) < 0)
-                return -ENOMEM;
+        /* A fresh leaf, made here by root; the child only joins it. One that still holds a task
+         * is never reused (the slot's allocation checks that before anyone gets it). */
+        r = instance_leaf_name(i->number, leaf, sizeof(leaf));
+        if (r >= 0)
+                r = cgroup_leaf_create(&i->manager->cgroups,
+                                       leaf,
+                                       ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 * 1024,
+                                       plan.tasks_max,
+                                       &cgroup_procs);
+        if (r < 0) {
+                (void) asprintf(ret_error,
+                                "cannot make cgroup %s: %s",
+                                leaf,
+                                r == -EBUSY ? "processes of an earlier instance are still in it" : strerror(-r));
+                return r;
+        }
         if (pipe2(errpipe, O_CLOEXEC) < 0)
                 return -errno;
         if (i->manager->use_scopes && i->manager->bus && pipe2(gopipe, O_CLOEXEC) < 0) {
@@ -1129,10 +1232,7 @@ static int instance_spawn(Instance *i, char **ret_error) {
                         .groups = i->groups,
                         .n_groups = i->n_groups,
                         .runtime_dir = i->runtime_dir,
-                        .cgroup_name = in_scope ? NULL : cgroup,
-                        .memory_max_bytes = ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 *
-                                        1024,
-                        .tasks_max = plan.tasks_max,
+                        .cgroup_procs = in_scope ? NULL : (const char *const *) cgroup_procs,
                         .keep_fds = keep,
                         .n_keep_fds = n_keep,
                         .stdout_fd = console,
@@ -1230,7 +1330,7 @@ int instance_start(Instance *i, char **ret_error) {
         _cleanup_free_ char *e = NULL;
         int r;
 
-        if (instance_is_active(i) || i->spawn_pid > 0 || instance_is_removing(i))
+        if (instance_is_active(i) || i->spawn_pid > 0 || instance_is_removing(i) || instance_is_reaping(i))
                 return -EBUSY;
 
         /* A Start() during the policy's back-off replaces the pending restart. */
@@ -1238,6 +1338,15 @@ int instance_start(Instance *i, char **ret_error) {
         i->stop_requested = i->kill_requested = i->guest_shutdown = false;
         i->reason = REASON_REQUESTED;
         instance_set_status(i, NULL);
+        {
+                /* A setup that will likely never show its boot marker: said where the owner looks. */
+                _cleanup_free_ char *w = NULL;
+
+                if (instance_spec_warning(&i->spec, &w) > 0) {
+                        instance_log(i, LOG_WARNING, "%s", w);
+                        instance_set_status(i, w);
+                }
+        }
         instance_set_state(i, INSTANCE_STARTING, REASON_REQUESTED);
         r = instance_spawn(i, &e);
         if (e)
@@ -1404,16 +1513,13 @@ static void instance_remove_finish_later(Instance *i) {
 }
 
 static int on_remove_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_free_ char *what = NULL;
         Instance *i = userdata;
 
         i->remove_timeout_source = sd_event_source_disable_unref(i->remove_timeout_source);
-        instance_log(i,
-                     LOG_WARNING,
-                     "VMM (pid %i) did not die within 5 s of SIGKILL; removing the instance anyway",
-                     (int) i->pid);
-        /* instance_release() waits no more: it finds the VMM still there and lets it go. */
-        i->remove_gave_up = true;
-        instance_remove_finish_later(i);
+        /* Not removed: the slot stays ours until the VMM is gone (its pidfd is still watched). */
+        what = cgroup_pids_describe(&i->pid, 1, 1);
+        instance_enter_leaked(i, what);
         return 0;
 }
 
@@ -1422,8 +1528,21 @@ int instance_remove_async(Instance *i, sd_bus_message *message) {
 
         if (instance_is_removing(i))
                 return -EBUSY;
-        if (!instance_is_active(i))
-                return 0;
+        if (instance_is_reaping(i)) {
+                /* The VMM is gone, what it left is being ended: answer when that is done. */
+                i->remove_reply = sd_bus_message_ref(message);
+                i->restart_requested = false;
+                i->restart_source = sd_event_source_disable_unref(i->restart_source);
+                i->kill_requested = true;
+                return 1;
+        }
+        if (!instance_is_active(i)) {
+                /* No VMM, but maybe processes in the slot's leaf (daemon-lost, leaked-processes). */
+                if (i->spawn_pid > 0 || instance_reap_tree(i, true) == 0)
+                        return 0;
+                i->remove_reply = sd_bus_message_ref(message);
+                return 1;
+        }
         r = sd_event_add_time_relative(
                         i->manager->event,
                         &i->remove_timeout_source,
@@ -1444,6 +1563,8 @@ int instance_remove_async(Instance *i, sd_bus_message *message) {
 }
 
 void instance_release(Instance *i) {
+        char leaf[32];
+
         if (i->spawn_pid > 0) {
                 (void) kill(i->spawn_pid, SIGKILL);
                 (void) waitpid(i->spawn_pid, NULL, 0);
@@ -1476,9 +1597,12 @@ void instance_release(Instance *i) {
         }
         i->restart_source = sd_event_source_disable_unref(i->restart_source);
         instance_release_taps(i);
-        /* Everything the VMM left there (console, sockets, launch_cvd's home and tmp). */
+        if (!i->scope && instance_leaf_name(i->number, leaf, sizeof(leaf)) >= 0)
+                (void) cgroup_leaf_remove(&i->manager->cgroups, leaf);
+        /* Everything the VMM left there (console, sockets, launch_cvd's home and tmp): out of the
+         * slot's way now, deleted in the background. */
         if (i->runtime_dir)
-                (void) rm_rf(i->runtime_dir);
+                manager_trash_dir(i->manager, i->runtime_dir);
 }
 
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe) {

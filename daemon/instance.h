@@ -18,6 +18,7 @@ typedef struct BackendOps BackendOps;
 typedef struct Manager Manager;
 typedef struct Instance Instance;
 typedef struct Qmp Qmp;
+typedef struct Reap Reap;
 
 typedef enum InstanceState {
         INSTANCE_CREATING,
@@ -44,6 +45,7 @@ typedef enum InstanceReason {
         REASON_RESTART_LIMIT,
         REASON_RESTARTING, /* Restart(): stopping to start again */
         REASON_WATCHDOG,   /* crosvm: the guest's vCPUs stalled (exit 36) */
+        REASON_LEAKED_PROCESSES, /* the VMM's tree could not be emptied: the slot is kept */
         _INSTANCE_REASON_MAX,
         _INSTANCE_REASON_INVALID = -EINVAL,
 } InstanceReason;
@@ -89,6 +91,9 @@ struct Instance {
         sd_bus_message *remove_reply;  /* Remove()/RemoveInstance(): answered once the VMM is gone */
         sd_event_source *remove_source, *remove_timeout_source;
         bool remove_gave_up; /* the VMM outlived SIGKILL by 5 s: release without waiting again */
+        Reap *reap;          /* the VMM is gone, the rest of its cgroup is being ended */
+        bool reap_for_remove; /* ... for Remove() of an instance with no VMM (daemon-lost, leaked) */
+        bool dir_fresh;      /* runtime_dir was made for this instance (never an old one reused) */
         bool pending_create;
 
         char *runtime_dir;
@@ -159,7 +164,11 @@ void instance_release(Instance *i);
 int instance_remove_async(Instance *i, sd_bus_message *message);
 
 bool instance_is_active(const Instance *i);   /* a VMM process exists */
-bool instance_is_removing(const Instance *i); /* Remove() waits for the VMM to die */
+bool instance_is_removing(const Instance *i);
+/* Its VMM or what the VMM left is still being ended: Start() must wait. */
+bool instance_is_reaping(const Instance *i);
+/* The cgroup leaf of the instance's slot ("instance-N"). */
+int instance_leaf_name(unsigned number, char *buf, size_t size); /* Remove() waits for the VMM to die */
 
 /* For re-adoption after a daemon restart: the VMM recorded in state.json still runs. */
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe);

@@ -9,6 +9,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "build-config.h"
 #include "bus-instance.h"
 #include "log.h"
 #include "tap.h"
@@ -124,8 +125,12 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
                 m->instances[n] = instance_free(m->instances[n]);
+                m->slot_reaps[n] = reap_free(m->slot_reaps[n]);
+        }
+        m->trash = trash_free(m->trash);
+        cgroup_layout_done(&m->cgroups);
         sd_event_source_disable_unref(m->emit_source);
         sd_event_source_disable_unref(m->save_retry_source);
         m->network = network_free(m->network);
@@ -215,8 +220,101 @@ void manager_update_status(Manager *m) {
                         manager_count_active(m));
 }
 
+int manager_cgroup_parent(const char *runtime_dir, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (streq(runtime_dir, DEFAULT_RUNTIME_DIR) || streq(runtime_dir, DEFAULT_RUNTIME_DIR "/")) {
+                s = strdup(CGROUP_PARENT_DEFAULT);
+                if (!s)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(s);
+                return 0;
+        }
+        /* As systemd-escape --path: "/var/tmp/x-y/run" becomes "var-tmp-x\x2dy-run". */
+        f = open_memstream(&s, &len);
+        if (!f)
+                return -ENOMEM;
+        fputs(CGROUP_PARENT_DEFAULT "-", f);
+        while (*runtime_dir == '/')
+                runtime_dir++;
+        for (const char *c = runtime_dir; *c; c++) {
+                if (*c == '/') {
+                        while (c[1] == '/')
+                                c++;
+                        if (c[1])
+                                fputc('-', f);
+                } else if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                           *c == ':' || *c == '_' || (*c == '.' && c != runtime_dir))
+                        fputc(*c, f);
+                else
+                        fprintf(f, "\\x%02x", (unsigned char) *c);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (strlen(s) > 255)
+                return -ENAMETOOLONG;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void manager_trash_dir(Manager *m, const char *path) {
+        int r = m->trash ? trash_add(m->trash, path) : -ENOTCONN;
+
+        if (r < 0) {
+                log_warning_errno(r, "Cannot delete %s in the background (%m); deleting it now.", path);
+                (void) rm_rf(path);
+        }
+}
+
+/* instances/ goes with its last instance and its last deletion. */
+static void manager_trash_idle(void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *dir = NULL;
+
+        if (m->n_instances > 0)
+                return;
+        dir = path_join(m->runtime_dir, "instances");
+        if (dir)
+                (void) rmdir(dir);
+}
+
+static int manager_setup_cgroups(Manager *m) {
+        _cleanup_free_ char *parent = NULL, *instances = NULL;
+        const char *root = getenv("CF_CGROUP_ROOT") ?: "/sys/fs/cgroup";
+        int r;
+
+        r = manager_cgroup_parent(m->runtime_dir, &parent);
+        if (r < 0)
+                return log_error_errno(r, "Cannot name the cgroup subtree for %s: %m", m->runtime_dir);
+        r = cgroup_layout_init(&m->cgroups, root, parent);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up cgroups under %s: %m", root);
+        log_info("cgroups: %s layout, subtree %s, trees ended by %s.",
+                 cgroup_layout_name(&m->cgroups),
+                 parent,
+                 cgroup_layout_kill_method(&m->cgroups));
+        if (cgroup_layout_empty(&m->cgroups))
+                log_warning("No cgroup hierarchy is usable here: a VMM's detached children cannot be found "
+                            "and ended with it.");
+
+        instances = path_join(m->runtime_dir, "instances");
+        if (!instances)
+                return log_oom();
+        r = trash_new(m->event, instances, manager_trash_idle, m, &m->trash);
+        if (r < 0)
+                return log_oom();
+        return 0;
+}
+
 int manager_startup(Manager *m) {
         int r;
+
+        r = manager_setup_cgroups(m);
+        if (r < 0)
+                return r;
+        (void) trash_collect(m->trash);
 
         /* As the reference's "start": the network comes up with the service. A failure is
          * reported (NetworkState=failed, the log) but the service stays up to be fixed and
@@ -251,6 +349,21 @@ int manager_run(Manager *m) {
         /* Running guests survive a daemon restart (KillMode=process): keep their network then.
          * With none, leave the host as clean as the reference's stop. */
         (void) manager_save_state(m);
+        if (m->n_instances == 0) {
+                _cleanup_free_ char *dir = path_join(m->runtime_dir, "instances");
+
+                if (dir && !trash_pending(m->trash))
+                        (void) rmdir(dir);
+                for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
+                        if (!m->slot_reaps[n]) {
+                                char leaf[32];
+
+                                if (instance_leaf_name(n, leaf, sizeof(leaf)) >= 0 &&
+                                    reap_leaf_empty(&m->cgroups, leaf))
+                                        (void) cgroup_leaf_remove(&m->cgroups, leaf);
+                        }
+                cgroup_layout_remove(&m->cgroups);
+        }
         if (m->teardown_on_exit && manager_count_active(m) == 0)
                 (void) network_teardown(m->network);
         else
@@ -263,8 +376,8 @@ unsigned manager_count_active(Manager *m) {
         unsigned n = 0;
 
         for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
-                if (m->instances[k] &&
-                    (instance_is_active(m->instances[k]) || m->instances[k]->spawn_pid > 0))
+                if (m->instances[k] && (instance_is_active(m->instances[k]) || m->instances[k]->spawn_pid > 0 ||
+                                        instance_is_reaping(m->instances[k])))
                         n++;
         return n;
 }
@@ -282,14 +395,25 @@ unsigned manager_count_instances_of(Manager *m, uid_t uid) {
  * VMM or launch_cvd started by hand) holds its taps: attaching to a busy tap fails with EBUSY. */
 static int slot_probe(Manager *m, unsigned slot, char **ret_why) {
         static const TapKind kinds[] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE };
+        int r;
 
         if (slot < 1 || slot > m->config.net.n_slots)
                 return -ERANGE;
         if (m->instances[slot])
                 return -EBUSY;
+        /* Never given to anyone while its leaf holds a task: the leftovers are killed first. */
+        r = manager_reap_slot(m, slot);
+        if (r != 0) {
+                if (ret_why && r > 0)
+                        *ret_why = strdup("processes an earlier instance left in its cgroup are being ended; try "
+                                          "again in a moment");
+                else if (ret_why)
+                        (void) asprintf(ret_why, "its cgroup cannot be read: %s", strerror(-r));
+                return -EBUSY;
+        }
         for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
                 char name[IFNAMSIZ];
-                int fd = -EBADF, r;
+                int fd = -EBADF;
 
                 (void) slot_tap_name(slot, kinds[k], name);
                 r = tap_open(name, &fd);

@@ -7,10 +7,13 @@
 #include <systemd/sd-event.h>
 
 #include "bus-auth.h"
+#include "cgroup.h"
 #include "config.h"
 #include "host-probe.h"
 #include "instance.h"
 #include "network.h"
+#include "reap.h"
+#include "trash.h"
 
 #define MANAGER_PATH "/org/cuttlefish/HostResources1"
 #define MANAGER_INTERFACE "org.cuttlefish.HostResources1.Manager"
@@ -39,6 +42,10 @@ struct Manager {
         AuthQuery *auth_queries; /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;
         bool teardown_on_exit;
+        CgroupLayout cgroups;                 /* our subtree in each hierarchy (vmm/cgroup.h) */
+        Reap *slot_reaps[NET_SLOTS_MAX + 1]; /* leftovers in a free slot's leaf being ended */
+        Trash *trash;                         /* instance directories being deleted (daemon/trash.h) */
+        bool state_untrusted;                 /* state.json was unreadable: kill nothing at start */
 };
 
 int manager_new(const char *config_path, bool config_must_exist, const char *runtime_dir, const char *state_dir,
@@ -69,6 +76,12 @@ int manager_save_state(Manager *m);
  * of 1 s doubling to 30 s until it works: an unsaved transition would be lost to a crash. */
 void manager_persist(Manager *m);
 int manager_load_state(Manager *m);
+/* The cgroup subtree of a daemon with this runtime dir: the default one's is
+ * "cuttlefish-host-resources"; any other's carries the escaped path, so two daemons on one host
+ * never share (or clean up) each other's cgroups. */
+int manager_cgroup_parent(const char *runtime_dir, char **ret);
+/* Moves an instance directory away and deletes it in the background (daemon/trash.h). */
+void manager_trash_dir(Manager *m, const char *path);
 
 /* daemon/bus-manager.c */
 int bus_register_objects(Manager *m, sd_bus *bus);

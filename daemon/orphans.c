@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <ctype.h>
+/* What a daemon before us left. Found by what the daemon made, never by strings: a process is an
+ * orphan only when it sits in a cgroup leaf of ours ("instance-N" under our subtree) that no
+ * re-adopted instance owns. An admin's `tail -F .../instances/2/console.log`, a shell started in an
+ * instance directory, another user's job: none is in our leaves, none is touched. */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include "instance.h"
 #include "log.h"
@@ -16,75 +18,96 @@
 
 DEFINE_CLEANUP(DIR *, closedir);
 
-#define ORPHANS_MAX 1024
-#define ORPHAN_WAIT_MSEC 2000
-
 static bool state_active(InstanceState s) {
         return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_SUSPENDED ||
                         s == INSTANCE_STOPPING;
 }
 
-/* The slot whose directory "<runtime>/instances/N" /proc/PID/FILE names (a VMM's argv holds its
- * control socket and console there; launch_cvd's environment its HOME), or 0. */
-static unsigned pid_slot_in(pid_t pid, const char *file, const char *instances_dir) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        size_t size, len = strlen(instances_dir);
+static bool leaf_number(const char *leaf, unsigned *ret) {
+        uint32_t n;
 
-        if (asprintf(&path, "/proc/%i/%s", (int) pid, file) < 0 || read_full_file(path, &text, &size) < 0)
-                return 0;
-        for (size_t k = 0; k + len < size; k++)
-                if (memcmp(text + k, instances_dir, len) == 0 && isdigit((unsigned char) text[k + len]))
-                        return (unsigned) strtoul(text + k + len, NULL, 10);
-        return 0;
+        if (strncmp(leaf, "instance-", 9) != 0 || parse_uint32(leaf + 9, &n) < 0 || n < 1 ||
+            n > NET_SLOTS_MAX)
+                return false;
+        *ret = n;
+        return true;
 }
 
-static bool pid_tracked(Manager *m, pid_t pid) {
-        for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
-                if (m->instances[k] && (m->instances[k]->pid == pid || m->instances[k]->spawn_pid == pid))
-                        return true;
-        return false;
+static void on_slot_reaped(Reap *r, int result, const char *leftovers, void *userdata) {
+        Manager *m = userdata;
+
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
+                if (m->slot_reaps[n] == r) {
+                        if (result == -ETIMEDOUT)
+                                log_error("Slot %u: processes left by an earlier instance did not end within %u s "
+                                          "of SIGKILL: %s. The slot is not used until they are gone.",
+                                          n,
+                                          (unsigned) (REAP_TIMEOUT_USEC / USEC_PER_SEC),
+                                          strempty(leftovers));
+                        else if (result < 0)
+                                log_warning_errno(result, "Slot %u: cannot read its cgroup: %m", n);
+                        else
+                                log_info("Slot %u: the processes an earlier instance left are gone.", n);
+                        m->slot_reaps[n] = reap_free(r);
+                        return;
+                }
 }
 
-/* Kills what no instance tracks; returns how many it signalled, their pids in killed[]. */
-static size_t kill_untracked(Manager *m, pid_t *killed) {
-        _cleanup_free_ char *instances_dir = NULL;
-        _cleanup_(closedirp) DIR *proc = NULL;
-        struct dirent *de;
-        size_t n = 0;
+int manager_reap_slot(Manager *m, unsigned n) {
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ char *what = NULL;
+        char leaf[32];
+        size_t k = 0;
+        int r;
 
-        if (asprintf(&instances_dir, "%s/instances/", m->runtime_dir) < 0)
+        if (m->slot_reaps[n])
+                return 1;
+        if (instance_leaf_name(n, leaf, sizeof(leaf)) < 0)
+                return -EINVAL;
+        r = cgroup_leaf_pids(&m->cgroups, leaf, &pids, &k);
+        if (r < 0)
+                return r;
+        if (k == 0) {
+                (void) cgroup_leaf_remove(&m->cgroups, leaf);
                 return 0;
-        proc = opendir("/proc");
-        if (!proc)
-                return 0;
-        while ((de = readdir(proc)) && n < ORPHANS_MAX) {
-                Instance *i;
-                unsigned slot;
-                pid_t pid;
-
-                if (!isdigit((unsigned char) de->d_name[0]))
-                        continue;
-                pid = (pid_t) strtol(de->d_name, NULL, 10);
-                if (pid <= 1 || pid == getpid() || pid_tracked(m, pid))
-                        continue;
-                slot = pid_slot_in(pid, "cmdline", instances_dir);
-                if (slot == 0)
-                        slot = pid_slot_in(pid, "environ", instances_dir);
-                if (slot == 0 || slot > NET_SLOTS_MAX)
-                        continue;
-                /* A re-adopted VMM's own children (crosvm's device processes, launch_cvd's tree)
-                 * name its directory too: they belong to it. */
-                i = m->instances[slot];
-                if (i && instance_is_active(i))
-                        continue;
-                log_warning("Killing process %i of slot %u: no instance tracks it (started just before the daemon "
-                            "stopped?)",
-                            (int) pid,
-                            slot);
-                if (kill(pid, SIGKILL) >= 0)
-                        killed[n++] = pid;
         }
-        return n;
+        what = cgroup_pids_describe(pids, k, 16);
+        log_warning("Slot %u: killing %zu processes left in its cgroup %s by an instance that is gone: %s",
+                    n,
+                    k,
+                    leaf,
+                    strempty(what));
+        return reap_start(
+                        m->event,
+                        &m->cgroups,
+                        leaf,
+                        REAP_TIMEOUT_USEC,
+                        on_slot_reaped,
+                        m,
+                        &m->slot_reaps[n]);
+}
+
+/* Leaves of instances that are not running (or do not exist): their tasks are orphans. */
+static void reap_untracked_leaves(Manager *m) {
+        _cleanup_(strv_freep) char **leaves = NULL;
+
+        if (cgroup_leaves(&m->cgroups, &leaves) < 0)
+                return;
+        STRV_FOREACH (leaf, leaves) {
+                Instance *i;
+                unsigned n;
+
+                if (!leaf_number(*leaf, &n)) {
+                        log_debug("Leaving cgroup %s alone: not an instance's.", *leaf);
+                        continue;
+                }
+                i = m->instances[n];
+                /* A re-adopted VMM's own children (crosvm's device processes, launch_cvd's tree)
+                 * are its own. */
+                if (i && (instance_is_active(i) || i->spawn_pid > 0))
+                        continue;
+                (void) manager_reap_slot(m, n);
+        }
 }
 
 static void remove_stray_dirs(Manager *m) {
@@ -107,21 +130,76 @@ static void remove_stray_dirs(Manager *m) {
                 if (!path)
                         return;
                 log_info("Removing %s: no instance %s exists.", path, de->d_name);
-                (void) rm_rf(path);
+                manager_trash_dir(m, path);
+        }
+}
+
+/* state.json could not be read: what is verifiable on our own is which slots hold processes in
+ * our leaves and which have a directory (its owner is the directory's, which root chowned to
+ * them). Each becomes a failed/daemon-lost instance of that owner; its processes are left
+ * running, for the owner or an admin to look at and Remove(). */
+static void keep_unverified(Manager *m) {
+        _cleanup_(strv_freep) char **leaves = NULL;
+        _cleanup_free_ char *instances_dir = path_join(m->runtime_dir, "instances");
+        bool slot[NET_SLOTS_MAX + 1] = {};
+
+        if (!instances_dir)
+                return;
+        if (cgroup_leaves(&m->cgroups, &leaves) >= 0)
+                STRV_FOREACH (leaf, leaves) {
+                        unsigned n;
+
+                        if (leaf_number(*leaf, &n) && !reap_leaf_empty(&m->cgroups, *leaf))
+                                slot[n] = true;
+                }
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
+                _cleanup_free_ char *dir = NULL, *text = NULL;
+                _cleanup_(instance_spec_done) InstanceSpec spec = {};
+                struct stat st = {};
+                Instance *i = NULL;
+                bool has_dir;
+
+                if (m->instances[n])
+                        continue;
+                if (asprintf(&dir, "%s/%u", instances_dir, n) < 0)
+                        return;
+                has_dir = lstat(dir, &st) >= 0 && S_ISDIR(st.st_mode);
+                if (!has_dir && !slot[n])
+                        continue;
+                if (instance_new(m,
+                                 n,
+                                 has_dir ? st.st_uid : 0,
+                                 has_dir ? st.st_gid : 0,
+                                 NULL,
+                                 0,
+                                 &spec,
+                                 &i) < 0)
+                        continue;
+                i->dir_fresh = true;
+                i->state = INSTANCE_FAILED;
+                i->reason = REASON_DAEMON_LOST;
+                (void) asprintf(&text,
+                                "state.json was unreadable when the daemon started (kept beside it as "
+                                "state.json.bad-*); %s. Remove the instance to end them",
+                                slot[n] ? "the processes in its cgroup were left running"
+                                        : "its directory was kept");
+                instance_set_status(i, text);
+                log_warning("Instance %u (uid %u): not in a readable state.json; kept as failed (daemon-lost), %s.",
+                            n,
+                            (unsigned) i->owner,
+                            slot[n] ? "its processes left running" : "its directory kept");
+                (void) manager_add_instance(m, i);
         }
 }
 
 void manager_collect_orphans(Manager *m) {
-        _cleanup_free_ pid_t *killed = calloc(ORPHANS_MAX, sizeof(pid_t));
-        size_t n;
-
-        if (!killed)
+        if (m->state_untrusted) {
+                keep_unverified(m);
                 return;
+        }
         /* First the processes (so nothing recreates files in a directory we are about to remove),
          * then the instances that lost theirs. */
-        n = kill_untracked(m, killed);
-        for (size_t k = 0; k < n; k++)
-                (void) wait_pid_exit(killed[k], ORPHAN_WAIT_MSEC);
+        reap_untracked_leaves(m);
 
         /* Directories of instances state.json never heard of (created, then the daemon died
          * before it saved). */

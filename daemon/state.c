@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json-util.h"
 #include "log.h"
@@ -418,6 +419,7 @@ static int load_instance(Manager *m, StateRecord *rec) {
         i->state = rec->state;
         i->reason = rec->reason;
         i->scope = TAKE_PTR(rec->scope);
+        i->dir_fresh = true; /* its directory is its own */
         (void) manager_add_instance(m, i);
 
         if (rec->pid > 0) {
@@ -444,6 +446,33 @@ static int load_instance(Manager *m, StateRecord *rec) {
         return 0;
 }
 
+static void state_keep_bad(const char *path, const char *why) {
+        _cleanup_free_ char *aside = NULL;
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                (void) snprintf(stamp, sizeof(stamp), "%lld", (long long) t);
+        if (asprintf(&aside, "%s.bad-%s", path, stamp) < 0) {
+                log_oom();
+                return;
+        }
+        if (rename(path, aside) < 0) {
+                log_error_errno(-errno,
+                                "%s is unreadable (%s) and could not be kept as %s: %m",
+                                path,
+                                why,
+                                aside);
+                return;
+        }
+        log_error("%s is unreadable (%s): kept as %s. Instances it no longer describes are recovered as "
+                  "failed (daemon-lost) with their processes left running; nothing is killed.",
+                  path,
+                  why,
+                  aside);
+}
+
 int manager_load_state(Manager *m) {
         _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json"), *text = NULL;
         StateRecord *records = NULL;
@@ -455,13 +484,21 @@ int manager_load_state(Manager *m) {
         r = read_full_file(path, &text, NULL);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0)
-                return log_warning_errno(r, "Failed to read %s: %m", path);
+        if (r < 0) {
+                m->state_untrusted = true;
+                return log_error_errno(r, "Failed to read %s: %m. Nothing is killed at this start.", path);
+        }
         r = state_parse(text, &records, &n, &skipped);
-        if (r == -EBADMSG)
-                return log_warning_errno(r, "Ignoring malformed %s.", path);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to parse %s: %m", path);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0 || skipped > 0) {
+                /* Nothing is lost to a bad file: it is kept for a post-mortem, and what it no longer
+                 * says is recovered from what the daemon can check on its own (orphans.c). */
+                m->state_untrusted = true;
+                state_keep_bad(path, r < 0 ? "it is not a valid state file" : "some instance records are malformed");
+                if (r < 0)
+                        return r;
+        }
         for (size_t k = 0; k < n; k++) {
                 r = load_instance(m, &records[k]);
                 if (r < 0)
@@ -472,7 +509,7 @@ int manager_load_state(Manager *m) {
                                         path);
         }
         if (skipped > 0)
-                log_warning("Skipped %zu malformed instance records in %s.", skipped, path);
+                log_warning("Skipped %zu malformed instance records of the state file.", skipped);
         state_records_free(records, n);
         return 0;
 }

@@ -2,8 +2,8 @@
 #pragma once
 
 /* The jail a VMM runs in, entered by the forked child right before exec, in DESIGN.md §7's
- * order: new session, signals reset, fds closed except the handed-over ones; cgroup with memory
- * and task limits where the host allows; mount, IPC, UTS and an empty network namespace;
+ * order: new session, signals reset, fds closed except the handed-over ones; the cgroup leaves the
+ * daemon made (vmm/cgroup.c, with the memory and task limits); mount, IPC, UTS and an empty network namespace;
  * read-only system, private /tmp, the instance runtime dir writable; rlimits; the caller's uid,
  * gid and groups; no_new_privs; no capabilities; a libseccomp filter. */
 
@@ -18,9 +18,7 @@ typedef struct SandboxSpec {
         size_t n_groups;
         const char *runtime_dir;           /* writable inside; must exist, owned by uid */
         const char *const *writable_paths; /* NULL-terminated, may be NULL: more writable files/dirs */
-        const char *cgroup_name;           /* leaf name, e.g. "instance-3"; NULL: no cgroup */
-        uint64_t memory_max_bytes;         /* 0: no limit */
-        uint64_t tasks_max;                /* 0: no limit */
+        const char *const *cgroup_procs;   /* cgroup.procs files to join (cgroup_leaf_create), or NULL */
         const int *keep_fds;               /* fds to hand over, moved to 3, 4, ... in this order */
         size_t n_keep_fds;
         int stdout_fd;  /* becomes fd 1 and 2 (console log); -1: /dev/null */
@@ -32,13 +30,6 @@ typedef struct SandboxSpec {
  * are not close-on-exec). On failure returns a negative errno and sets *ret_step to a static
  * string naming the step ("setgroups", "seccomp", ...), for the child to report. */
 int sandbox_enter(const SandboxSpec *spec, const char **ret_step);
-
-/* Kills every process left in an instance's cgroup (a VMM's own children: launch_cvd's run_cvd,
- * crosvm...). -EOPNOTSUPP: no cgroup2 with cgroup.kill here. */
-int sandbox_cgroup_kill(const char *cgroup_name);
-
-/* Removes the cgroup an instance ran in (parent side, after the VMM is gone). */
-int sandbox_cgroup_remove(const char *cgroup_name);
 
 /* The seccomp filter alone, so tests can load it in a forked child. */
 int sandbox_seccomp_load(void);

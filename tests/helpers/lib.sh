@@ -55,6 +55,7 @@ cf_cleanup() {
         for p in $(grep -l -a -s -e "$CF_TMP/ru[n]/dnsmasq-" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
                 kill "$p" 2>/dev/null
         done
+        cf_cleanup_cgroups
         cf_check_sanitizers || rc=1
         # Mounts a test made under its scratch dir (tmpfs for full or read-only directories), deepest
         # first, so the directory itself can go.
@@ -66,6 +67,27 @@ cf_cleanup() {
         [ -n "${CF_KEEP_LOGS:-}" ] && mkdir -p "$CF_KEEP_LOGS" && cp "$CF_TMP"/*.log "$CF_KEEP_LOGS"/ 2>/dev/null
         [ -n "${CF_TMP:-}" ] && rm -rf "$CF_TMP"
         exit $rc
+}
+
+# The daemon's cgroup subtree for this test's runtime dir (daemon/manager.c names it so), in every
+# hierarchy of the machine (seen through PID 1's mount namespace: a test may have mounted another
+# layout over /sys/fs/cgroup in its own). Whatever a failed test left in it is killed - it is in
+# this test's cgroups, so this test caused it - and the directories are removed.
+cf_cgroup_subtree() { echo "cuttlefish-host-resources-$(systemd-escape --path "$CF_TMP/run")"; }
+cf_cleanup_cgroups() {
+        local sub d leaf p tries
+        [ -n "${CF_TMP:-}" ] || return 0
+        sub=$(cf_cgroup_subtree)
+        for d in /proc/1/root/sys/fs/cgroup/"$sub" /proc/1/root/sys/fs/cgroup/*/"$sub"; do
+                [ -d "$d" ] || continue
+                for leaf in "$d"/*/; do
+                        [ -f "$leaf/cgroup.procs" ] || continue
+                        for p in $(cat "$leaf/cgroup.procs"); do kill -9 "$p" 2>/dev/null; done
+                        tries=50
+                        until rmdir "$leaf" 2>/dev/null || (( tries-- == 0 )); do sleep 0.1; done
+                done
+                rmdir "$d" 2>/dev/null || echo "warning: cannot remove $d" >&2
+        done
 }
 
 # In a sanitizer build (dev.sh test runs the suites in one) every instrumented process this test
@@ -297,15 +319,20 @@ cf_vmm_pids() { grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline
 
 # cf_assert_consistent [LINKS]: what the daemon says is exactly what the host holds. Every VMM that
 # runs belongs to a tracked instance with that pid; every running or suspended instance has one;
-# state.json lists the same instances; instance directories exist only for tracked instances;
-# and, when the network is up, LINKS links in our group, our nft table and one dnsmasq per
+# state.json lists the same instances; instance directories and cgroup leaves exist only for
+# tracked instances; and, when the network is up, LINKS links in our group, our nft table and one dnsmasq per
 # bridge.
+cf_describe_host() {
+        busctl --system --json=short call org.cuttlefish.HostResources1 /org/cuttlefish/HostResources1 \
+                org.cuttlefish.HostResources1.Manager DescribeHost | jq -r '.data[0]'
+}
+
 cf_assert_consistent() {
-        local links=${1:-} list tracked actual numbers saved d
+        local links=${1:-} list tracked actual numbers saved d leaf
         list=$("$CFCTL" --json=short list) || cf_fail "consistency: list failed"
         tracked=$(echo "$list" | jq -r '.[] | select(.pid > 0) | .pid' | sort -n)
         actual=$(cf_vmm_pids)
-        [ "$tracked" = "$actual" ] || cf_fail "consistency: VMMs running [$(echo $actual)], tracked [$(echo $tracked)]: $list"
+        [ "$tracked" = "$actual" ] || cf_fail "consistency: VMMs running [$(for p in $actual; do echo "$p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null);"; done)], tracked [$(echo $tracked)]: $list"
         echo "$list" | jq -e 'all(.[]; (.state != "running" and .state != "suspended") or .pid > 0)' >/dev/null ||
                 cf_fail "consistency: an active instance without a VMM: $list"
         echo "$list" | jq -e 'all(.[]; .pid == 0 or (.state | IN("starting", "running", "suspended", "stopping")))' >/dev/null ||
@@ -316,6 +343,14 @@ cf_assert_consistent() {
         for d in "$CF_TMP"/run/instances/*; do
                 [ -e "$d" ] || continue
                 echo "$numbers" | grep -qx "${d##*/}" || cf_fail "consistency: $d left for an instance that is gone"
+        done
+        # Our cgroups: a leaf only for an instance that exists, never a task in a free slot's.
+        for d in $(cf_describe_host | jq -r '.cgroup.dirs[]'); do
+                for leaf in "$d"/instance-*; do
+                        [ -d "$leaf" ] || continue
+                        echo "$numbers" | grep -qx "${leaf##*/instance-}" ||
+                                cf_fail "consistency: cgroup $leaf left for a slot no instance holds (tasks: $(cat "$leaf/cgroup.procs" | tr '\n' ' '))"
+                done
         done
         if [ "$(cf_network_state)" = up ]; then
                 # (Taps given back by a removed instance are recreated by the next reconcile.)

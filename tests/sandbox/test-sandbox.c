@@ -37,28 +37,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "sandbox.h"
 #include "util.h"
 
-#define CGROUP_PARENT "cuttlefish-host-resources"
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define CGROUP_LEAF "instance-1"
 #define MEMORY_MAX (UINT64_C(256) * 1024 * 1024)
 #define TASKS_MAX 64
 #define FD_HIGH 100 /* the parent parks its pipes here, out of the way of the child's moves */
 #define FD_STRAY 9  /* open in the child, not handed over */
 
-typedef struct Hierarchy {
-        const char *path;
-        bool v2;
-        const char *controller; /* as in /proc/self/cgroup; "" for cgroup2 */
-        bool present;           /* mounted and writable */
-        bool parent_existed;    /* CGROUP_PARENT was there before the test */
-} Hierarchy;
-
-static Hierarchy hierarchies[] = {
-        { "/sys/fs/cgroup", true, "" },
-        { "/sys/fs/cgroup/unified", true, "" },
-        { "/sys/fs/cgroup/memory", false, "memory" },
-        { "/sys/fs/cgroup/pids", false, "pids" },
+/* Each kind's name in /proc/self/cgroup; "" for cgroup2. */
+static const char *const kind_controller[_CGROUP_KIND_MAX] = {
+        [CGROUP_UNIFIED] = "",
+        [CGROUP_V1_MEMORY] = "memory",
+        [CGROUP_V1_PIDS] = "pids",
+        [CGROUP_V1_FREEZER] = "freezer",
 };
 
 typedef struct Env {
@@ -66,9 +61,11 @@ typedef struct Env {
         gid_t gid;
         pid_t parent;
         char runtime_dir[64];
-        char tmp_marker[64]; /* in the host's /tmp; the child must not see it */
-        char disks[2][64];   /* in /var/tmp and /tmp, owned by nobody: writable_paths */
-        char cgroup_name[64];
+        char tmp_marker[64];    /* in the host's /tmp; the child must not see it */
+        char disks[2][64];      /* in /var/tmp and /tmp, owned by nobody: writable_paths */
+        char cgroup_parent[64]; /* our subtree, unique to this run: cfhr-test-sandbox-PID */
+        CgroupLayout layout;    /* made by the parent, as root, like the daemon does */
+        char **cgroup_procs;    /* the leaf's cgroup.procs files (cgroup_leaf_create) */
         ino_t ns_net, ns_mnt, ns_uts, ns_ipc;
         int report;  /* write end of the report pipe */
         int ping[2]; /* parent wrote "ping" into [1]; [0] is handed over */
@@ -301,28 +298,60 @@ static void check_disks(const Env *e) {
         }
 }
 
+/* Is controller one of the comma-separated list ctl? "" (cgroup2) only matches "". */
+static bool controller_listed(const char *ctl, const char *controller) {
+        _cleanup_(strv_freep) char **l = NULL;
+
+        if (!*controller)
+                return !*ctl;
+        if (strv_split(ctl, ",", &l) < 0)
+                return false;
+        STRV_FOREACH (c, l)
+                if (streq(*c, controller))
+                        return true;
+        return false;
+}
+
+/* In the instance leaf of every hierarchy the layout uses: dirs[k] is "<mount>/<parent>", so
+ * /proc/self/cgroup names the leaf "/<parent>/<leaf>" there. */
 static void check_cgroup(const Env *e) {
         _cleanup_free_ char *s = NULL;
-        char want[128], *save = NULL;
+        char want[128];
+        int r;
 
-        (void) snprintf(want, sizeof(want), "/" CGROUP_PARENT "/%s", e->cgroup_name);
-        assert(read_full_file("/proc/self/cgroup", &s, NULL) == 0);
-        for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *ctl = strchr(line, ':'), *path;
+        (void) snprintf(want, sizeof(want), "/%s/%s", e->layout.parent, CGROUP_LEAF);
+        r = read_full_file("/proc/self/cgroup", &s, NULL);
+        check(r >= 0, "/proc/self/cgroup is readable (%d)", r);
+        if (r < 0)
+                return;
+        for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++) {
+                _cleanup_free_ char *copy = NULL;
+                const char *dir = e->layout.dirs[k], *found = NULL;
+                char *save = NULL;
 
-                if (!ctl)
+                if (!dir)
                         continue;
-                ctl++;
-                path = strchr(ctl, ':');
-                if (!path)
-                        continue;
-                *path++ = 0;
-                for (size_t i = 0; i < ELEMENTSOF(hierarchies); i++) {
-                        const Hierarchy *h = &hierarchies[i];
+                copy = strdup(s);
+                assert(copy);
+                for (char *line = strtok_r(copy, "\n", &save); line && !found;
+                     line = strtok_r(NULL, "\n", &save)) {
+                        char *ctl = strchr(line, ':'), *path;
 
-                        if (h->present && streq(ctl, h->controller))
-                                check(streq(path, want), "in %s%s (is %s)", h->path, want, path);
+                        if (!ctl)
+                                continue;
+                        ctl++;
+                        path = strchr(ctl, ':');
+                        if (!path)
+                                continue;
+                        *path++ = 0;
+                        if (controller_listed(ctl, kind_controller[k]))
+                                found = path;
                 }
+                check(found && streq(found, want),
+                      "in %s/%s (is %s)",
+                      dir,
+                      CGROUP_LEAF,
+                      found ?: "no such hierarchy in /proc/self/cgroup");
         }
 }
 
@@ -395,9 +424,7 @@ _noreturn_ static void child_jail(const Env *e) {
                 .n_groups = 1,
                 .runtime_dir = e->runtime_dir,
                 .writable_paths = writable,
-                .cgroup_name = e->cgroup_name,
-                .memory_max_bytes = MEMORY_MAX,
-                .tasks_max = TASKS_MAX,
+                .cgroup_procs = (const char *const *) e->cgroup_procs,
                 .keep_fds = keep,
                 .n_keep_fds = 2,
                 .stdout_fd = STDOUT_FILENO,
@@ -551,11 +578,25 @@ _noreturn_ static void child_errors(const Env *e) {
 
         if (fork() == 0) {
                 SandboxSpec bad = spec;
+                char missing[PATH_MAX];
+                const char *procs[] = { missing, NULL };
+                const char *dir = CGROUP_ROOT;
 
-                bad.cgroup_name = "../escape";
+                /* A leaf that is not there (removed meanwhile, say): joining it must not be skipped. */
+                for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++)
+                        if (e->layout.dirs[k]) {
+                                dir = e->layout.dirs[k];
+                                break;
+                        }
+                (void) snprintf(missing, sizeof(missing), "%s/no-such-leaf/cgroup.procs", dir);
+                bad.cgroup_procs = procs;
                 r = sandbox_enter(&bad, &step);
-                ok = r == -EINVAL && streq_ptr(step, "cgroup");
-                check(ok, "a cgroup name with a slash fails in step cgroup (%d, %s)", r, strempty(step));
+                ok = r == -ENOENT && streq_ptr(step, "cgroup");
+                check(ok,
+                      "a cgroup.procs that does not exist (%s) fails in step cgroup (%d, %s)",
+                      missing,
+                      r,
+                      strempty(step));
                 check(getuid() == 0, "and the uid is not changed yet");
                 _exit(child_failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
@@ -785,11 +826,16 @@ static void check_pong(const char *name, const Env *e) {
         parent_check(ok, "%s: pong arrived through the kept pipe", name);
 }
 
+static bool gone(const char *path) {
+        return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* Does our cgroup2 subtree (dir) hand the controller down to its leaves? */
 static bool v2_delegates(const char *dir, const char *controller) {
         _cleanup_(strv_freep) char **l = NULL;
-        _cleanup_free_ char *p = NULL, *v = NULL;
+        _cleanup_free_ char *p = path_join(dir, "cgroup.controllers"), *v = NULL;
 
-        assert(asprintf(&p, "%s/" CGROUP_PARENT "/cgroup.controllers", dir) > 0);
+        assert(p);
         if (read_one_line_file(p, &v) < 0 || strv_split(v, " ", &l) < 0)
                 return false;
         STRV_FOREACH (c, l)
@@ -798,18 +844,18 @@ static bool v2_delegates(const char *dir, const char *controller) {
         return false;
 }
 
-static void check_limit(const char *dir, const char *leaf, const char *file, uint64_t want) {
+static void check_limit(const char *dir, const char *file, uint64_t want) {
         _cleanup_free_ char *p = NULL, *v = NULL;
         uint64_t value = 0;
 
-        assert(asprintf(&p, "%s/" CGROUP_PARENT "/%s/%s", dir, leaf, file) > 0);
+        assert(asprintf(&p, "%s/%s/%s", dir, CGROUP_LEAF, file) > 0);
         if (read_one_line_file(p, &v) >= 0)
                 value = strtoull(v, NULL, 10);
         parent_check(value == want, "jail: %s is %" PRIu64 " (%s)", p, want, strempty(v));
 }
 
 /* From the outside: pong arrived, the runtime dir got the child's files, the host's /tmp did not,
- * the limits were set, and sandbox_cgroup_remove() leaves nothing behind. */
+ * the limits were set, and cgroup_leaf_remove() leaves nothing behind. */
 static void parent_after_jail(const Env *e) {
         bool files = file_owned_by(e->runtime_dir, "sandbox-probe", e->uid) &&
                         file_owned_by(e->runtime_dir, "from-shell", e->uid);
@@ -825,32 +871,46 @@ static void parent_after_jail(const Env *e) {
                 parent_check(ok, "jail: %s holds what the child wrote", e->disks[i]);
         }
 
-        for (size_t i = 0; i < ELEMENTSOF(hierarchies); i++) {
-                const Hierarchy *h = &hierarchies[i];
+        for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++) {
+                const char *dir = e->layout.dirs[k];
 
-                if (!h->present)
+                if (!dir)
                         continue;
-
-                if (streq(h->controller, "memory"))
-                        check_limit(h->path, e->cgroup_name, "memory.limit_in_bytes", MEMORY_MAX);
-                else if (streq(h->controller, "pids"))
-                        check_limit(h->path, e->cgroup_name, "pids.max", TASKS_MAX);
-                else {
-                        if (v2_delegates(h->path, "memory"))
-                                check_limit(h->path, e->cgroup_name, "memory.max", MEMORY_MAX);
+                switch (k) {
+                case CGROUP_V1_MEMORY:
+                        check_limit(dir, "memory.limit_in_bytes", MEMORY_MAX);
+                        break;
+                case CGROUP_V1_PIDS:
+                        check_limit(dir, "pids.max", TASKS_MAX);
+                        break;
+                case CGROUP_UNIFIED:
+                        if (v2_delegates(dir, "memory"))
+                                check_limit(dir, "memory.max", MEMORY_MAX);
                         else
-                                printf("note: %s does not delegate memory: no memory.max\n", h->path);
-                        if (v2_delegates(h->path, "pids"))
-                                check_limit(h->path, e->cgroup_name, "pids.max", TASKS_MAX);
+                                printf("note: %s does not delegate memory: no memory.max\n", dir);
+                        if (v2_delegates(dir, "pids"))
+                                check_limit(dir, "pids.max", TASKS_MAX);
                         else
-                                printf("note: %s does not delegate pids: no pids.max\n", h->path);
+                                printf("note: %s does not delegate pids: no pids.max\n", dir);
+                        break;
+                default:
+                        break;
                 }
         }
 
-        parent_check(sandbox_cgroup_remove(e->cgroup_name) == 0, "jail: sandbox_cgroup_remove()");
-        parent_check(sandbox_cgroup_remove(e->cgroup_name) == 0, "jail: sandbox_cgroup_remove() again");
-        parent_check(sandbox_cgroup_remove("..") == -EINVAL,
-                     "jail: sandbox_cgroup_remove(\"..\") is refused");
+        parent_check(cgroup_leaf_remove(&e->layout, CGROUP_LEAF) == 0, "jail: cgroup_leaf_remove()");
+        parent_check(cgroup_leaf_remove(&e->layout, CGROUP_LEAF) == 0, "jail: cgroup_leaf_remove() again");
+        for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++) {
+                _cleanup_free_ char *leaf = NULL;
+
+                if (!e->layout.dirs[k])
+                        continue;
+                leaf = path_join(e->layout.dirs[k], CGROUP_LEAF);
+                assert(leaf);
+                parent_check(gone(leaf), "jail: %s is removed", leaf);
+        }
+        parent_check(cgroup_leaf_remove(&e->layout, "..") == -EINVAL,
+                     "jail: cgroup_leaf_remove(\"..\") is refused");
 }
 
 /* Each case writes its own probe file. */
@@ -861,39 +921,86 @@ static void reset_runtime_dir(const Env *e) {
         (void) unlink(p);
 }
 
-static bool gone(const char *path) {
-        return access(path, F_OK) < 0 && errno == ENOENT;
+/* Every directory of ours the test may leave under the cgroup mounts, each leaf before its parent:
+ * "<hierarchy>/<parent>/<leaf>" and "<hierarchy>/<parent>" for the cgroup root (a pure cgroup2
+ * host) and, when it is not itself a cgroup2, every hierarchy mounted below it, used by the layout
+ * or not. Made once, so that a signal handler can remove them too. */
+static char **cgroup_leftovers;
+static pid_t cgroup_owner;
+
+static void leftovers_add(const char *hierarchy, const char *parent) {
+        char *p = NULL, *l = NULL;
+
+        assert(asprintf(&p, "%s/%s", hierarchy, parent) > 0);
+        assert(asprintf(&l, "%s/%s", p, CGROUP_LEAF) > 0);
+        assert(strv_push(&cgroup_leftovers, l) >= 0);
+        assert(strv_push(&cgroup_leftovers, p) >= 0);
 }
 
-/* The test's own leftovers: the leaf cgroups, the parent cgroups where the test made them, the
- * temp dir. */
-static void cleanup(const Env *e) {
+static void leftovers_rmdir(void) {
+        for (char **p = cgroup_leftovers; p && *p; p++)
+                (void) rmdir(*p);
+}
+
+/* An assert() or the test runner's timeout: leave no cgroup of ours behind all the same. */
+static void leftovers_on_signal(int sig) {
+        if (getpid() == cgroup_owner)
+                leftovers_rmdir();
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+}
+
+static void leftovers_prepare(const Env *e) {
+        struct statfs sfs;
+
+        leftovers_add(CGROUP_ROOT, e->cgroup_parent);
+        if (!(statfs(CGROUP_ROOT, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)) {
+                DIR *d = opendir(CGROUP_ROOT);
+                struct dirent *de;
+
+                while (d && (de = readdir(d)))
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                                _cleanup_free_ char *h = path_join(CGROUP_ROOT, de->d_name);
+
+                                assert(h);
+                                leftovers_add(h, e->cgroup_parent);
+                        }
+                if (d)
+                        closedir(d);
+        }
+        /* Those of the layout, should it be somewhere else. */
+        for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++)
+                if (e->layout.dirs[k]) {
+                        char *l = path_join(e->layout.dirs[k], CGROUP_LEAF), *p = strdup(e->layout.dirs[k]);
+
+                        assert(l && p);
+                        assert(strv_push(&cgroup_leftovers, l) >= 0);
+                        assert(strv_push(&cgroup_leftovers, p) >= 0);
+                }
+        cgroup_owner = getpid();
+        (void) signal(SIGABRT, leftovers_on_signal);
+        (void) signal(SIGTERM, leftovers_on_signal);
+        (void) signal(SIGINT, leftovers_on_signal);
+}
+
+/* The test's own leftovers: the leaf and our subtree in every hierarchy (all ours: the name is
+ * unique to this run), the temp files and dir. */
+static void cleanup(Env *e) {
         static const char *const files[] = { "sandbox-probe", "from-shell" };
 
-        for (size_t i = 0; i < ELEMENTSOF(hierarchies); i++) {
-                const Hierarchy *h = &hierarchies[i];
-                _cleanup_free_ char *parent = NULL, *leaf = NULL;
+        for (char **p = cgroup_leftovers; p && *p; p++) {
+                bool existed = !gone(*p);
 
-                if (!h->present)
-                        continue;
-
-                assert(asprintf(&parent, "%s/" CGROUP_PARENT, h->path) > 0);
-                assert(asprintf(&leaf, "%s/%s", parent, e->cgroup_name) > 0);
-                (void) rmdir(leaf);
-                parent_check(gone(leaf), "cleanup: %s is gone", leaf);
-                if (h->parent_existed) {
-                        printf("note: %s was there before the test: left alone\n", parent);
-                        continue;
-                }
-
-                /* Busy only if something else started using it meanwhile. */
-                if (rmdir(parent) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
-                        parent_check(false, "cleanup: rmdir %s (%m)", parent);
-                else if (!gone(parent))
-                        printf("note: %s kept: something else uses it\n", parent);
-                else
-                        parent_check(true, "cleanup: %s is gone", parent);
+                (void) rmdir(*p);
+                if (existed || !gone(*p))
+                        parent_check(gone(*p), "cleanup: %s is gone", *p);
         }
+        (void) signal(SIGABRT, SIG_DFL);
+        (void) signal(SIGTERM, SIG_DFL);
+        (void) signal(SIGINT, SIG_DFL);
+        cgroup_leftovers = strv_free(cgroup_leftovers);
+        e->cgroup_procs = strv_free(e->cgroup_procs);
+        cgroup_layout_done(&e->layout);
 
         (void) unlink(e->tmp_marker);
         for (size_t i = 0; i < ELEMENTSOF(e->disks); i++) {
@@ -907,28 +1014,6 @@ static void cleanup(const Env *e) {
         }
         (void) rmdir(e->runtime_dir);
         parent_check(gone(e->runtime_dir), "cleanup: %s is gone", e->runtime_dir);
-}
-
-static void find_hierarchies(void) {
-        for (size_t i = 0; i < ELEMENTSOF(hierarchies); i++) {
-                Hierarchy *h = &hierarchies[i];
-                _cleanup_free_ char *parent = NULL;
-                __fsword_t magic = h->v2 ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC;
-                struct statfs sfs;
-
-                h->present = statfs(h->path, &sfs) == 0 && sfs.f_type == magic && access(h->path, W_OK) == 0;
-                /* A hybrid host's cgroup2 without memory/pids is skipped by the sandbox on purpose. */
-                if (h->present && streq(h->path, "/sys/fs/cgroup/unified")) {
-                        _cleanup_free_ char *ctl = NULL;
-                        h->present = read_full_file("/sys/fs/cgroup/unified/cgroup.controllers",
-                                                    &ctl,
-                                                    NULL) >= 0 &&
-                                        (strstr(ctl, "memory") || strstr(ctl, "pids"));
-                }
-                assert(asprintf(&parent, "%s/" CGROUP_PARENT, h->path) > 0);
-                h->parent_existed = !gone(parent);
-                printf("# %s: %s\n", h->path, h->present ? "cgroup hierarchy in use" : "absent");
-        }
 }
 
 /* Can this process make the namespaces the jail needs? */
@@ -949,7 +1034,9 @@ static bool can_unshare(void) {
 int main(void) {
         Env e = { .report = -EBADF, .ping = { -EBADF, -EBADF }, .pong = { -EBADF, -EBADF } };
         struct passwd *pw;
-        int fd;
+        char **procs = NULL;
+        size_t n_dirs = 0;
+        int fd, r;
 
         if (geteuid() != 0) {
                 printf("SKIP: needs root\n");
@@ -972,8 +1059,6 @@ int main(void) {
         e.ns_mnt = ns_inode("mnt");
         e.ns_uts = ns_inode("uts");
         e.ns_ipc = ns_inode("ipc");
-        (void) snprintf(e.cgroup_name, sizeof(e.cgroup_name), "test-sandbox-%d", (int) e.parent);
-        find_hierarchies();
 
         /* Under /tmp on purpose: the jail's fresh /tmp hides it, sandbox_enter() must bind it back. */
         strcpy(e.runtime_dir, "/tmp/test-sandbox-XXXXXX");
@@ -997,6 +1082,31 @@ int main(void) {
                 assert(fchown(fd, e.uid, e.gid) == 0);
                 close(fd);
         }
+
+        /* The daemon's side: our subtree in every hierarchy, and the instance's leaf in it. */
+        (void) snprintf(e.cgroup_parent, sizeof(e.cgroup_parent), "cfhr-test-sandbox-%d", (int) e.parent);
+        r = cgroup_layout_init(&e.layout, CGROUP_ROOT, e.cgroup_parent);
+        leftovers_prepare(&e);
+        parent_check(r == 0, "cgroup_layout_init(%s, %s) (%d)", CGROUP_ROOT, e.cgroup_parent, r);
+        printf("# cgroup layout: %s, kill: %s\n",
+               cgroup_layout_name(&e.layout),
+               cgroup_layout_kill_method(&e.layout));
+        for (CgroupKind k = 0; k < _CGROUP_KIND_MAX; k++) {
+                if (e.layout.dirs[k])
+                        printf("# %s: %s\n",
+                               *kind_controller[k] ? kind_controller[k] : "cgroup2",
+                               e.layout.dirs[k]);
+                n_dirs += !!e.layout.dirs[k];
+        }
+        r = cgroup_leaf_create(&e.layout, CGROUP_LEAF, MEMORY_MAX, TASKS_MAX, &e.cgroup_procs);
+        parent_check(r == 0, "cgroup_leaf_create(%s) (%d)", CGROUP_LEAF, r);
+        parent_check(strv_length(e.cgroup_procs) == n_dirs,
+                     "a cgroup.procs for each of the %zu hierarchies (%zu)",
+                     n_dirs,
+                     strv_length(e.cgroup_procs));
+        r = cgroup_leaf_create(&e.layout, "..", MEMORY_MAX, TASKS_MAX, &procs);
+        parent_check(r == -EINVAL && !procs, "cgroup_leaf_create(\"..\") is refused (%d)", r);
+        procs = strv_free(procs);
 
         env_pipes(&e);
         run_child("jail", child_jail, &e);
