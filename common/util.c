@@ -398,7 +398,7 @@ static void name_set_done(NameSet *s) {
         for (size_t i = 0; i < s->size; i++)
                 free(s->slots[i]);
         free(s->slots);
-        *s = (NameSet) {};
+        *s = (NameSet){};
 }
 
 int file_id_from_fd(int fd, FileId *ret) {
@@ -407,7 +407,7 @@ int file_id_from_fd(int fd, FileId *ret) {
 
         if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | STATX_MNT_ID, &sx) >= 0 &&
             (sx.stx_mask & STATX_INO)) {
-                *ret = (FileId) {
+                *ret = (FileId){
                         .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
                         .ino = (ino_t) sx.stx_ino,
                         .mnt_id = sx.stx_mnt_id,
@@ -418,7 +418,7 @@ int file_id_from_fd(int fd, FileId *ret) {
         /* No statx() (ENOSYS, or a seccomp filter), or no inode number from it: st_dev only. */
         if (fstat(fd, &st) < 0)
                 return -errno;
-        *ret = (FileId) { .dev = st.st_dev, .ino = st.st_ino };
+        *ret = (FileId){ .dev = st.st_dev, .ino = st.st_ino };
         return 0;
 }
 
@@ -432,12 +432,12 @@ bool file_id_equal(const FileId *a, const FileId *b) {
 
 typedef struct RmRfLevel {
         FileId id;
-        char *name;     /* in the parent; NULL for the top */
-        off_t resume;   /* the getdents offset after the last batch */
-        bool clean;     /* this pass over the directory started at 0 and went down into no child */
-        bool failed;    /* something in it stays, so it stays too */
-        NameSet skip;   /* its entries that could not be removed */
-        char *pending;  /* non-empty subdirectories from the last batch, each NUL-terminated */
+        char *name;    /* in the parent; NULL for the top */
+        off_t resume;  /* the getdents offset after the last batch */
+        bool clean;    /* this pass over the directory started at 0 and went down into no child */
+        bool failed;   /* something in it stays, so it stays too */
+        NameSet skip;  /* its entries that could not be removed */
+        char *pending; /* non-empty subdirectories from the last batch, each NUL-terminated */
         size_t pending_pos, pending_len;
 } RmRfLevel;
 
@@ -488,7 +488,7 @@ static int rm_rf_push(RmRf *w, const char *name, const FileId *id) {
                 w->n_allocated = n;
         }
         l = &w->levels[w->n_levels];
-        *l = (RmRfLevel) { .id = *id, .clean = true };
+        *l = (RmRfLevel){ .id = *id, .clean = true };
         if (name) {
                 l->name = strdup(name);
                 if (!l->name)
@@ -529,20 +529,22 @@ static int rm_rf_descend_pending(RmRf *w) {
         size_t level = w->n_levels - 1;
         RmRfLevel *l = &w->levels[level];
 
-        while (l->pending_pos < l->pending_len) {
+        while (l->pending) {
                 const char *name = l->pending + l->pending_pos;
                 int r;
 
                 l->pending_pos += strlen(name) + 1;
                 r = rm_rf_descend(w, name);
                 l = &w->levels[level]; /* levels may have moved */
+                if (l->pending_pos >= l->pending_len) {
+                        l->pending = mfree(l->pending);
+                        l->pending_pos = l->pending_len = 0;
+                }
                 if (r > 0)
                         l->clean = false;
                 if (r != 0)
                         return r;
         }
-        l->pending = mfree(l->pending);
-        l->pending_pos = l->pending_len = 0;
         return 0;
 }
 

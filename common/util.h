@@ -49,14 +49,15 @@ int wait_pid_exit(pid_t pid, int timeout_msec);
  *    (also when written "link/"), the symlink is unlinked and its target left alone. A path that
  *    is not a directory is unlinked.
  *  - Never crosses a mount: a directory below path on another mount than path (another st_dev,
- *    or another mount id from statx() where the kernel has STATX_MNT_ID, so bind mounts count) is
- *    neither entered nor removed, and counts as -EBUSY.
+ *    or another mount id from statx() where the kernel has STATX_MNT_ID, so bind mounts count; on
+ *    an older kernel only st_dev) is neither entered nor removed, and counts as -EBUSY.
  *  - When the walk goes back up, ".." must be the directory it came down from; if the tree was
  *    moved meanwhile, it stops there with -ESTALE.
  * Whatever can be removed is; a directory with something left in it stays. 0 when all is gone
  * (also when path did not exist); otherwise the first error, or the one that stopped the walk
  * (-ESTALE, -ENOMEM). The components before the last one are followed as usual. -EINVAL for "",
- * "/", "." and "..". */
+ * "/", "." and "..". Memory: about 150 bytes per level of depth, plus per level the names of the
+ * subdirectories still to enter from one 64 KiB getdents batch. */
 int rm_rf(const char *path);
 /* The same, path relative to dirfd (or AT_FDCWD). */
 int rm_rf_at(int dirfd, const char *path);

@@ -19,25 +19,36 @@ static unsigned n_failed;
 
 /* Each check says what failed and where, and makes the test exit non-zero; it goes on, so one run
  * shows every failure. */
-#define CHECK(expr)                                                                                     \
-        ({                                                                                              \
-                bool _ok = (expr);                                                                      \
-                if (!_ok) {                                                                             \
-                        fprintf(stderr, "%s:%d: %s: check failed: %s (last errno: %m)\n", __FILE__, __LINE__, \
-                                __func__, #expr);                                                       \
-                        n_failed++;                                                                     \
-                }                                                                                       \
-                _ok;                                                                                    \
+#define CHECK(expr)                                                               \
+        ({                                                                        \
+                bool _ok = (expr);                                                \
+                if (!_ok) {                                                       \
+                        fprintf(stderr,                                           \
+                                "%s:%d: %s: check failed: %s (last errno: %m)\n", \
+                                __FILE__,                                         \
+                                __LINE__,                                         \
+                                __func__,                                         \
+                                #expr);                                           \
+                        n_failed++;                                               \
+                }                                                                 \
+                _ok;                                                              \
         })
-#define CHECK_INT(expr, expected)                                                                       \
-        ({                                                                                              \
-                long _got = (long) (expr), _want = (long) (expected);                                   \
-                if (_got != _want) {                                                                    \
-                        fprintf(stderr, "%s:%d: %s: check failed: %s is %ld, expected %s (%ld)\n",      \
-                                __FILE__, __LINE__, __func__, #expr, _got, #expected, _want);           \
-                        n_failed++;                                                                     \
-                }                                                                                       \
-                _got == _want;                                                                          \
+#define CHECK_INT(expr, expected)                                                          \
+        ({                                                                                 \
+                long _got = (long) (expr), _want = (long) (expected);                      \
+                if (_got != _want) {                                                       \
+                        fprintf(stderr,                                                    \
+                                "%s:%d: %s: check failed: %s is %ld, expected %s (%ld)\n", \
+                                __FILE__,                                                  \
+                                __LINE__,                                                  \
+                                __func__,                                                  \
+                                #expr,                                                     \
+                                _got,                                                      \
+                                #expected,                                                 \
+                                _want);                                                    \
+                        n_failed++;                                                        \
+                }                                                                          \
+                _got == _want;                                                             \
         })
 
 static char *tmp; /* the mkdtemp() directory */
@@ -177,9 +188,9 @@ static void test_wide(void) {
 
 static void test_symlinks(void) {
         _cleanup_free_ char *outside = tmp_path("outside"), *keep = tmp_path("outside/keep"),
-                        *top = tmp_path("tree"), *link_dir = tmp_path("tree/sub/to-outside"),
-                        *link_file = tmp_path("tree/to-keep"), *dangling = tmp_path("tree/dangling"),
-                        *top_link = tmp_path("top-link"), *top_link_slash = tmp_path("top-link/");
+                            *top = tmp_path("tree"), *link_dir = tmp_path("tree/sub/to-outside"),
+                            *link_file = tmp_path("tree/to-keep"), *dangling = tmp_path("tree/dangling"),
+                            *top_link = tmp_path("top-link"), *top_link_slash = tmp_path("top-link/");
 
         if (!CHECK(mkdir(outside, 0700) == 0) || !make_file(keep))
                 return;
@@ -251,7 +262,7 @@ static void test_kinds(void) {
  * root, permissions do not stop unlink(); the mount test covers that case. */
 static void test_unremovable(void) {
         _cleanup_free_ char *top = tmp_path("stays"), *locked = tmp_path("stays/a/locked"),
-                        *kept = tmp_path("stays/a/locked/kept"), *other = tmp_path("stays/other");
+                            *kept = tmp_path("stays/a/locked/kept"), *other = tmp_path("stays/other");
 
         if (geteuid() == 0) {
                 printf("# unremovable: skipped, running as root\n");
@@ -316,9 +327,10 @@ static void test_file_id(void) {
  * own, so nothing outlives the test. */
 static void test_mounts(void) {
         _cleanup_free_ char *top = tmp_path("mounts"), *mnt = tmp_path("mounts/sub/tmpfs"),
-                        *in_mnt = tmp_path("mounts/sub/tmpfs/file"), *other = tmp_path("mounts/sub/other"),
-                        *bind = tmp_path("mounts/bind"), *src = tmp_path("bind-source"),
-                        *in_src = tmp_path("bind-source/keep"), *file = tmp_path("mounts/file");
+                            *in_mnt = tmp_path("mounts/sub/tmpfs/file"),
+                            *other = tmp_path("mounts/sub/other"), *bind = tmp_path("mounts/bind"),
+                            *src = tmp_path("bind-source"), *in_src = tmp_path("bind-source/keep"),
+                            *file = tmp_path("mounts/file");
         bool bound;
 
         if (geteuid() != 0) {
@@ -366,14 +378,10 @@ int main(void) {
                 const char *name;
                 void (*func)(void);
         } tests[] = {
-                { "missing", test_missing },
-                { "deep_40", test_deep_40 },
-                { "deep_5000", test_deep_5000 },
-                { "wide", test_wide },
-                { "symlinks", test_symlinks },
-                { "kinds", test_kinds },
-                { "unremovable", test_unremovable },
-                { "file_id", test_file_id },
+                { "missing", test_missing },         { "deep_40", test_deep_40 },
+                { "deep_5000", test_deep_5000 },     { "wide", test_wide },
+                { "symlinks", test_symlinks },       { "kinds", test_kinds },
+                { "unremovable", test_unremovable }, { "file_id", test_file_id },
                 { "mounts", test_mounts },
         };
         char template[] = "/var/tmp/test-util-XXXXXX";
