@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -48,7 +49,7 @@ int parse_boolean(const char *s) {
 }
 
 char **strv_free(char **l) {
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 free(*s);
         return mfree(l);
 }
@@ -196,7 +197,25 @@ int read_full_file(const char *path, char **ret_contents, size_t *ret_size) {
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
+int close_from(int first) {
+        struct rlimit rl;
+
+        if (close_range((unsigned) first, ~0U, 0) >= 0)
+                return 0;
+        if (errno != ENOSYS)
+                return -errno;
+
+        /* Kernels before 5.9. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        for (rlim_t fd = (rlim_t) first; fd < rl.rlim_max && fd < INT_MAX; fd++)
+                (void) close((int) fd);
+        return 0;
+}
+
+int write_all(int fd, const void *buf, size_t n) {
+        const char *p = buf;
+
         while (n > 0) {
                 ssize_t k = write(fd, p, n);
                 if (k < 0) {

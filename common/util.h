@@ -30,6 +30,11 @@ bool ifname_valid(const char *name);
 int read_full_file(const char *path, char **ret_contents, size_t *ret_size);
 int write_file_atomic(const char *path, const char *contents, mode_t mode);
 int write_string_file(const char *path, const char *contents);
+/* Closes every fd from first up (a forked child that does not exec keeps nothing of its parent:
+ * the bus, the runtime dir's lock). */
+int close_from(int first);
+/* All of buf, across short writes and EINTR. */
+int write_all(int fd, const void *buf, size_t n);
 int read_one_line_file(const char *path, char **ret);
 int mkdir_p(const char *path, mode_t mode);
 char *path_join(const char *a, const char *b);

@@ -102,10 +102,11 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return sd_bus_error_setf(
                                 error, BUS_ERROR_INVALID_STATE, "Instance %u is being removed.", i->number);
         if (instance_is_reaping(i))
-                return sd_bus_error_setf(error,
-                                         BUS_ERROR_INVALID_STATE,
-                                         "Instance %u is ending the processes its VMM left; try again in a moment.",
-                                         i->number);
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "Instance %u is ending the processes its VMM left; try again in a moment.",
+                                i->number);
         if (instance_is_active(i) || i->spawn_pid > 0)
                 return sd_bus_error_setf(
                                 error,

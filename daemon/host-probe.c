@@ -178,6 +178,11 @@ _noreturn_ static void worker_run(int fd) {
         size_t len;
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Only the pipe: a worker (or a probe child of it) still running when the daemon is
+         * SIGKILLed must not hold the runtime dir's lock and keep the next daemon out. */
+        if (dup2(fd, 3) < 0 || close_from(4) < 0)
+                _exit(EXIT_FAILURE);
+        fd = 3;
         (void) sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         if (host_probe_run(&o) < 0)

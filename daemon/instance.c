@@ -41,12 +41,18 @@ static const char *const state_table[_INSTANCE_STATE_MAX] = {
 };
 
 static const char *const reason_table[_INSTANCE_REASON_MAX] = {
-        [REASON_REQUESTED] = "requested",       [REASON_EXITED] = "exited",
-        [REASON_CRASHED] = "crashed",           [REASON_KILLED] = "killed",
-        [REASON_GUEST_RESET] = "guest-reset",   [REASON_GUEST_PANIC] = "guest-panic",
-        [REASON_BOOT_TIMEOUT] = "boot-timeout", [REASON_SPAWN_FAILED] = "spawn-failed",
-        [REASON_DAEMON_LOST] = "daemon-lost",   [REASON_RESTART_LIMIT] = "restart-limit",
-        [REASON_RESTARTING] = "restarting",     [REASON_WATCHDOG] = "watchdog",
+        [REASON_REQUESTED] = "requested",
+        [REASON_EXITED] = "exited",
+        [REASON_CRASHED] = "crashed",
+        [REASON_KILLED] = "killed",
+        [REASON_GUEST_RESET] = "guest-reset",
+        [REASON_GUEST_PANIC] = "guest-panic",
+        [REASON_BOOT_TIMEOUT] = "boot-timeout",
+        [REASON_SPAWN_FAILED] = "spawn-failed",
+        [REASON_DAEMON_LOST] = "daemon-lost",
+        [REASON_RESTART_LIMIT] = "restart-limit",
+        [REASON_RESTARTING] = "restarting",
+        [REASON_WATCHDOG] = "watchdog",
         [REASON_LEAKED_PROCESSES] = "leaked-processes",
 };
 
@@ -631,11 +637,12 @@ static void instance_enter_leaked(Instance *i, const char *what) {
         if (i->remove_reply) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->remove_reply);
 
-                (void) sd_bus_reply_method_errorf(m,
-                                                  BUS_ERROR_LEAKED_PROCESSES,
-                                                  "Instance %u was not removed: %s.",
-                                                  i->number,
-                                                  strempty(text));
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                BUS_ERROR_LEAKED_PROCESSES,
+                                "Instance %u was not removed: %s.",
+                                i->number,
+                                strempty(text));
         }
 }
 
@@ -664,9 +671,18 @@ static int instance_reap_tree(Instance *i, bool for_remove) {
 
         if (i->scope || instance_leaf_name(i->number, leaf, sizeof(leaf)) < 0)
                 return 0;
-        r = reap_start(i->manager->event, &i->manager->cgroups, leaf, REAP_TIMEOUT_USEC, on_tree_reaped, i, &i->reap);
+        r = reap_start(i->manager->event,
+                       &i->manager->cgroups,
+                       leaf,
+                       REAP_TIMEOUT_USEC,
+                       on_tree_reaped,
+                       i,
+                       &i->reap);
         if (r < 0)
-                instance_log(i, LOG_WARNING, "cannot end the processes left in its cgroup: %s", strerror(-r));
+                instance_log(i,
+                             LOG_WARNING,
+                             "cannot end the processes left in its cgroup: %s",
+                             strerror(-r));
         if (r <= 0)
                 return 0;
         i->reap_for_remove = for_remove;
@@ -1174,16 +1190,18 @@ static int instance_spawn(Instance *i, char **ret_error) {
          * is never reused (the slot's allocation checks that before anyone gets it). */
         r = instance_leaf_name(i->number, leaf, sizeof(leaf));
         if (r >= 0)
-                r = cgroup_leaf_create(&i->manager->cgroups,
-                                       leaf,
-                                       ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 * 1024,
-                                       plan.tasks_max,
-                                       &cgroup_procs);
+                r = cgroup_leaf_create(
+                                &i->manager->cgroups,
+                                leaf,
+                                ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 * 1024,
+                                plan.tasks_max,
+                                &cgroup_procs);
         if (r < 0) {
                 (void) asprintf(ret_error,
                                 "cannot make cgroup %s: %s",
                                 leaf,
-                                r == -EBUSY ? "processes of an earlier instance are still in it" : strerror(-r));
+                                r == -EBUSY ? "processes of an earlier instance are still in it"
+                                            : strerror(-r));
                 return r;
         }
         if (pipe2(errpipe, O_CLOEXEC) < 0)

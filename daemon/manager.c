@@ -354,14 +354,7 @@ int manager_run(Manager *m) {
 
                 if (dir && !trash_pending(m->trash))
                         (void) rmdir(dir);
-                for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
-                        if (!m->slot_reaps[n]) {
-                                char leaf[32];
-
-                                if (instance_leaf_name(n, leaf, sizeof(leaf)) >= 0 &&
-                                    reap_leaf_empty(&m->cgroups, leaf))
-                                        (void) cgroup_leaf_remove(&m->cgroups, leaf);
-                        }
+                /* (rmdir fails while a leaf of a slot still being reaped holds a task.) */
                 cgroup_layout_remove(&m->cgroups);
         }
         if (m->teardown_on_exit && manager_count_active(m) == 0)

@@ -495,7 +495,9 @@ int manager_load_state(Manager *m) {
                 /* Nothing is lost to a bad file: it is kept for a post-mortem, and what it no longer
                  * says is recovered from what the daemon can check on its own (orphans.c). */
                 m->state_untrusted = true;
-                state_keep_bad(path, r < 0 ? "it is not a valid state file" : "some instance records are malformed");
+                state_keep_bad(path,
+                               r < 0 ? "it is not a valid state file"
+                                     : "some instance records are malformed");
                 if (r < 0)
                         return r;
         }

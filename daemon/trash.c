@@ -110,9 +110,7 @@ static _noreturn_ void job_child(const char *path) {
         int r;
 
         /* Nothing of the daemon's (the bus, the runtime dir's lock) stays open here. */
-        if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-                for (int fd = 3; fd < 1024; fd++)
-                        (void) close(fd);
+        (void) close_from(3);
         (void) setpriority(PRIO_PROCESS, 0, 10);
         r = rm_rf(path);
         if (r < 0) {

@@ -1,28 +1,73 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Is KVM usable for QEMU here? /dev/kvm can exist and still fail (nested hosts that reject MSR
- * writes abort QEMU at the first vCPU reset), so the only reliable answer is to try: start QEMU
- * paused with KVM and see whether it survives a moment. */
+/* Is KVM usable for QEMU here? /dev/kvm can exist and still fail: nested hosts that reject MSR
+ * writes abort QEMU at the first vCPU reset, and others run real-mode code but hang a guest as
+ * soon as it enters 64-bit mode (a Linux guest then stops right after "Probing EDD"). So the only
+ * reliable answer is to try what a guest does: QEMU with KVM boots a 64 KiB firmware of ours that
+ * goes from real mode through protected mode and paging into long mode and writes 'K' to the
+ * serial port. KVM is usable when the 'K' arrives. */
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kvm.h"
 #include "util.h"
 
-#define KVM_PROBE_MSEC 700
+#define KVM_PROBE_MSEC 2000
+#define PROBE_BIOS_SIZE 65536
+
+/* At F000:0000, assembled from (GNU as, AT&T syntax; the reset vector at F000:FFF0 jumps here):
+ *
+ *   .code16: cli; lgdtl %cs:gdtr; cr0 |= PE; ljmpl $0x08, pm32
+ *   .code32: ds = es = ss = 0x10; identity-map the first 2 MiB (PML4 at 0x1000, PDPT at 0x2000,
+ *            PD at 0x3000 with one 2 MiB page); cr3 = 0x1000; cr4 |= PAE; EFER |= LME (rdmsr and
+ *            wrmsr of 0xC0000080); cr0 |= PG; ljmpl $0x18, lm64
+ *   .code64: outb 'K' to 0x3f8; 1: hlt; jmp 1b
+ *   gdt: null, 32-bit code 0x00CF9A000000FFFF, data 0x00CF92000000FFFF, 64-bit code
+ *        0x00AF9A000000FFFF; gdtr: limit, base 0xF0080 */
+static const unsigned char probe_code[] = {
+        0xfa, 0x2e, 0x66, 0x0f, 0x01, 0x16, 0xa0, 0x00, 0x0f, 0x20, 0xc0, 0x66, 0x83, 0xc8, 0x01, 0x0f, 0x22,
+        0xc0, 0x66, 0xea, 0x1a, 0x00, 0x0f, 0x00, 0x08, 0x00, 0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0,
+        0x8e, 0xd0, 0xc7, 0x05, 0x00, 0x10, 0x00, 0x00, 0x03, 0x20, 0x00, 0x00, 0xc7, 0x05, 0x00, 0x20, 0x00,
+        0x00, 0x03, 0x30, 0x00, 0x00, 0xc7, 0x05, 0x00, 0x30, 0x00, 0x00, 0x83, 0x00, 0x00, 0x00, 0xb8, 0x00,
+        0x10, 0x00, 0x00, 0x0f, 0x22, 0xd8, 0x0f, 0x20, 0xe0, 0x83, 0xc8, 0x20, 0x0f, 0x22, 0xe0, 0xb9, 0x80,
+        0x00, 0x00, 0xc0, 0x0f, 0x32, 0x0d, 0x00, 0x01, 0x00, 0x00, 0x0f, 0x30, 0x0f, 0x20, 0xc0, 0x0d, 0x00,
+        0x00, 0x00, 0x80, 0x0f, 0x22, 0xc0, 0xea, 0x73, 0x00, 0x0f, 0x00, 0x18, 0x00, 0x66, 0xba, 0xf8, 0x03,
+        0xb0, 0x4b, 0xee, 0xf4, 0xeb, 0xfd, 0x8d, 0x76, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xff, 0xff, 0x00, 0x00, 0x00, 0x9a, 0xcf, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00, 0xff,
+        0xff, 0x00, 0x00, 0x00, 0x9a, 0xaf, 0x00, 0x1f, 0x00, 0x80, 0x00, 0x0f, 0x00,
+};
+
+static int probe_bios_fd(void) {
+        _cleanup_free_ unsigned char *image = malloc(PROBE_BIOS_SIZE);
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!image)
+                return -ENOMEM;
+        memset(image, 0xf4, PROBE_BIOS_SIZE); /* hlt */
+        memcpy(image, probe_code, sizeof(probe_code));
+        /* The reset vector: ljmp F000:0000. */
+        memcpy(image + 0xfff0, (const unsigned char[]){ 0xea, 0x00, 0x00, 0x00, 0xf0 }, 5);
+        fd = memfd_create("cfhr-kvm-probe", 0);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, image, PROBE_BIOS_SIZE);
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}
 
 int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
-        _cleanup_close_ int pidfd = -EBADF;
-        int out[2];
+        int serial[2], err[2], status = 0;
+        char buf[2];
+        ssize_t n;
         pid_t pid;
-        int status = 0, r;
 
         if (reason_size > 0)
                 reason[0] = 0;
@@ -30,50 +75,80 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
                 (void) snprintf(reason, reason_size, "/dev/kvm: %s", strerror(errno));
                 return 0;
         }
-        if (pipe2(out, O_CLOEXEC) < 0)
+        if (pipe2(serial, O_CLOEXEC) < 0)
                 return -errno;
+        if (pipe2(err, O_CLOEXEC) < 0) {
+                safe_close(serial[0]);
+                safe_close(serial[1]);
+                return -errno;
+        }
 
         pid = fork();
         if (pid < 0) {
-                safe_close(out[0]);
-                safe_close(out[1]);
+                safe_close(serial[0]);
+                safe_close(serial[1]);
+                safe_close(err[0]);
+                safe_close(err[1]);
                 return -errno;
         }
         if (pid == 0) {
-                char *const argv[] = { (char *) qemu,       (char *) "-accel", (char *) "kvm",
-                                       (char *) "-cpu",     (char *) "host",   (char *) "-nodefaults",
-                                       (char *) "-display", (char *) "none",   (char *) "-S",
-                                       (char *) "-m",       (char *) "16",     NULL };
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC), bios = probe_bios_fd();
+                char bios_path[] = "/proc/self/fd/3";
+
+                if (bios < 0 || null < 0)
+                        _exit(126);
+                char *const argv[] = { (char *) qemu,
+                                       (char *) "-accel",
+                                       (char *) "kvm",
+                                       (char *) "-cpu",
+                                       (char *) "host",
+                                       (char *) "-nodefaults",
+                                       (char *) "-no-user-config",
+                                       (char *) "-display",
+                                       (char *) "none",
+                                       (char *) "-m",
+                                       (char *) "16",
+                                       (char *) "-bios",
+                                       bios_path,
+                                       (char *) "-serial",
+                                       (char *) "stdio",
+                                       NULL };
 
                 (void) dup2(null, STDIN_FILENO);
-                (void) dup2(out[1], STDOUT_FILENO);
-                (void) dup2(out[1], STDERR_FILENO);
+                (void) dup2(serial[1], STDOUT_FILENO);
+                (void) dup2(err[1], STDERR_FILENO);
+                /* The firmware at 3 (not close-on-exec after dup2), nothing else of ours. */
+                if (dup2(bios, 3) < 0 || close_from(4) < 0)
+                        _exit(126);
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 execv(qemu, argv);
                 _exit(127);
         }
-        safe_close(out[1]);
+        safe_close(serial[1]);
+        safe_close(err[1]);
 
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        r = pidfd >= 0 ? poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, KVM_PROBE_MSEC) : -1;
-        if (r == 0) {
-                /* Still running with its vCPU set up: KVM works. */
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                safe_close(out[0]);
+        /* The guest's one byte, or EOF when QEMU exits, or nothing within the bound. */
+        n = read_bounded(serial[0], buf, 2, KVM_PROBE_MSEC, false);
+        safe_close(serial[0]);
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, &status, 0);
+        if (n == 1 && buf[0] == 'K') {
+                safe_close(err[0]);
                 return 1;
         }
-        (void) waitpid(pid, &status, 0);
-        {
-                ssize_t n = read(out[0], reason, reason_size > 0 ? reason_size - 1 : 0);
-                if (n > 0) {
-                        reason[n] = 0;
-                        reason[strcspn(reason, "\n")] = 0;
-                } else
-                        (void) snprintf(reason, reason_size, "QEMU with KVM exited (status %i)", status);
+        n = read(err[0], reason, reason_size > 0 ? reason_size - 1 : 0);
+        safe_close(err[0]);
+        if (n > 0) {
+                reason[n] = 0;
+                reason[strcspn(reason, "\n")] = 0;
         }
-        safe_close(out[0]);
+        /* QEMU's warnings ("host doesn't support requested feature") are not the reason. */
+        if (n <= 0 || WIFSIGNALED(status))
+                (void) snprintf(reason,
+                                reason_size,
+                                "a guest under KVM did not reach 64-bit mode within %u s (nested KVM that "
+                                "cannot run it?)",
+                                KVM_PROBE_MSEC / 1000);
         return 0;
 }
 

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 /* 1: QEMU runs with -accel kvm -cpu host here; 0: it does not (why in reason); <0: error.
- * Takes up to about 0.7 s: call once and keep the answer. */
+ * Takes up to about 2 s (a few hundred ms where KVM works): call once and keep the answer. */
 int kvm_probe(const char *qemu, char *reason, size_t reason_size);
 
 /* Whether a process with these credentials may open /dev/kvm read-write (its owner, group and

@@ -78,22 +78,6 @@ static int sandbox_signals(void) {
         return 0;
 }
 
-static int close_from(int first) {
-        struct rlimit rl;
-
-        if (close_range((unsigned) first, ~0U, 0) >= 0)
-                return 0;
-        if (errno != ENOSYS)
-                return -errno;
-
-        /* Kernels before 5.9. */
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                return -errno;
-        for (rlim_t fd = (rlim_t) first; fd < rl.rlim_max && fd < INT_MAX; fd++)
-                (void) close((int) fd);
-        return 0;
-}
-
 /* keep_fds[i] to 3+i, stdout_fd to 1 and 2, /dev/null to 0, everything else closed. Each fd is
  * first copied above all sources and targets, so that moving one into place never overwrites one
  * still to be moved, and no fd is dup2()ed onto itself (which would keep its FD_CLOEXEC). */

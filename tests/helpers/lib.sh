@@ -86,7 +86,10 @@ cf_cleanup_cgroups() {
                         tries=50
                         until rmdir "$leaf" 2>/dev/null || (( tries-- == 0 )); do sleep 0.1; done
                 done
-                rmdir "$d" 2>/dev/null || echo "warning: cannot remove $d" >&2
+                # (A v1 parent can be busy a moment after its last child went.)
+                tries=50
+                until rmdir "$d" 2>/dev/null || (( tries-- == 0 )); do sleep 0.1; done
+                [ ! -d "$d" ] || echo "warning: cannot remove $d" >&2
         done
 }
 
