@@ -1189,7 +1189,9 @@ static int instance_spawn(Instance *i, char **ret_error) {
         /* A fresh leaf, made here by root; the child only joins it. One that still holds a task
          * is never reused (the slot's allocation checks that before anyone gets it). */
         r = instance_leaf_name(i->number, leaf, sizeof(leaf));
-        if (r >= 0)
+        /* Where systemd runs the host it owns the cgroup tree: the VMM goes into a transient scope
+         * (scope_start()), and a scope that cannot be had leaves it in the daemon's cgroup. */
+        if (r >= 0 && !(i->manager->use_scopes && i->manager->bus))
                 r = cgroup_leaf_create(
                                 &i->manager->cgroups,
                                 leaf,

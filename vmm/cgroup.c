@@ -77,6 +77,9 @@ static int subtree_make(const char *hierarchy, const char *parent, bool unified,
                 return -ENOMEM;
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
+        /* mkdir says EEXIST before EROFS: a read-only cgroupfs (ProtectControlGroups=) shows here. */
+        if (access(dir, W_OK) < 0)
+                return -errno;
         if (unified)
                 for (size_t k = 0; k < 2; k++) {
                         const char *c = k == 0 ? "memory" : "pids";

@@ -267,6 +267,8 @@ number=$(ct_user cfctl start --wait --kernel=/var/lib/demo/vmlinuz --initrd=/var
         --cmdline="console=ttyS0 quiet" --memory-mb=256 --cpus=1 --boot-marker=CF-BOOTED --boot-timeout-sec=120 \
         --stop-timeout-sec=2 --disk=/home/cfuser/disk.img 2>"$PKG_TMP/start.log" | tail -n 1) ||
         { cat "$PKG_TMP/start.log" >&2; ct journalctl -u "$UNIT" --no-pager -n 30 >&2 || true; pkg_fail "cfctl start --wait"; }
+# (The pipe hides cfctl's status: no number means it failed.)
+[ -n "$number" ] || { cat "$PKG_TMP/start.log" >&2; ct journalctl -u "$UNIT" --no-pager -n 30 >&2 || true; pkg_fail "cfctl start --wait printed no instance number"; }
 instance() { ct cfctl --json=short list | jq -c ".[] | select(.number == $number)"; }
 inst=$(instance)
 [ "$(jq -r .state <<<"$inst")" = running ] && [ "$(jq -r .booted <<<"$inst")" = true ] ||
