@@ -70,15 +70,18 @@ cf_cleanup() {
 }
 
 # The daemon's cgroup subtree for this test's runtime dir (daemon/manager.c names it so), in every
-# hierarchy of the machine (seen through PID 1's mount namespace: a test may have mounted another
-# layout over /sys/fs/cgroup in its own). Whatever a failed test left in it is killed - it is in
+# hierarchy of the machine, seen through the mount namespace of the test's parent (the test runner,
+# outside the namespace cf_enter_namespace made): a test may have mounted another layout over
+# /sys/fs/cgroup in its own. Whatever a failed test left in it is killed - it is in
 # this test's cgroups, so this test caused it - and the directories are removed.
 cf_cgroup_subtree() { echo "cuttlefish-host-resources-$(systemd-escape --path "$CF_TMP/run")"; }
 cf_cleanup_cgroups() {
-        local sub d leaf p tries
+        local sub root d leaf p tries
         [ -n "${CF_TMP:-}" ] || return 0
         sub=$(cf_cgroup_subtree)
-        for d in /proc/1/root/sys/fs/cgroup/"$sub" /proc/1/root/sys/fs/cgroup/*/"$sub"; do
+        root=/proc/$PPID/root/sys/fs/cgroup
+        [ -d "$root" ] || root=/sys/fs/cgroup
+        for d in "$root/$sub" "$root"/*/"$sub"; do
                 [ -d "$d" ] || continue
                 for leaf in "$d"/*/; do
                         [ -f "$leaf/cgroup.procs" ] || continue
