@@ -28,7 +28,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "macro.h"
+#include "common/macro.h"
 
 #define BUS_NAME "org.cuttlefish.HostResources1"
 #define MANAGER_PATH "/org/cuttlefish/HostResources1"

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cfctl.h"
-#include "macro.h"
+#include "cfctl/cfctl.h"
+#include "common/macro.h"
 
 #define PKTTYAGENT "/usr/bin/pkttyagent"
 

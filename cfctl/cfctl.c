@@ -12,12 +12,15 @@
 #include <systemd/sd-bus.h>
 
 #include "build-config.h"
-#include "bus-errors.h"
-#include "cfctl.h"
-#include "json-util.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
+#include "common/bus-api.h"
+#include "cfctl/cfctl.h"
+#include "common/json-util.h"
+#include "common/log.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 #define EXIT_USAGE 2
 

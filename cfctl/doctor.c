@@ -10,12 +10,12 @@
 
 #include <systemd/sd-bus.h>
 
-#include "cfctl.h"
-#include "json-util.h"
-#include "log.h"
-#include "host.h"
-#include "manager.h"
-#include "util.h"
+#include "cfctl/cfctl.h"
+#include "common/json-util.h"
+#include "common/log.h"
+#include "common/constants.h"
+#include "common/bus-api.h"
+#include "common/macro.h"
 
 typedef enum Severity {
         CHECK_OK,
@@ -284,14 +284,14 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
         /* This user */
         if (geteuid() == 0)
                 add(checks, "user", CHECK_OK, "root may do everything", NULL);
-        else if (user_in_group("cvdnetwork"))
-                add(checks, "user", CHECK_OK, "you are in group cvdnetwork: you may create instances", NULL);
+        else if (user_in_group(CF_GROUP))
+                add(checks, "user", CHECK_OK, "you are in group " CF_GROUP ": you may create instances", NULL);
         else
                 add(checks,
                     "user",
                     CHECK_PROBLEM,
-                    "you are not in group cvdnetwork: creating instances needs it",
-                    "sudo usermod -aG cvdnetwork $USER, then log in again");
+                    "you are not in group " CF_GROUP ": creating instances needs it",
+                    "sudo usermod -aG " CF_GROUP " $USER, then log in again");
 
         if (json_object_object_get_ex(host, "container", &v) && v) {
                 (void) snprintf(buf,

@@ -14,13 +14,15 @@
 
 #include <systemd/sd-bus.h>
 
-#include "cfctl.h"
-#include "json-util.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
+#include "cfctl/cfctl.h"
+#include "common/json-util.h"
+#include "common/log.h"
+#include "common/bus-api.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
-#define INSTANCE_INTERFACE "org.cuttlefish.HostResources1.Instance"
 
 /* A variant of a basic type or an array of strings, as JSON. */
 static int variant_to_json(sd_bus_message *m, struct json_object **ret) {
@@ -351,7 +353,8 @@ static int call_instance(
         _cleanup_free_ char *path = NULL;
         int r;
 
-        if (asprintf(&path, "%s/instance/%u", MANAGER_PATH, number) < 0)
+        path = cf_instance_path(number);
+        if (!path)
                 return log_oom();
         r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, path, INSTANCE_INTERFACE, method);
         if (r < 0)

@@ -3,6 +3,6 @@
 
 #include <json-c/json.h>
 
-#include "macro.h"
+#include "common/macro.h"
 
 DEFINE_CLEANUP(struct json_object *, json_object_put);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static int log_max_level = LOG_INFO;
 static bool log_prefix_priority = false;

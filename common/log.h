@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <syslog.h>
 
-#include "macro.h"
+#include "common/macro.h"
 
 /* Logs to stderr. Under systemd (JOURNAL_STREAM set) every line gets a "<N>" syslog-priority
  * prefix, which journald turns into the message priority. log_*_errno() return the (negative)

@@ -7,13 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "crosvm.h"
-#include "topology.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
-#include "vhost.h"
+#include "daemon/backend.h"
+#include "vmm/crosvm.h"
+#include "vmm/topology.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "common/time-util.h"
+#include "vmm/vhost.h"
 
 #define CROSVM_SOCKET_INTERVAL_USEC (50 * USEC_PER_MSEC)
 #define CROSVM_SOCKET_ATTEMPTS 600 /* 30 s */

@@ -23,11 +23,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "cvd.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
+#include "daemon/backend.h"
+#include "vmm/cvd.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 #define CVD_SOCKET_INTERVAL_USEC (250 * USEC_PER_MSEC)
 #define CVD_SOCKET_ATTEMPTS 2400 /* 10 min: launch_cvd assembles images before run_cvd listens */

@@ -7,13 +7,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "backend.h"
-#include "kvm.h"
-#include "log.h"
-#include "manager.h"
-#include "qemu.h"
-#include "util.h"
-#include "vhost.h"
+#include "daemon/backend.h"
+#include "vmm/kvm.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "vmm/qemu.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "common/time-util.h"
+#include "vmm/vhost.h"
 
 #define QMP_RETRY_USEC (50 * USEC_PER_MSEC)
 #define QMP_ATTEMPTS_MAX 200 /* 10 s */

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "instance.h"
+#include "daemon/instance.h"
 
 #define SPAWN_FDS_MAX 8 /* taps, vhost-net fds, the vhost-vsock fd */
 

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-auth.h"
-#include "log.h"
-#include "macro.h"
-#include "manager.h"
-#include "util.h"
+#include "daemon/bus-auth.h"
+#include "common/constants.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "daemon/manager.h"
+#include "common/time-util.h"
 
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
 #define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
@@ -181,7 +182,7 @@ static int fallback_verdict(sd_bus_message *message, const char *action, sd_bus_
         int r;
 
         if (streq(action, AUTH_ACTION_CREATE_INSTANCE)) {
-                g = getgrnam(AUTH_GROUP);
+                g = getgrnam(CF_GROUP);
                 r = sd_bus_query_sender_creds(
                                 message,
                                 SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
@@ -195,8 +196,8 @@ static int fallback_verdict(sd_bus_message *message, const char *action, sd_bus_
                                 SD_BUS_ERROR_ACCESS_DENIED,
                                 "Creating instances needs membership in group '%s' (polkit is not running). "
                                 "Ask an administrator: usermod -aG %s $USER, then log in again.",
-                                AUTH_GROUP,
-                                AUTH_GROUP);
+                                CF_GROUP,
+                                CF_GROUP);
         }
         return sd_bus_error_setf(
                         error,

@@ -13,7 +13,6 @@ typedef struct AuthQuery AuthQuery;
 #define AUTH_ACTION_MANAGE_NETWORK "org.cuttlefish.hostresources.manage-network"
 
 /* Group whose members may create instances when polkit is absent (and by the shipped rules). */
-#define AUTH_GROUP "cvdnetwork"
 
 /* Calls waiting for polkit (or for the replay of its answer). Per caller, that is per unique bus
  * name (one connection), so that one connection cannot starve the others; and in all, a safety

@@ -4,18 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-auth.h"
-#include "bus-errors.h"
-#include "bus-instance.h"
-#include "instance.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
+#include "daemon/bus-auth.h"
+#include "common/bus-api.h"
+#include "daemon/bus-instance.h"
+#include "daemon/instance.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
-#define INSTANCE_INTERFACE "org.cuttlefish.HostResources1.Instance"
 
 static int instance_from_path(Manager *m, const char *path, Instance **ret) {
-        const char *prefix = MANAGER_PATH "/instance/";
+        const char *prefix = INSTANCE_PATH_PREFIX;
         uint32_t n;
 
         if (strncmp(path, prefix, strlen(prefix)) != 0)

@@ -6,19 +6,20 @@
 
 #include "build-config.h"
 
-#include "json-util.h"
+#include "common/json-util.h"
 
-#include "backend.h"
-#include "bus-auth.h"
-#include "bus-errors.h"
-#include "bus-instance.h"
-#include "gpu.h"
-#include "host.h"
-#include "instance-options.h"
-#include "log.h"
-#include "manager.h"
-#include "probe.h"
-#include "util.h"
+#include "daemon/backend.h"
+#include "daemon/bus-auth.h"
+#include "common/bus-api.h"
+#include "daemon/bus-instance.h"
+#include "vmm/gpu.h"
+#include "vmm/host.h"
+#include "daemon/instance-options.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "netsetup/probe.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define NGROUPS_MAX_LOCAL 256
 

@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "util.h"
+#include "daemon/config.h"
+#include "common/escape.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 int config_init_defaults(Config *c) {
         *c = (Config) {

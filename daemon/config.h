@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "plan.h"
-#include "spec.h"
+#include "netsetup/plan.h"
+#include "vmm/spec.h"
 
 typedef struct Config {
         NetConfig net;

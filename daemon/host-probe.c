@@ -8,13 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json-util.h"
+#include "common/json-util.h"
 
-#include "host-probe.h"
-#include "host.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
+#include "daemon/host-probe.h"
+#include "vmm/host.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "common/macro.h"
+#include "common/process-util.h"
 
 #define HOST_PROBE_OUTPUT_MAX (256 * 1024)
 

@@ -13,7 +13,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "gpu.h"
+#include "common/time-util.h"
+#include "vmm/gpu.h"
 
 typedef struct Manager Manager;
 struct json_object;

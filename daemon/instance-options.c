@@ -2,11 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-errors.h"
-#include "instance-options.h"
-#include "instance.h"
-#include "plan.h"
-#include "util.h"
+#include "common/bus-api.h"
+#include "daemon/instance-options.h"
+#include "daemon/instance.h"
+#include "netsetup/plan.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 typedef enum OptKind {
         OPT_STRING,

@@ -3,7 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "spec.h"
+#include "vmm/spec.h"
 
 /* Reads CreateInstance's a{sv} from m into ret. Every key is checked for a known name, the
  * right type, its range, and absolute paths; the first problem is an InvalidOption error that

@@ -16,18 +16,24 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "backend.h"
-#include "cvd.h"
-#include "bus-errors.h"
-#include "instance.h"
-#include "instance-options.h"
-#include "log.h"
-#include "manager.h"
-#include "plan.h"
-#include "reap.h"
-#include "sandbox.h"
-#include "tap.h"
-#include "util.h"
+#include "daemon/backend.h"
+#include "vmm/cvd.h"
+#include "common/bus-api.h"
+#include "daemon/instance.h"
+#include "daemon/instance-options.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "netsetup/plan.h"
+#include "daemon/reap.h"
+#include "vmm/sandbox.h"
+#include "netsetup/tap.h"
+#include "common/escape.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/process-util.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 #define STOP_TIMEOUT_DEFAULT_SEC 10
 #define KILL_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -1698,7 +1704,7 @@ int instance_new(
                 (void) slot_guest_mac(number, kinds[k], mac);
                 mac_to_string(mac, i->macs[k]);
         }
-        if (asprintf(&i->object_path, "%s/instance/%u", MANAGER_PATH, number) < 0 ||
+        if (!(i->object_path = cf_instance_path(number)) ||
             asprintf(&i->runtime_dir, "%s/instances/%u", m->runtime_dir, number) < 0 ||
             asprintf(&i->console_log, "%s/console.log", i->runtime_dir) < 0 ||
             asprintf(&i->home_dir, "%s/home", i->runtime_dir) < 0 ||

@@ -11,8 +11,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "macro.h"
-#include "spec.h"
+#include "common/macro.h"
+#include "vmm/spec.h"
 
 typedef struct BackendOps BackendOps;
 typedef struct Manager Manager;

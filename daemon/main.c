@@ -6,9 +6,10 @@
 #include <stdlib.h>
 
 #include "build-config.h"
-#include "log.h"
-#include "manager.h"
-#include "util.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 static const char *arg_config = DEFAULT_CONFIG_PATH;
 static bool arg_config_given = false;

@@ -10,12 +10,16 @@
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
-#include "bus-instance.h"
-#include "log.h"
-#include "tap.h"
-#include "manager.h"
-#include "orphans.h"
-#include "util.h"
+#include "daemon/bus-instance.h"
+#include "common/log.h"
+#include "netsetup/tap.h"
+#include "daemon/manager.h"
+#include "daemon/orphans.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;

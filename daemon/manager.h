@@ -6,18 +6,16 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "bus-auth.h"
-#include "cgroup.h"
-#include "config.h"
-#include "host-probe.h"
-#include "instance.h"
-#include "network.h"
-#include "reap.h"
-#include "trash.h"
+#include "common/bus-api.h"
+#include "daemon/bus-auth.h"
+#include "vmm/cgroup.h"
+#include "daemon/config.h"
+#include "daemon/host-probe.h"
+#include "daemon/instance.h"
+#include "daemon/network.h"
+#include "daemon/reap.h"
+#include "daemon/trash.h"
 
-#define MANAGER_PATH "/org/cuttlefish/HostResources1"
-#define MANAGER_INTERFACE "org.cuttlefish.HostResources1.Manager"
-#define BUS_NAME "org.cuttlefish.HostResources1"
 
 /* The only long-lived state. */
 struct Manager {

@@ -8,19 +8,25 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "json-util.h"
+#include "common/json-util.h"
 
-#include "dnsmasq.h"
-#include "links.h"
-#include "log.h"
-#include "manager.h"
-#include "monitor.h"
-#include "network.h"
-#include "nft.h"
-#include "nl.h"
-#include "probe.h"
-#include "sysctl.h"
-#include "util.h"
+#include "netsetup/dnsmasq.h"
+#include "netsetup/links.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "netsetup/monitor.h"
+#include "daemon/network.h"
+#include "common/constants.h"
+#include "netsetup/nft.h"
+#include "netsetup/nl.h"
+#include "netsetup/probe.h"
+#include "netsetup/sysctl.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/process-util.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 #define RECONCILE_DELAY_USEC (100 * USEC_PER_MSEC)
 #define PERIODIC_CHECK_USEC (10 * USEC_PER_SEC)
@@ -28,7 +34,6 @@
 #define DNSMASQ_BACKOFF_MAX_USEC (10 * USEC_PER_SEC)
 #define DNSMASQ_STABLE_USEC (30 * USEC_PER_SEC)
 #define DNSMASQ_STOP_TIMEOUT_MSEC 3000
-#define TAP_GROUP "cvdnetwork"
 
 static const char *const network_state_table[_NETWORK_STATE_MAX] = {
         [NETWORK_DOWN] = "down",
@@ -496,11 +501,11 @@ static int on_periodic(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static gid_t lookup_tap_group(void) {
-        struct group *g = getgrnam(TAP_GROUP);
+        struct group *g = getgrnam(CF_GROUP);
 
         if (!g) {
                 log_warning("Group '%s' does not exist: taps are created without a group, so only root "
-                            "can attach to them. Create it with 'groupadd --system %s'.", TAP_GROUP, TAP_GROUP);
+                            "can attach to them. Create it with 'groupadd --system %s'.", CF_GROUP, CF_GROUP);
                 return (gid_t) -1;
         }
         return g->gr_gid;

@@ -10,7 +10,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "plan.h"
+#include "netsetup/plan.h"
 
 typedef struct Manager Manager;
 typedef struct Network Network;

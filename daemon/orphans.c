@@ -10,11 +10,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "instance.h"
-#include "log.h"
-#include "manager.h"
-#include "orphans.h"
-#include "util.h"
+#include "daemon/instance.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "daemon/orphans.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 DEFINE_CLEANUP(DIR *, closedir);
 

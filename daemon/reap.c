@@ -4,8 +4,9 @@
 #include <string.h>
 #include <sys/inotify.h>
 
-#include "reap.h"
-#include "util.h"
+#include "daemon/reap.h"
+#include "common/macro.h"
+#include "common/time-util.h"
 
 /* cgroup v1 has no "empty" event: look again this often (tasks killed with SIGKILL are usually
  * gone within a millisecond or two), with an accuracy to match. */

@@ -10,8 +10,8 @@
 
 #include <systemd/sd-event.h>
 
-#include "macro.h"
-#include "cgroup.h"
+#include "common/macro.h"
+#include "vmm/cgroup.h"
 
 typedef struct Reap Reap;
 

@@ -8,11 +8,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "json-util.h"
-#include "log.h"
-#include "manager.h"
-#include "state.h"
-#include "util.h"
+#include "common/json-util.h"
+#include "common/log.h"
+#include "daemon/manager.h"
+#include "daemon/state.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/process-util.h"
+#include "common/strv.h"
 
 static struct json_object *strv_to_json(char **l) {
         struct json_object *a = json_object_new_array();

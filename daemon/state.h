@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "instance.h"
-#include "spec.h"
+#include "daemon/instance.h"
+#include "vmm/spec.h"
 
 struct json_object;
 

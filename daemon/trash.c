@@ -10,9 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "trash.h"
-#include "util.h"
+#include "common/log.h"
+#include "daemon/trash.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/process-util.h"
+#include "common/time-util.h"
 
 DEFINE_CLEANUP(DIR *, closedir);
 

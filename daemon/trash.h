@@ -12,7 +12,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "macro.h"
+#include "common/macro.h"
 
 typedef struct Trash Trash;
 

@@ -8,8 +8,11 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
-#include "dnsmasq.h"
-#include "util.h"
+#include "netsetup/dnsmasq.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 int dnsmasq_config_path(const char *runtime_dir, const char *bridge, char **ret) {
         return asprintf(ret, "%s/dnsmasq-%s.conf", runtime_dir, bridge) < 0 ? -ENOMEM : 0;

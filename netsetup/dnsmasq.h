@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "plan.h"
+#include "netsetup/plan.h"
 
 typedef struct DnsmasqLease {
         uint64_t expires; /* seconds since the epoch, 0 = infinite */

@@ -17,9 +17,10 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 
-#include "links.h"
-#include "nl.h"
-#include "util.h"
+#include "netsetup/links.h"
+#include "netsetup/nl.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 void link_table_done(LinkTable *t) {
         t->links = mfree(t->links);

@@ -11,7 +11,7 @@
 
 #include <netlink/netlink.h>
 
-#include "plan.h"
+#include "netsetup/plan.h"
 
 typedef struct LinkInfo {
         char name[IFNAMSIZ];

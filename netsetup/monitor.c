@@ -6,9 +6,9 @@
 #include <netlink/errno.h>
 #include <netlink/socket.h>
 
-#include "macro.h"
-#include "monitor.h"
-#include "nl.h"
+#include "common/macro.h"
+#include "netsetup/monitor.h"
+#include "netsetup/nl.h"
 
 struct NetMonitor {
         struct nl_sock *sk;

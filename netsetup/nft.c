@@ -5,8 +5,9 @@
 
 #include <nftables/libnftables.h>
 
-#include "nft.h"
-#include "util.h"
+#include "netsetup/nft.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 static struct nft_ctx *nft_ctx_freep_helper(struct nft_ctx *c) {
         nft_ctx_free(c);

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "plan.h"
+#include "netsetup/plan.h"
 
 /* The nft script for c; exposed for tests. broute: use "meta broute" (nftables >= 1.0.8) for
  * bridge_interface with ipv4_bridge=0/ipv6_bridge=0, else an equivalent drop. */

@@ -8,7 +8,7 @@
 #include <netlink/errno.h>
 #include <netlink/socket.h>
 
-#include "nl.h"
+#include "netsetup/nl.h"
 
 /* Requests in flight before we drain acknowledgements; keeps the receive buffer far from full. */
 #define NL_BATCH_WINDOW 128

@@ -10,7 +10,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 
-#include "macro.h"
+#include "common/macro.h"
 
 int errno_from_nl(int nlerr);
 

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
-#include "util.h"
+#include "netsetup/plan.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 static const char *const tap_kind_table[_TAP_KIND_MAX] = {
         [TAP_ETHERNET] = "etap",

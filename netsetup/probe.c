@@ -13,11 +13,15 @@
 #include <netlink/route/route.h>
 #include <nftables/libnftables.h>
 
-#include "json-util.h"
-#include "links.h"
-#include "nl.h"
-#include "probe.h"
-#include "util.h"
+#include "common/json-util.h"
+#include "netsetup/links.h"
+#include "netsetup/nl.h"
+#include "netsetup/probe.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 void host_issues_done(HostIssues *l) {
         for (size_t i = 0; i < l->n; i++) {

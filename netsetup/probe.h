@@ -12,8 +12,8 @@
 
 #include <netlink/netlink.h>
 
-#include "macro.h"
-#include "plan.h"
+#include "common/macro.h"
+#include "netsetup/plan.h"
 
 typedef struct HostIssue {
         char *check;  /* "route-overlap", "forward-drop", "networkmanager", ... */

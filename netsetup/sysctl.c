@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sysctl.h"
-#include "util.h"
+#include "netsetup/sysctl.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 static char *sysctl_path(const char *name) {
         char *p;

@@ -5,7 +5,7 @@
  * restore_sysctls the values found before the first change are saved to a file and written
  * back at teardown. */
 
-#include "plan.h"
+#include "netsetup/plan.h"
 
 int sysctl_write(const char *name, const char *value); /* name like "net/ipv4/ip_forward" */
 int sysctl_read(const char *name, char **ret);

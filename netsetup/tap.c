@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 
-#include "macro.h"
-#include "tap.h"
+#include "common/macro.h"
+#include "netsetup/tap.h"
 
 int tap_open(const char *name, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;

@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "argv.h"
-#include "util.h"
+#include "vmm/argv.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 int argv_add(char ***l, const char *s) {
         char *c = strdup(s);

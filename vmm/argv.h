@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "macro.h"
-#include "spec.h"
+#include "common/macro.h"
+#include "vmm/spec.h"
 
 int argv_add(char ***l, const char *s);
 int argv_addf(char ***l, const char *fmt, ...) _printf_(2, 3);

@@ -14,8 +14,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "util.h"
+#include "vmm/cgroup.h"
+#include "common/escape.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 DEFINE_CLEANUP(DIR *, closedir);
 

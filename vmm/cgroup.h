@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "macro.h"
+#include "common/macro.h"
 
 typedef enum CgroupKind {
         CGROUP_UNIFIED,

@@ -23,9 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argv.h"
-#include "crosvm.h"
-#include "util.h"
+#include "vmm/argv.h"
+#include "vmm/crosvm.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define CROSVM_NICS_MAX ELEMENTSOF(((CrosvmPlan *) NULL)->macs)
 

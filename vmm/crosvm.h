@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "spec.h"
+#include "vmm/spec.h"
 
 /* crosvm's exit codes with --extended-status (src/main.rs, CommandStatus). Without that global
  * flag crosvm exits 0 whatever happened to the VM. */

@@ -20,9 +20,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "argv.h"
-#include "cvd.h"
-#include "util.h"
+#include "vmm/argv.h"
+#include "vmm/cvd.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 int cvd_build_argv(const InstanceSpec *spec, const CvdPlan *plan, char ***ret) {
         _cleanup_(strv_freep) char **l = NULL;

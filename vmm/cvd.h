@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "spec.h"
+#include "vmm/spec.h"
 
 /* What run_cvd prints once Android reports boot completed. */
 #define CVD_BOOT_MARKER "VIRTUAL_DEVICE_BOOT_COMPLETED"

@@ -19,8 +19,9 @@
 #include <virgl/virglrenderer.h>
 #endif
 
-#include "gpu.h"
-#include "util.h"
+#include "vmm/gpu.h"
+#include "common/fileio.h"
+#include "common/macro.h"
 
 static const char *const gpu_mode_table[_GPU_MODE_MAX] = {
         [GPU_MODE_DRM_VIRGL] = "drm_virgl",

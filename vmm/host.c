@@ -12,12 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gpu.h"
-#include "host.h"
-#include "json-util.h"
-#include "kvm.h"
-#include "qemu.h"
-#include "util.h"
+#include "vmm/gpu.h"
+#include "vmm/host.h"
+#include "common/constants.h"
+#include "common/json-util.h"
+#include "vmm/kvm.h"
+#include "vmm/qemu.h"
+#include "common/escape.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 static char *find_in_path(const char *name) {
         const char *path = getenv("PATH") ?: "/usr/local/bin:/usr/bin:/bin";

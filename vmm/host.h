@@ -12,7 +12,6 @@ struct json_object;
 #define HOST_VERSION_TIMEOUT_MSEC 2000
 #define HOST_VERSION_OUTPUT_MAX 4096
 /* Where a Cuttlefish host package (cuttlefish-base) puts launch_cvd. */
-#define HOST_CVD_PACKAGE_BIN "/usr/lib/cuttlefish-common/bin"
 
 /* Fills o with: kernel, kvm {present, accessible}, vhost_vsock, vhost_net, tun, backends
  * {qemu, crosvm, launch_cvd: {path, version: null} or null}, container (see host_detect_container). */

@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "kvm.h"
-#include "util.h"
+#include "vmm/kvm.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/process-util.h"
 
 #define KVM_PROBE_MSEC 2000
 #define PROBE_BIOS_SIZE 65536

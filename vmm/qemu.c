@@ -10,9 +10,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "argv.h"
-#include "qemu.h"
-#include "util.h"
+#include "vmm/argv.h"
+#include "vmm/qemu.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define QEMU_NICS_MAX ELEMENTSOF(((QemuPlan *) NULL)->macs)
 

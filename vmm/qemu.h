@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "spec.h"
+#include "vmm/spec.h"
 
 typedef struct QemuPlan {
         const char *qemu;     /* executable, e.g. /usr/bin/qemu-system-x86_64 */

@@ -18,9 +18,9 @@
 
 #include <json-c/json.h>
 
-#include "json-util.h"
-#include "qemu.h"
-#include "util.h"
+#include "common/json-util.h"
+#include "vmm/qemu.h"
+#include "common/macro.h"
 
 #define QMP_MESSAGE_MAX (1024 * 1024) /* one incoming message, whitespace before it included */
 #define QMP_QUEUE_MAX 64              /* commands queued or awaiting their answer */

@@ -20,9 +20,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox.h"
-#include "spec.h"
-#include "util.h"
+#include "vmm/sandbox.h"
+#include "vmm/spec.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/process-util.h"
+#include "common/strv.h"
 
 /* Handed-over fds per VMM: TAPs with their queues, vhost and vsock fds; far more than any backend
  * passes today. */

@@ -9,8 +9,8 @@
 
 #include <seccomp.h>
 
-#include "macro.h"
-#include "sandbox.h"
+#include "common/macro.h"
+#include "vmm/sandbox.h"
 
 DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release);
 

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec.h"
-#include "util.h"
+#include "vmm/spec.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 static const char *const backend_table[_BACKEND_MAX] = {
         [BACKEND_QEMU] = "qemu",

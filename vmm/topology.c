@@ -11,8 +11,10 @@
 
 #include <libfdt.h>
 
-#include "topology.h"
-#include "util.h"
+#include "vmm/topology.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 void cpu_topology_done(CpuTopology *t) {
         for (size_t i = 0; i < t->n_clusters; i++)

@@ -13,8 +13,10 @@
 
 #include <linux/vhost.h>
 
-#include "util.h"
-#include "vhost.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "vmm/vhost.h"
 
 #define USERS_MAX 8
 

@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../doubles/crosvm-flags.h"
-#include "crosvm.h"
-#include "util.h"
+#include "tests/doubles/crosvm-flags.h"
+#include "vmm/crosvm.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define S(x) ((char *) (x))
 #define CROSVM "/usr/bin/crosvm"

@@ -10,8 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cvd.h"
-#include "util.h"
+#include "vmm/cvd.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define S(x) ((char *) (x))
 #define LAUNCH "/home/u/cf/bin/launch_cvd"

@@ -10,10 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plan.h"
-#include "qemu.h"
-#include "util.h"
-#include "vhost.h"
+#include "netsetup/plan.h"
+#include "vmm/qemu.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "vmm/vhost.h"
 
 static void test_cid_rule(void) {
         /* Cuttlefish: CID = 3 + instance - 1 (REFERENCE.md §3); DESIGN.md §6: N + 2. */

@@ -26,7 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "crosvm-flags.h"
+#include "tests/doubles/crosvm-flags.h"
 
 static int usage_error(const char *fmt, const char *arg) {
         fprintf(stderr, "fake-crosvm: ");

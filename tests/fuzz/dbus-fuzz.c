@@ -21,8 +21,10 @@
 
 #include <systemd/sd-bus.h>
 
-#include "macro.h"
-#include "util.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 #define SERVICE "org.cuttlefish.HostResources1"
 #define MANAGER_PATH "/org/cuttlefish/HostResources1"

@@ -12,9 +12,9 @@
 #include <syslog.h>
 
 #include "cfctl/cfctl.h"
-#include "fuzz.h"
-#include "log.h"
-#include "util.h"
+#include "tests/fuzz/fuzz.h"
+#include "common/log.h"
+#include "common/macro.h"
 
 #define ARGS_MAX 64
 #define INPUT_MAX (64 * 1024)

@@ -8,10 +8,12 @@
 
 /* By path: a stale "config.h" in a build directory must not shadow ours. */
 #include "daemon/config.h"
-#include "dnsmasq.h"
-#include "fuzz.h"
-#include "nft.h"
-#include "util.h"
+#include "netsetup/dnsmasq.h"
+#include "tests/fuzz/fuzz.h"
+#include "netsetup/nft.h"
+#include "common/macro.h"
+#include "common/parse-util.h"
+#include "common/strv.h"
 
 static bool startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -40,12 +40,13 @@
 
 #include <systemd/sd-bus.h>
 
-#include "bus-errors.h"
+#include "common/bus-api.h"
 #include "daemon/instance-options.h"
-#include "fuzz.h"
-#include "instance.h"
-#include "plan.h"
-#include "util.h"
+#include "tests/fuzz/fuzz.h"
+#include "daemon/instance.h"
+#include "netsetup/plan.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define INPUT_MAX (256 * 1024)
 #define ENTRIES_MAX 1024

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsmasq.h"
-#include "fuzz.h"
-#include "util.h"
+#include "netsetup/dnsmasq.h"
+#include "tests/fuzz/fuzz.h"
+#include "common/macro.h"
 
 #define INPUT_MAX (256 * 1024)
 

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz.h"
-#include "util.h"
+#include "tests/fuzz/fuzz.h"
+#include "common/fileio.h"
+#include "common/macro.h"
 
 int main(int argc, char *argv[]) {
         if (argc < 2) {

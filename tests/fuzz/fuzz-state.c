@@ -10,10 +10,10 @@
 #include <syslog.h>
 
 #include "daemon/state.h"
-#include "fuzz.h"
-#include "log.h"
-#include "plan.h"
-#include "util.h"
+#include "tests/fuzz/fuzz.h"
+#include "common/log.h"
+#include "netsetup/plan.h"
+#include "common/macro.h"
 
 #define INPUT_MAX (256 * 1024)
 

@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "links.h"
-#include "nft.h"
-#include "nl.h"
-#include "sysctl.h"
-#include "util.h"
+#include "netsetup/links.h"
+#include "netsetup/nft.h"
+#include "netsetup/nl.h"
+#include "netsetup/sysctl.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 static struct nl_sock *sk;
 

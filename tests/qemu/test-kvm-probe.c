@@ -14,8 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm.h"
-#include "util.h"
+#include "vmm/kvm.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
 
 static char dir[] = "/var/tmp/test-kvm-probe-XXXXXX";
 

@@ -10,8 +10,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "qemu.h"
-#include "util.h"
+#include "vmm/qemu.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 /* The spec owns its strings; these tests lend it literals and never call instance_spec_done(). */
 #define S(x) ((char *) (x))

@@ -13,8 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "qemu.h"
-#include "util.h"
+#include "vmm/qemu.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
 
 #define GREETING                                                                            \
         "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}}, " \

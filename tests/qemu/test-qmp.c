@@ -17,8 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qemu.h"
-#include "util.h"
+#include "vmm/qemu.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "common/time-util.h"
 
 #define CONNECT_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define WAIT_TIMEOUT_USEC (10 * USEC_PER_SEC)

@@ -37,9 +37,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "sandbox.h"
-#include "util.h"
+#include "vmm/cgroup.h"
+#include "vmm/sandbox.h"
+#include "common/fileio.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_LEAF "instance-1"

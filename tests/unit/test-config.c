@@ -12,7 +12,9 @@
 
 /* By path: a stale "config.h" in a build directory must not shadow ours. */
 #include "daemon/config.h"
-#include "util.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define SENTINEL 4242u
 

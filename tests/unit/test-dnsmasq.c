@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnsmasq.h"
-#include "util.h"
+#include "netsetup/dnsmasq.h"
+#include "common/macro.h"
 
 #define LEASES "/var/lib/cuttlefish-host-resources/dnsmasq-cvd-ebr.leases"
 

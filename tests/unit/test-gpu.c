@@ -13,9 +13,9 @@
 
 #include "build-config.h"
 
-#include "gpu.h"
-#include "json-util.h"
-#include "util.h"
+#include "vmm/gpu.h"
+#include "common/json-util.h"
+#include "common/macro.h"
 
 static GpuProbe probe_with(bool virgl, bool gfxstream) {
         GpuProbe p = {};

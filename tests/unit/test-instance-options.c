@@ -13,9 +13,9 @@
 
 #include <systemd/sd-bus.h>
 
-#include "bus-errors.h"
+#include "common/bus-api.h"
 #include "daemon/instance-options.h"
-#include "util.h"
+#include "common/macro.h"
 
 static sd_bus *test_bus(void) {
         static sd_bus *bus = NULL;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nft.h"
-#include "util.h"
+#include "netsetup/nft.h"
+#include "common/macro.h"
 
 #define REPLACE_INET "add table inet " NET_TABLE_NAME "\ndelete table inet " NET_TABLE_NAME "\n"
 #define BRIDGE_TABLE "\ntable bridge " NET_TABLE_NAME " {\n"

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
-#include "util.h"
+#include "netsetup/plan.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 static const TapKind all_kinds[] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE, TAP_WIFIAP };
 

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "probe.h"
-#include "util.h"
+#include "netsetup/probe.h"
+#include "common/macro.h"
 
 static struct in_addr ip(const char *s) {
         struct in_addr a;

@@ -9,8 +9,9 @@
 
 #include <libfdt.h>
 
-#include "topology.h"
-#include "util.h"
+#include "vmm/topology.h"
+#include "common/macro.h"
+#include "common/strv.h"
 
 #define TREE_SIZE 8192
 #define PHANDLE(cpu) (0x100u + (cpu))

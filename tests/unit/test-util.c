@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "util.h"
+#include "common/fs-util.h"
+#include "common/macro.h"
 
 static unsigned n_failed;
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
-#include "bus-errors.h"
+#include "common/bus-api.h"
 
 /* One error per line: clang-format would pack the initializer. */
 /* clang-format off */

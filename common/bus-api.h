@@ -1,7 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+/* The D-Bus API's names (DESIGN.md §8), shared by the daemon and cfctl. */
+
+#include <stdio.h>
+
 #include <systemd/sd-bus.h>
+
+#define BUS_NAME "org.cuttlefish.HostResources1"
+#define MANAGER_PATH "/org/cuttlefish/HostResources1"
+#define MANAGER_INTERFACE "org.cuttlefish.HostResources1.Manager"
+#define INSTANCE_INTERFACE "org.cuttlefish.HostResources1.Instance"
+/* Instance objects are INSTANCE_PATH_PREFIX + the slot number in decimal. */
+#define INSTANCE_PATH_PREFIX MANAGER_PATH "/instance/"
 
 #define BUS_ERROR_PREFIX "org.cuttlefish.HostResources1.Error."
 #define BUS_ERROR_NO_SUCH_INSTANCE BUS_ERROR_PREFIX "NoSuchInstance"
@@ -19,5 +30,14 @@
 #define BUS_ERROR_GPU_MODE_UNAVAILABLE BUS_ERROR_PREFIX "GpuModeUnavailable"
 #define BUS_ERROR_LEAKED_PROCESSES BUS_ERROR_PREFIX "LeakedProcesses"
 
-/* Registered with sd_bus_error_add_map() by the daemon and by cfctl. */
+/* Registered with sd_bus_error_add_map() by the daemon and by cfctl (common/bus-errors.c). */
 extern const sd_bus_error_map cf_bus_errors[];
+
+/* The object path of instance number (malloc'd, NULL on OOM). */
+static inline char *cf_instance_path(unsigned number) {
+        char *p;
+
+        if (asprintf(&p, INSTANCE_PATH_PREFIX "%u", number) < 0)
+                return NULL;
+        return p;
+}
