@@ -49,6 +49,12 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
+static inline void close_pairp(int (*p)[2]) {
+        closep(&(*p)[0]);
+        closep(&(*p)[1]);
+}
+#define _cleanup_close_pair_ _cleanup_(close_pairp)
+
 static inline void *mfree(void *p) {
         free(p);
         return NULL;

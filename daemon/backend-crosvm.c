@@ -179,36 +179,28 @@ static void crosvm_control_done(Instance *i, int action, int status) {
                              status < 0 ? -status : status);
                 return;
         }
-        if (action == CROSVM_SUSPEND && i->state == INSTANCE_RUNNING)
-                instance_set_state(i, INSTANCE_SUSPENDED, REASON_REQUESTED);
-        else if (action == CROSVM_RESUME && i->state == INSTANCE_SUSPENDED)
-                instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
+        if (action == CROSVM_SUSPEND || action == CROSVM_RESUME)
+                instance_notify_paused(i, action == CROSVM_SUSPEND);
 }
 
 /* crosvm src/main.rs CommandStatus, with --extended-status. */
-static bool crosvm_exit_outcome(
-                Instance *i, int status, InstanceState *ret_state, InstanceReason *ret_reason) {
+static bool crosvm_exit_outcome(Instance *i, int status, InstanceReason *ret_reason) {
         switch (status) {
         case CROSVM_EXIT_RESET:
                 /* The guest rebooted: restarted unless the policy is "no". */
-                *ret_state = INSTANCE_STOPPED;
                 *ret_reason = REASON_GUEST_RESET;
                 return true;
         case CROSVM_EXIT_CRASH:
-                *ret_state = INSTANCE_FAILED;
                 *ret_reason = REASON_CRASHED;
                 return true;
         case CROSVM_EXIT_GUEST_PANIC:
-                *ret_state = INSTANCE_FAILED;
                 *ret_reason = REASON_GUEST_PANIC;
                 return true;
         case CROSVM_EXIT_INVALID_ARGS:
                 instance_set_status(i, "crosvm rejected its command line (exit 35); see the console log");
-                *ret_state = INSTANCE_FAILED;
                 *ret_reason = REASON_CRASHED;
                 return true;
         case CROSVM_EXIT_WATCHDOG:
-                *ret_state = INSTANCE_FAILED;
                 *ret_reason = REASON_WATCHDOG;
                 return true;
         default:
@@ -216,8 +208,13 @@ static bool crosvm_exit_outcome(
         }
 }
 
+static int crosvm_control_path(Instance *i, char **ret) {
+        return asprintf(ret, "%s/crosvm_control.sock", i->runtime_dir) < 0 ? -ENOMEM : 0;
+}
+
 const BackendOps backend_crosvm_ops = {
         .backend = BACKEND_CROSVM,
+        .control_path = crosvm_control_path,
         .plan = crosvm_plan,
         .connect = crosvm_connect,
         .stop = crosvm_stop,

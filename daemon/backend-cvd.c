@@ -144,7 +144,7 @@ static void cvd_control_done(Instance *i, int action, int status) {
                              status == 2 ? "no answer" : "refused");
 }
 
-static bool cvd_exit_outcome(Instance *i, int status, InstanceState *ret_state, InstanceReason *ret_reason) {
+static bool cvd_exit_outcome(Instance *i, int status, InstanceReason *ret_reason) {
         const char *what = cvd_exit_description(status);
         _cleanup_free_ char *text = NULL;
 
@@ -152,13 +152,18 @@ static bool cvd_exit_outcome(Instance *i, int status, InstanceState *ret_state, 
                 return false;
         if (asprintf(&text, "%s (launch_cvd exit %i)", what, status) >= 0)
                 instance_set_status(i, text);
-        *ret_state = INSTANCE_FAILED;
         *ret_reason = REASON_CRASHED;
         return true;
 }
 
+/* launch_cvd's monitor, under its TMPDIR (vmm/cvd.h). */
+static int cvd_control_path(Instance *i, char **ret) {
+        return cvd_monitor_path(i->tmp_dir, i->owner, i->number, ret);
+}
+
 const BackendOps backend_cvd_ops = {
         .backend = BACKEND_CVD,
+        .control_path = cvd_control_path,
         .default_boot_marker = CVD_BOOT_MARKER,
         .plan = cvd_plan,
         .connect = cvd_connect,

@@ -25,29 +25,23 @@ static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
 
         switch (ev) {
         case QMP_EVENT_READY:
-                instance_control_ready(i);
+                instance_notify_control_ready(i);
                 break;
         case QMP_EVENT_SHUTDOWN:
                 if (detail && strstr(detail, "guest"))
-                        i->guest_shutdown = true;
+                        instance_notify_guest_shutdown(i);
                 break;
         case QMP_EVENT_RESET:
-                instance_log(i, LOG_INFO, "guest reset");
-                instance_guest_reset(i);
-                if (i->state == INSTANCE_RUNNING)
-                        instance_set_state(i, INSTANCE_RUNNING, REASON_GUEST_RESET);
+                instance_notify_guest_reset(i);
                 break;
         case QMP_EVENT_GUEST_PANICKED:
-                instance_log(i, LOG_WARNING, "guest panicked");
-                i->reason = REASON_GUEST_PANIC;
+                instance_notify_guest_panic(i);
                 break;
         case QMP_EVENT_STOP:
-                if (i->state == INSTANCE_RUNNING)
-                        instance_set_state(i, INSTANCE_SUSPENDED, REASON_REQUESTED);
+                instance_notify_paused(i, true);
                 break;
         case QMP_EVENT_RESUME:
-                if (i->state == INSTANCE_SUSPENDED || i->state == INSTANCE_STARTING)
-                        instance_set_state(i, INSTANCE_RUNNING, REASON_REQUESTED);
+                instance_notify_paused(i, false);
                 break;
         case QMP_EVENT_ERROR:
                 instance_log(i, LOG_WARNING, "QMP command failed: %s", strempty(detail));
@@ -60,7 +54,7 @@ static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
 
 static void qemu_disconnect(Instance *i) {
         i->qmp_source = sd_event_source_disable_unref(i->qmp_source);
-        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+        instance_control_stop_waiting(i);
         i->qmp = qmp_free(i->qmp);
 }
 
@@ -83,7 +77,7 @@ static int qemu_connect(Instance *i);
 static int on_qmp_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Instance *i = userdata;
 
-        i->control_retry_source = sd_event_source_disable_unref(i->control_retry_source);
+        i->control.retry_source = sd_event_source_disable_unref(i->control.retry_source);
         (void) qemu_connect(i);
         return 0;
 }
@@ -95,18 +89,13 @@ static int qemu_connect(Instance *i) {
                 return 0;
         r = qmp_connect(i->control_path, &i->qmp);
         if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
-                if (++i->control_attempts > QMP_ATTEMPTS_MAX) {
+                if (++i->control.attempts > QMP_ATTEMPTS_MAX) {
                         instance_log(i, LOG_WARNING, "QMP socket %s never appeared", i->control_path);
                         return r;
                 }
-                return sd_event_add_time_relative(
-                                i->manager->event,
-                                &i->control_retry_source,
-                                CLOCK_MONOTONIC,
-                                QMP_RETRY_USEC,
-                                0,
-                                on_qmp_retry,
-                                i);
+                /* The accuracy is explicit: sd-event's default (250 ms) would make each retry late. */
+                return sd_event_add_time_relative(i->manager->event, &i->control.retry_source, CLOCK_MONOTONIC,
+                                                  QMP_RETRY_USEC, USEC_PER_MSEC, on_qmp_retry, i);
         }
         if (r < 0)
                 return r;
@@ -161,6 +150,36 @@ static int qemu_resume(Instance *i) {
         return qmp_command(i, "cont");
 }
 
+/* vhost devices where the host has them, opened here and handed over: QEMU never gets a bare
+ * vhost=on (it aborts without /dev/vhost-net), and the CID is held by our fd. */
+static int qemu_plan_vhost(Instance *i, SpawnPlan *p, QemuPlan *plan, char **ret_error) {
+        int fd, r;
+
+        for (size_t k = 0; k < INSTANCE_NICS; k++) {
+                r = vhost_net_open(NULL, &fd);
+                if (r < 0) {
+                        if (k == 0)
+                                instance_log(i, r == -ENOENT ? LOG_DEBUG : LOG_WARNING,
+                                             "%s: %s; virtio-net runs in userspace", VHOST_NET_DEVICE, strerror(-r));
+                        break;
+                }
+                plan->vhost_net_fds[k] = 3 + (int) p->n_fds;
+                p->fds[p->n_fds++] = fd;
+        }
+        r = vhost_vsock_open(NULL, i->vsock_cid, &fd);
+        if (r == -EADDRINUSE)
+                return instance_vsock_busy(i, ret_error);
+        if (r < 0) {
+                instance_log(i, r == -ENOENT ? LOG_NOTICE : LOG_WARNING, "%s: %s; the guest runs without vsock",
+                             VHOST_VSOCK_DEVICE, strerror(-r));
+                return 0;
+        }
+        plan->vsock_fd = 3 + (int) p->n_fds;
+        plan->vsock_cid = i->vsock_cid;
+        p->fds[p->n_fds++] = fd;
+        return 0;
+}
+
 static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
         _cleanup_(strv_freep) char **argv = NULL;
         QemuPlan plan;
@@ -180,16 +199,7 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 return r;
         p->n_fds = INSTANCE_NICS;
 
-        if (i->manager->kvm_usable < 0) {
-                char why[256];
-
-                i->manager->kvm_usable = kvm_probe(p->exe, why, sizeof(why)) > 0;
-                if (i->manager->kvm_usable)
-                        log_info("KVM is usable: guests run with -accel kvm.");
-                else
-                        log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
-        }
-        kvm = i->manager->kvm_usable > 0;
+        kvm = manager_kvm_probe(i->manager, p->exe) > 0;
         if (kvm && !kvm_device_accessible(i->owner, i->owner_gid, i->groups, i->n_groups)) {
                 instance_log(i,
                              LOG_NOTICE,
@@ -205,41 +215,9 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
                 .qmp_path = i->control_path,
         };
-        /* vhost devices where the host has them, opened here and handed over: QEMU never gets a
-         * bare vhost=on (it aborts without /dev/vhost-net), and the CID is held by our fd. */
-        for (size_t k = 0; k < INSTANCE_NICS; k++) {
-                int fd;
-
-                r = vhost_net_open(NULL, &fd);
-                if (r < 0) {
-                        if (k == 0)
-                                instance_log(i,
-                                             r == -ENOENT ? LOG_DEBUG : LOG_WARNING,
-                                             "%s: %s; virtio-net runs in userspace",
-                                             VHOST_NET_DEVICE,
-                                             strerror(-r));
-                        break;
-                }
-                plan.vhost_net_fds[k] = 3 + (int) p->n_fds;
-                p->fds[p->n_fds++] = fd;
-        }
-        {
-                int fd;
-
-                r = vhost_vsock_open(NULL, i->vsock_cid, &fd);
-                if (r == -EADDRINUSE)
-                        return instance_vsock_busy(i, ret_error);
-                if (r >= 0) {
-                        plan.vsock_fd = 3 + (int) p->n_fds;
-                        plan.vsock_cid = i->vsock_cid;
-                        p->fds[p->n_fds++] = fd;
-                } else
-                        instance_log(i,
-                                     r == -ENOENT ? LOG_NOTICE : LOG_WARNING,
-                                     "%s: %s; the guest runs without vsock",
-                                     VHOST_VSOCK_DEVICE,
-                                     strerror(-r));
-        }
+        r = qemu_plan_vhost(i, p, &plan, ret_error);
+        if (r < 0)
+                return r;
         r = qemu_build_argv(&i->spec, &plan, &argv);
         if (r < 0) {
                 (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));
@@ -254,8 +232,13 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
         return 0;
 }
 
+static int qemu_control_path(Instance *i, char **ret) {
+        return asprintf(ret, "%s/qmp.sock", i->runtime_dir) < 0 ? -ENOMEM : 0;
+}
+
 const BackendOps backend_qemu_ops = {
         .backend = BACKEND_QEMU,
+        .control_path = qemu_control_path,
         .plan = qemu_plan,
         .connect = qemu_connect,
         .disconnect = qemu_disconnect,

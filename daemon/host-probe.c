@@ -92,7 +92,7 @@ static void host_probe_finish(HostProbe *p, struct json_object *result, const ch
 
         if (result && json_object_object_get_ex(result, "kvm", &kvm) &&
             json_object_object_get_ex(kvm, "usable", &usable) && usable)
-                p->manager->kvm_usable = json_object_get_boolean(usable);
+                manager_set_kvm_usable(p->manager, json_object_get_boolean(usable));
 
         if (error)
                 log_warning("Host probe failed: %s. DescribeHost() shows no versions or GPU modes until "

@@ -2,7 +2,11 @@
 #pragma once
 
 /* One virtual device: a slot's resources handed to a sandboxed VMM running as its owner, and the
- * state machine that tracks it (DESIGN.md §7) until Remove(). */
+ * supervisor that tracks it (DESIGN.md §7) until Remove(). The model is systemd's service.c: the
+ * supervisor has sub-states of its own (InstanceSubState), each mapped to the public State; each
+ * transition carries a result, which becomes the public StateReason; one timer is armed per
+ * sub-state; only instance.c changes state. Backends, recovery and the bus call the verbs below or
+ * tell the instance what they saw through instance_notify_*(). */
 
 #include <net/if.h>
 #include <stdint.h>
@@ -12,6 +16,11 @@
 #include <systemd/sd-event.h>
 
 #include "common/macro.h"
+#include "common/time-util.h"
+#include "daemon/instance-console.h"
+#include "daemon/instance-control.h"
+#include "daemon/instance-spawn.h"
+#include "daemon/instance-state.h"
 #include "vmm/spec.h"
 
 typedef struct BackendOps BackendOps;
@@ -20,40 +29,11 @@ typedef struct Instance Instance;
 typedef struct Qmp Qmp;
 typedef struct Reap Reap;
 
-typedef enum InstanceState {
-        INSTANCE_CREATING,
-        INSTANCE_STARTING,
-        INSTANCE_RUNNING,
-        INSTANCE_SUSPENDED,
-        INSTANCE_STOPPING,
-        INSTANCE_STOPPED,
-        INSTANCE_FAILED,
-        _INSTANCE_STATE_MAX,
-        _INSTANCE_STATE_INVALID = -EINVAL,
-} InstanceState;
-
-typedef enum InstanceReason {
-        REASON_REQUESTED,
-        REASON_EXITED,
-        REASON_CRASHED,
-        REASON_KILLED,
-        REASON_GUEST_RESET,
-        REASON_GUEST_PANIC,
-        REASON_BOOT_TIMEOUT,
-        REASON_SPAWN_FAILED,
-        REASON_DAEMON_LOST,
-        REASON_RESTART_LIMIT,
-        REASON_RESTARTING, /* Restart(): stopping to start again */
-        REASON_WATCHDOG,   /* crosvm: the guest's vCPUs stalled (exit 36) */
-        REASON_LEAKED_PROCESSES, /* the VMM's tree could not be emptied: the slot is kept */
-        _INSTANCE_REASON_MAX,
-        _INSTANCE_REASON_INVALID = -EINVAL,
-} InstanceReason;
-
 #define INSTANCE_NICS 3 /* ethernet, wifi, mobile taps, in this order */
-#define INSTANCE_BOOT_MARKER_MAX 256
+#define INSTANCE_BOOT_MARKER_MAX CONSOLE_MARKER_MAX
 #define INSTANCE_RESTART_BURST 5
 #define INSTANCE_RESTART_INTERVAL_USEC (60 * USEC_PER_SEC)
+#define INSTANCE_KILL_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 struct Instance {
         Manager *manager;
@@ -66,35 +46,46 @@ struct Instance {
         const BackendOps *ops; /* NULL: the backend is not implemented */
         char *object_path;
 
-        InstanceState state;
-        InstanceReason reason;
-        char *status_text; /* human detail of the last failure */
+        /* The state machine (written by instance.c only). */
+        InstanceSubState sub;
+        InstanceState state;   /* public, from sub (and result where the sub-state says so) */
+        InstanceReason reason; /* public: the result of the last transition */
+        InstanceReason result; /* the current run's outcome so far; _INVALID: nothing yet */
+        char *status_text;     /* human detail of the last failure */
         bool booted;
+        sd_event_source *timer_source; /* the one timer of the current sub-state */
+        uint64_t boot_deadline;        /* CLOCK_MONOTONIC; 0: no boot timeout */
+        uint64_t restart_delay_usec;   /* AUTO_RESTART's back-off */
+        unsigned stop_timeout_sec;
+        unsigned restart_count;
+        uint64_t restart_times[INSTANCE_RESTART_BURST];
+        bool guest_shutdown, guest_panicked; /* what the control channel saw of this run */
+
+        /* The VMM. */
         pid_t pid;
         uint64_t pid_starttime;
         char *exe;
         int pidfd;
         sd_event_source *pidfd_source;
-        int exit_status; /* exit code, or -signal */
-        bool stop_requested, kill_requested, guest_shutdown;
-        bool restart_requested;  /* Restart(): start again once the VMM is gone */
-        pid_t spawn_pid;         /* forked, not yet exec'd (or failed) */
-        int spawn_fd;            /* its report pipe */
-        int spawn_go_fd;         /* scope mode: one byte tells the child where its cgroup is */
-        sd_bus_slot *scope_slot; /* StartTransientUnit in flight */
-        sd_event_source *scope_check_source;
-        unsigned scope_checks;
-        char *scope;            /* systemd transient scope holding the VMM, NULL: cgroupfs subtree */
-        const char *spawn_note; /* static: "KVM", "TCG", ... */
-        sd_event_source *spawn_source, *spawn_timeout_source;
-        sd_bus_message *pending_reply; /* CreateInstance()/Start(): answered once the VMM exec'd */
-        sd_bus_message *remove_reply;  /* Remove()/RemoveInstance(): answered once the VMM is gone */
-        sd_event_source *remove_source, *remove_timeout_source;
-        bool remove_gave_up; /* the VMM outlived SIGKILL by 5 s: release without waiting again */
-        Reap *reap;          /* the VMM is gone, the rest of its cgroup is being ended */
-        bool reap_for_remove; /* ... for Remove() of an instance with no VMM (daemon-lost, leaked) */
-        bool dir_fresh;      /* runtime_dir was made for this instance (never an old one reused) */
-        bool pending_create;
+        int exit_status; /* exit code, or -signal; INT32_MIN unknown */
+        char *scope;     /* systemd transient scope holding the VMM, NULL: our cgroupfs leaf */
+        InstanceSpawn spawn;
+        ConsoleWatch console;
+        InstanceControl control;
+        Reap *reap;     /* the VMM is gone, the rest of its cgroup is being ended */
+        bool dir_fresh; /* runtime_dir was made for this instance (never an old one reused) */
+        bool release_after_recovery; /* recovery found it dead: its resources go after the orphan pass */
+        Qmp *qmp;       /* the qemu backend's */
+        sd_event_source *qmp_source;
+
+        /* The bus (replies are written by instance-bus.c). */
+        sd_bus_message *start_reply; /* CreateInstance()/Start(): answered once the VMM exec'd */
+        bool start_reply_create;     /* ... it is CreateInstance()'s */
+        sd_bus_message *remove_reply;
+        bool removing; /* Remove(): freed once the VMM and its tree are gone */
+        bool dirty;    /* properties to emit */
+        bool in_gc_queue;
+        Instance *gc_next;
 
         char *runtime_dir;
         char *console_log;
@@ -104,39 +95,12 @@ struct Instance {
         char taps[INSTANCE_NICS][IFNAMSIZ];
         char macs[INSTANCE_NICS][18];
         unsigned vsock_cid;
-
         uint64_t created_realtime; /* usec since the epoch */
         uint64_t started_realtime;
-        unsigned restart_count;
-        uint64_t restart_times[INSTANCE_RESTART_BURST];
-
-        sd_event_source *control_retry_source; /* waiting for the control socket */
-        unsigned control_attempts;
-        pid_t control_pid; /* a control command running as the owner (crosvm stop, monitor 'X') */
-        int control_pidfd;
-        int control_action;
-        sd_event_source *control_source, *control_timeout_source;
-        Qmp *qmp; /* qemu */
-        sd_event_source *qmp_source;
-        sd_event_source *console_source;
-        uint64_t console_offset;                    /* next byte of console.log to scan */
-        uint64_t console_start;                     /* where the current run's output begins */
-        char marker_tail[INSTANCE_BOOT_MARKER_MAX]; /* last bytes read, for a marker split across reads */
-        size_t marker_tail_len;
-        sd_event_source *boot_timeout_source;
-        sd_event_source *stop_timeout_source;
-        sd_event_source *restart_source;
-        unsigned stop_timeout_sec;
-        unsigned stop_stage; /* 0 power button sent, 1 quit sent, then SIGKILL */
-        bool dirty;          /* properties to emit */
 };
 
-const char *instance_state_to_string(InstanceState s);
-InstanceState instance_state_from_string(const char *s);
-const char *instance_reason_to_string(InstanceReason r);
-InstanceReason instance_reason_from_string(const char *s);
-
-/* Takes ownership of *spec on success. Slot resources are claimed; the VMM is not started. */
+/* Takes ownership of *spec on success. Slot resources are claimed; the VMM is not started. The
+ * instance is not in the Manager's table until manager_add_instance(). */
 int instance_new(
                 Manager *m,
                 unsigned number,
@@ -146,50 +110,52 @@ int instance_new(
                 size_t n_groups,
                 InstanceSpec *spec,
                 Instance **ret);
+/* Takes the instance out of the Manager's table, answers what is pending, frees. */
 Instance *instance_free(Instance *i);
 DEFINE_CLEANUP(Instance *, instance_free);
 
+/* Verbs. */
 int instance_start(Instance *i, char **ret_error);
 int instance_stop(Instance *i);
 int instance_kill(Instance *i, int sig);
 int instance_suspend(Instance *i);
 int instance_resume(Instance *i);
 int instance_restart(Instance *i, char **ret_error);
-/* Stops the VMM if needed and releases the slot. The caller unlinks and frees. */
+/* Remove(): 0 nothing runs, the caller removes now; 1 the VMM (or what it left) is being ended,
+ * and the removal (with the answer to message) follows; -EBUSY a removal is already under way. */
+int instance_remove(Instance *i, sd_bus_message *message);
+/* Gives the slot's resources back (taps, cgroup leaf, runtime dir). Nothing may run any more. */
 void instance_release(Instance *i);
-/* Remove() of an instance whose VMM runs: SIGKILL now, and the removal (and the reply to message)
- * once the VMM is gone, or after 5 s if it is stuck in the kernel; the daemon goes on meanwhile.
- * Returns 0 when it removed at once (no VMM), 1 when the reply is deferred, -EBUSY when a removal
- * is already under way. */
-int instance_remove_async(Instance *i, sd_bus_message *message);
+/* Queues the instance for removal from the table once the current callback is done. */
+void instance_add_to_gc_queue(Instance *i);
 
-bool instance_is_active(const Instance *i);   /* a VMM process exists */
+/* CreateInstance() without start: creating becomes stopped. */
+void instance_enter_created(Instance *i);
+/* Recovery after a daemon restart. The VMM recorded in state.json still runs: */
+int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe, bool suspended);
+/* No VMM: the instance comes back stopped or failed as recorded (or as recovery decides). */
+void instance_enter_recovered(Instance *i, InstanceState state, InstanceReason reason);
+
+bool instance_is_active(const Instance *i); /* a VMM process exists */
 bool instance_is_removing(const Instance *i);
 /* Its VMM or what the VMM left is still being ended: Start() must wait. */
 bool instance_is_reaping(const Instance *i);
 /* The cgroup leaf of the instance's slot ("instance-N"). */
-int instance_leaf_name(unsigned number, char *buf, size_t size); /* Remove() waits for the VMM to die */
+int instance_leaf_name(unsigned number, char *buf, size_t size);
 
-/* For re-adoption after a daemon restart: the VMM recorded in state.json still runs. */
-int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe);
+/* What the spawn, the console, the backends and the control channel saw. */
+void instance_notify_spawned(Instance *i, pid_t pid);
+void instance_notify_spawn_failed(Instance *i, const char *error);
+/* The control channel is up: starting becomes running; booted now unless a marker decides. */
+void instance_notify_control_ready(Instance *i);
+/* The guest reset in place: only the next boot's marker counts. */
+void instance_notify_guest_reset(Instance *i);
+void instance_notify_guest_panic(Instance *i);
+void instance_notify_guest_shutdown(Instance *i);
+/* The VMM paused or resumed the guest (QMP STOP/RESUME, a crosvm command's outcome). */
+void instance_notify_paused(Instance *i, bool paused);
 
-void instance_set_state(Instance *i, InstanceState s, InstanceReason r);
-
-/* For the backends (daemon/backend-*.c). */
+/* For the backends. */
 void instance_log(Instance *i, int level, const char *fmt, ...) _printf_(3, 4);
 void instance_set_status(Instance *i, const char *text);
-void instance_set_booted(Instance *i, bool b);
 int instance_signal(Instance *i, int sig);
-/* The control channel is up: starting becomes running; booted now unless a marker decides. */
-void instance_control_ready(Instance *i);
-/* The guest reset in place: only the next boot's marker counts. */
-void instance_guest_reset(Instance *i);
-/* Runs a control command as the instance's owner, in a child: argv is exec'd, or else func runs
- * and its return value is the exit code. The backend's control_done() gets the outcome (exit
- * code, -signal). Bounded by a timeout; -EBUSY while another runs. */
-int instance_run_control(Instance *i, int action, char **argv, int (*func)(Instance *i, int action));
-/* Polls for the backend's control socket to appear (every interval, at most attempts times),
- * then calls instance_control_ready(). */
-int instance_wait_control_socket(Instance *i, uint64_t interval_usec, unsigned attempts);
-/* Attaches to the slot's taps and makes them the owner's; ret_fds NULL: hold none of them. */
-int instance_open_taps(Instance *i, int *ret_fds, char **ret_error);

@@ -144,10 +144,6 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Refusing to start with a bad configuration.");
 
-        r = manager_connect_bus(m);
-        if (r < 0)
-                return r;
-
         r = manager_startup(m);
         if (r < 0)
                 return r;

@@ -10,9 +10,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
-#include "daemon/bus-instance.h"
+#include "daemon/instance-bus.h"
+#include "daemon/manager-bus.h"
 #include "common/log.h"
 #include "netsetup/tap.h"
+#include "vmm/kvm.h"
 #include "daemon/manager.h"
 #include "daemon/orphans.h"
 #include "common/fileio.h"
@@ -90,6 +92,22 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         if (!m->config_path || !m->runtime_dir || !m->state_dir)
                 return log_oom();
 
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+        r = host_probe_new(m, &m->host_probe);
+        if (r < 0)
+                return log_oom();
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/* The directories, the lock, the signals and the network's link monitor: what manager_new() leaves
+ * out so that a test can build a Manager without touching the host. */
+static int manager_open(Manager *m) {
+        int r;
+
         r = mkdir_p(m->runtime_dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create runtime directory %s: %m", m->runtime_dir);
@@ -100,11 +118,7 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         if (r < 0)
                 return r;
 
-        r = sd_event_default(&m->event);
-        if (r < 0)
-                return log_error_errno(r, "Failed to allocate event loop: %m");
         (void) sd_event_set_watchdog(m->event, true);
-
         r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_sigterm, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch SIGTERM: %m");
@@ -114,25 +128,17 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch SIGHUP: %m");
-
-        r = network_new(m, &m->network);
-        if (r < 0)
-                return r;
-        r = host_probe_new(m, &m->host_probe);
-        if (r < 0)
-                return log_oom();
-
-        *ret = TAKE_PTR(m);
-        return 0;
+        return network_new(m, &m->network);
 }
 
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
-                m->instances[n] = instance_free(m->instances[n]);
+                instance_free(m->instances[n]); /* takes itself out of the table */
                 m->slot_reaps[n] = reap_free(m->slot_reaps[n]);
         }
+        sd_event_source_disable_unref(m->gc_source);
         m->trash = trash_free(m->trash);
         cgroup_layout_done(&m->cgroups);
         sd_event_source_disable_unref(m->emit_source);
@@ -208,7 +214,7 @@ int manager_reload(Manager *m, char **ret_error) {
         (void) host_probe_start(m->host_probe);
 
         /* A network that is down stays down; otherwise reconcile to the new plan. */
-        if (m->network->state != NETWORK_DOWN && network_setup(m->network, &m->config.net) < 0)
+        if (m->network && m->network->state != NETWORK_DOWN && network_setup(m->network, &m->config.net) < 0)
                 r = -EIO;
         manager_network_changed(m);
         (void) sd_notify(false, "READY=1");
@@ -219,7 +225,7 @@ void manager_update_status(Manager *m) {
         (void) sd_notifyf(
                         false,
                         "STATUS=Network %s, %u slots, %u instances",
-                        network_state_to_string(m->network->state),
+                        network_state_to_string(m->network ? m->network->state : NETWORK_DOWN),
                         m->config.net.n_slots,
                         manager_count_active(m));
 }
@@ -315,6 +321,12 @@ static int manager_setup_cgroups(Manager *m) {
 int manager_startup(Manager *m) {
         int r;
 
+        r = manager_open(m);
+        if (r < 0)
+                return r;
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
         r = manager_setup_cgroups(m);
         if (r < 0)
                 return r;
@@ -373,7 +385,7 @@ unsigned manager_count_active(Manager *m) {
         unsigned n = 0;
 
         for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
-                if (m->instances[k] && (instance_is_active(m->instances[k]) || m->instances[k]->spawn_pid > 0 ||
+                if (m->instances[k] && (instance_is_active(m->instances[k]) || instance_spawn_running(m->instances[k]) ||
                                         instance_is_reaping(m->instances[k])))
                         n++;
         return n;
@@ -469,50 +481,74 @@ int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret
 }
 
 int manager_add_instance(Manager *m, Instance *i) {
+        if (i->number < 1 || i->number > NET_SLOTS_MAX || m->instances[i->number])
+                return -EBUSY;
         m->instances[i->number] = i;
         m->n_instances++;
-        if (m->bus && sd_bus_is_ready(m->bus) > 0) {
-                (void) sd_bus_emit_signal(
-                                m->bus,
-                                MANAGER_PATH,
-                                MANAGER_INTERFACE,
-                                "InstanceNew",
-                                "uo",
-                                i->number,
-                                i->object_path);
-                (void) sd_bus_emit_object_added(m->bus, i->object_path);
-                (void) sd_bus_emit_properties_changed(
-                                m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
-        }
+        manager_bus_emit_instance_new(m, i);
         manager_instance_changed(m, i);
         return 0;
 }
 
+void manager_unlink_instance(Manager *m, Instance *i) {
+        if (!m || i->number < 1 || i->number > NET_SLOTS_MAX || m->instances[i->number] != i)
+                return;
+        m->instances[i->number] = NULL;
+        m->n_instances--;
+        if (i->in_gc_queue) {
+                Instance **p = &m->gc_queue;
+
+                while (*p && *p != i)
+                        p = &(*p)->gc_next;
+                if (*p)
+                        *p = i->gc_next;
+                i->in_gc_queue = false;
+        }
+}
+
+Instance *manager_get_instance(Manager *m, unsigned number) {
+        return number >= 1 && number <= NET_SLOTS_MAX ? m->instances[number] : NULL;
+}
+
+/* Instances whose end came inside one of their own callbacks: removed right after it. */
+static int on_gc(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        Instance *i;
+
+        m->gc_source = sd_event_source_disable_unref(m->gc_source);
+        while ((i = m->gc_queue)) {
+                m->gc_queue = i->gc_next;
+                i->gc_next = NULL;
+                i->in_gc_queue = false;
+                manager_remove_instance(m, i);
+        }
+        return 0;
+}
+
+void manager_queue_gc(Manager *m, Instance *i) {
+        i->gc_next = m->gc_queue;
+        m->gc_queue = i;
+        if (m->gc_source)
+                return;
+        /* Before anything else the loop has: a client told the instance failed must not find it. */
+        if (sd_event_add_defer(m->event, &m->gc_source, on_gc, m) < 0 ||
+            sd_event_source_set_priority(m->gc_source, SD_EVENT_PRIORITY_IMPORTANT) < 0)
+                log_warning("Failed to queue the removal of instance %u.", i->number);
+}
+
 void manager_remove_instance(Manager *m, Instance *i) {
-        _cleanup_free_ char *path = strdup(i->object_path);
         unsigned number = i->number;
 
         instance_release(i);
-        if (m->bus && sd_bus_is_ready(m->bus) > 0 && path) {
-                (void) sd_bus_emit_object_removed(m->bus, path);
-                (void) sd_bus_emit_signal(
-                                m->bus,
-                                MANAGER_PATH,
-                                MANAGER_INTERFACE,
-                                "InstanceRemoved",
-                                "uo",
-                                number,
-                                path);
-        }
+        manager_bus_emit_instance_removed(m, i);
         log_info("Instance %u (uid %u): removed", number, (unsigned) i->owner);
-        m->instances[number] = instance_free(i);
-        m->n_instances--;
+        /* A Remove() waiting for this gets its answer once the object is gone from the bus. */
+        instance_bus_send_remove_reply(i, NULL, NULL);
+        instance_free(i);
         /* A slot kept past num_cvd_accounts for this instance can go now. */
-        if (number > m->config.net.n_slots)
+        if (number > m->config.net.n_slots && m->network)
                 network_queue_reconcile(m->network);
-        if (m->bus && sd_bus_is_ready(m->bus) > 0)
-                (void) sd_bus_emit_properties_changed(
-                                m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
+        manager_bus_emit_instance_count(m);
         manager_persist(m);
         manager_update_status(m);
 }
@@ -567,7 +603,7 @@ static int on_emit(sd_event_source *s, void *userdata) {
                 if (!i || !i->dirty)
                         continue;
                 i->dirty = false;
-                bus_emit_instance_changed(i);
+                instance_bus_emit_changed(i);
         }
         manager_persist(m);
         manager_update_status(m);
@@ -575,9 +611,53 @@ static int on_emit(sd_event_source *s, void *userdata) {
 }
 
 void manager_instance_changed(Manager *m, Instance *i) {
+        if (m->instance_observer)
+                m->instance_observer(i, m->instance_observer_userdata);
         i->dirty = true;
         if (m->emit_source)
                 return;
         if (sd_event_add_defer(m->event, &m->emit_source, on_emit, m) < 0)
                 log_warning("Failed to queue instance change signals.");
+}
+
+/* Accessors for the children: what they may know of the Manager besides the event loop and bus. */
+const char *manager_runtime_dir(const Manager *m) {
+        return m->runtime_dir;
+}
+
+const CgroupLayout *manager_cgroups(const Manager *m) {
+        return &m->cgroups;
+}
+
+bool manager_use_scopes(const Manager *m) {
+        return m->use_scopes && m->bus;
+}
+
+bool manager_vmm_seccomp(const Manager *m) {
+        return m->config.vmm_seccomp;
+}
+
+int manager_kvm_usable(const Manager *m) {
+        return m->kvm_usable;
+}
+
+Network *manager_network(const Manager *m) {
+        return m->network;
+}
+
+int manager_kvm_probe(Manager *m, const char *qemu) {
+        char why[256];
+
+        if (m->kvm_usable >= 0)
+                return m->kvm_usable;
+        m->kvm_usable = kvm_probe(qemu, why, sizeof(why)) > 0;
+        if (m->kvm_usable)
+                log_info("KVM is usable: guests run with -accel kvm.");
+        else
+                log_notice("KVM is not usable (%s): guests run under TCG, much slower.", why);
+        return m->kvm_usable;
+}
+
+void manager_set_kvm_usable(Manager *m, bool usable) {
+        m->kvm_usable = usable;
 }

@@ -12,6 +12,7 @@
 #include "daemon/config.h"
 #include "daemon/host-probe.h"
 #include "daemon/instance.h"
+#include "daemon/manager-bus.h"
 #include "daemon/network.h"
 #include "daemon/reap.h"
 #include "daemon/trash.h"
@@ -32,6 +33,11 @@ struct Manager {
         Instance *instances[NET_SLOTS_MAX + 1]; /* by slot number */
         unsigned n_instances;
         sd_event_source *emit_source;       /* coalesces instance change signals */
+        Instance *gc_queue;                 /* instances to remove after the current callback */
+        /* Tests only: called on each change of an instance's properties (tests/unit/test-instance.c). */
+        void (*instance_observer)(Instance *i, void *userdata);
+        void *instance_observer_userdata;
+        sd_event_source *gc_source;
         sd_event_source *save_retry_source; /* state.json could not be written: try again */
         uint64_t save_retry_usec;
         int kvm_usable;          /* -1 not probed yet, 0 no, 1 yes */
@@ -58,16 +64,21 @@ int manager_reload(Manager *m, char **ret_error);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
 
-/* Called by Network when NetworkState or Slots change. */
-void manager_network_changed(Manager *m);
 void manager_update_status(Manager *m);
 
 /* Instances */
 int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret_error);
 unsigned manager_count_instances_of(Manager *m, uid_t uid);
 unsigned manager_count_active(Manager *m);
+/* Puts i in the table (-EBUSY: its slot is taken) and announces it. */
 int manager_add_instance(Manager *m, Instance *i);
+/* Releases the instance's resources, announces its end, answers its Remove() and frees it. */
 void manager_remove_instance(Manager *m, Instance *i);
+/* For instance_free(): takes i out of the table (and the GC queue). */
+void manager_unlink_instance(Manager *m, Instance *i);
+/* For instance_add_to_gc_queue(): manager_remove_instance() once the current callback is done. */
+void manager_queue_gc(Manager *m, Instance *i);
+Instance *manager_get_instance(Manager *m, unsigned number);
 void manager_instance_changed(Manager *m, Instance *i);
 int manager_save_state(Manager *m);
 /* manager_save_state(), and on failure (a full or read-only file system) again with a back-off
@@ -81,6 +92,14 @@ int manager_cgroup_parent(const char *runtime_dir, char **ret);
 /* Moves an instance directory away and deletes it in the background (daemon/trash.h). */
 void manager_trash_dir(Manager *m, const char *path);
 
-/* daemon/bus-manager.c */
-int bus_register_objects(Manager *m, sd_bus *bus);
-int manager_connect_bus(Manager *m);
+/* What an instance (or another child) may read of the Manager, besides its event loop and bus. */
+const char *manager_runtime_dir(const Manager *m);
+const CgroupLayout *manager_cgroups(const Manager *m);
+bool manager_use_scopes(const Manager *m); /* VMMs go into systemd transient scopes */
+bool manager_vmm_seccomp(const Manager *m);
+int manager_kvm_usable(const Manager *m); /* -1 not probed yet, 0 no, 1 yes */
+Network *manager_network(const Manager *m);
+/* Whether QEMU (at path qemu) can use KVM here: probed once (vmm/kvm.h), then remembered. */
+int manager_kvm_probe(Manager *m, const char *qemu);
+/* The host probe's answer (daemon/host-probe.c). */
+void manager_set_kvm_usable(Manager *m, bool usable);

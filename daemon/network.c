@@ -863,3 +863,7 @@ int network_describe(Network *n, struct json_object **ret) {
         *ret = TAKE_PTR(o);
         return 0;
 }
+
+gid_t network_tap_group(const Network *n) {
+        return n->tap_group;
+}

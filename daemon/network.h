@@ -79,6 +79,7 @@ void network_queue_refill(Network *n);
 void network_flush_refill(Network *n);
 /* Gives taps back to the pool: moved to the recycle group now, deleted and created afresh by the
  * refill. */
+gid_t network_tap_group(const Network *n);
 int network_recycle_taps(Network *n, char *const *names, size_t n_names);
 /* Host conditions that break guests' networking without failing a step (netsetup/probe.h):
  * overlapping routes, forward-drop chains of other tables, NetworkManager on cvd-*. */

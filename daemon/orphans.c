@@ -22,11 +22,6 @@
 
 DEFINE_CLEANUP(DIR *, closedir);
 
-static bool state_active(InstanceState s) {
-        return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_SUSPENDED ||
-                        s == INSTANCE_STOPPING;
-}
-
 static bool leaf_number(const char *leaf, unsigned *ret) {
         uint32_t n;
 
@@ -108,7 +103,7 @@ static void reap_untracked_leaves(Manager *m) {
                 i = m->instances[n];
                 /* A re-adopted VMM's own children (crosvm's device processes, launch_cvd's tree)
                  * are its own. */
-                if (i && (instance_is_active(i) || i->spawn_pid > 0))
+                if (i && (instance_is_active(i) || instance_spawn_running(i)))
                         continue;
                 (void) manager_reap_slot(m, n);
         }
@@ -180,8 +175,7 @@ static void keep_unverified(Manager *m) {
                                  &i) < 0)
                         continue;
                 i->dir_fresh = true;
-                i->state = INSTANCE_FAILED;
-                i->reason = REASON_DAEMON_LOST;
+                instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
                 (void) asprintf(&text,
                                 "state.json was unreadable when the daemon started (kept beside it as "
                                 "state.json.bad-*); %s. Remove the instance to end them",
@@ -209,19 +203,14 @@ void manager_collect_orphans(Manager *m) {
          * before it saved). */
         remove_stray_dirs(m);
 
-        /* Recorded as active, but no VMM was verified: the daemon died while it was starting. */
+        /* Recorded as active, but no VMM was verified (the daemon died while it was starting):
+         * marked failed by the loader, its slot's resources go back now. */
         for (unsigned k = 1; k <= NET_SLOTS_MAX; k++) {
                 Instance *i = m->instances[k];
 
-                if (!i || instance_is_active(i) || i->spawn_pid > 0 || !state_active(i->state))
+                if (!i || !i->release_after_recovery)
                         continue;
-                log_warning("Instance %u (uid %u): was %s when the daemon stopped, with no VMM to re-adopt; marking "
-                            "it failed",
-                            k,
-                            (unsigned) i->owner,
-                            instance_state_to_string(i->state));
-                instance_set_status(i, "the daemon stopped while the VMM was starting");
-                instance_set_state(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
+                i->release_after_recovery = false;
                 instance_release(i);
         }
 }

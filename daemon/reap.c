@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/wait.h>
 
 #include "daemon/reap.h"
 #include "common/macro.h"
@@ -141,4 +142,20 @@ int reap_start(sd_event *e,
                 return q;
         *ret = TAKE_PTR(r);
         return 1;
+}
+
+static int on_detached_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        return 0; /* sd-event has reaped it */
+}
+
+int reap_child_detached(sd_event *e, pid_t pid) {
+        _cleanup_(sd_event_source_unrefp) sd_event_source *s = NULL;
+        int r;
+
+        if (pid <= 0)
+                return 0;
+        r = sd_event_add_child(e, &s, pid, WEXITED, on_detached_exit, NULL);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_floating(s, true);
 }

@@ -35,3 +35,7 @@ DEFINE_CLEANUP(Reap *, reap_free);
 
 /* Is the leaf empty now (in every hierarchy)? Errors count as not empty. */
 bool reap_leaf_empty(const CgroupLayout *l, const char *leaf);
+
+/* A child of ours that was SIGKILLed and is no longer anyone's business: reaped whenever it exits,
+ * by a floating child source, without blocking the event loop. */
+int reap_child_detached(sd_event *e, pid_t pid);

@@ -100,7 +100,7 @@ int manager_save_state(Manager *m) {
                                 "crosvm_disable_sandbox",
                                 json_object_new_boolean(i->spec.crosvm_disable_sandbox));
                 json_object_object_add(
-                                o, "console_start", json_object_new_int64((int64_t) i->console_start));
+                                o, "console_start", json_object_new_int64((int64_t) i->console.start));
                 json_object_array_add(arr, o);
         }
 
@@ -419,16 +419,15 @@ static int load_instance(Manager *m, StateRecord *rec) {
         i->created_realtime = rec->created;
         i->started_realtime = rec->started;
         i->restart_count = rec->restart_count;
-        i->console_start = rec->console_start;
-        i->state = rec->state;
-        i->reason = rec->reason;
+        i->console.start = rec->console_start;
         i->scope = TAKE_PTR(rec->scope);
         i->dir_fresh = true; /* its directory is its own */
         (void) manager_add_instance(m, i);
 
         if (rec->pid > 0) {
                 if (vmm_verified(rec->pid, rec->starttime, rec->exe, i->spec.backend)) {
-                        r = instance_adopt(i, rec->pid, rec->starttime, rec->exe);
+                        r = instance_adopt(i, rec->pid, rec->starttime, rec->exe,
+                                           rec->state == INSTANCE_SUSPENDED);
                         if (r >= 0) {
                                 log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",
                                          rec->number,
@@ -444,9 +443,23 @@ static int load_instance(Manager *m, StateRecord *rec) {
                             (unsigned) i->owner,
                             (int) rec->pid);
                 instance_set_status(i, "the VMM was lost while the daemon was not running");
-                instance_set_state(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
+                instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
                 instance_release(i);
+                return 0;
         }
+        if (rec->state == INSTANCE_STARTING || rec->state == INSTANCE_RUNNING || rec->state == INSTANCE_SUSPENDED ||
+            rec->state == INSTANCE_STOPPING) {
+                /* Recorded as active, but there is no VMM to verify: the daemon died while it was
+                 * starting. recover's orphan pass gives its slot back once its leaf is reaped. */
+                log_warning("Instance %u (uid %u): was %s when the daemon stopped, with no VMM to re-adopt; "
+                            "marking it failed",
+                            rec->number, (unsigned) i->owner, instance_state_to_string(rec->state));
+                instance_set_status(i, "the daemon stopped while the VMM was starting");
+                instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
+                i->release_after_recovery = true;
+                return 0;
+        }
+        instance_enter_recovered(i, rec->state, rec->reason);
         return 0;
 }
 

@@ -95,17 +95,27 @@ static int sandbox_fds(const SandboxSpec *spec) {
         if (n > 0 && !spec->keep_fds)
                 return -EINVAL;
 
-        above = MAX(3 + n, spec->stdout_fd + 1);
+        above = MAX(3 + n + 1, spec->stdout_fd + 1); /* + 1: the report fd's place */
         for (int i = 0; i < n; i++) {
                 if (spec->keep_fds[i] < 0)
                         return -EBADF;
                 above = MAX(above, spec->keep_fds[i] + 1);
         }
 
+        if (spec->report_fd)
+                above = MAX(above, *spec->report_fd + 2);
         for (int i = 0; i < n; i++) {
                 int r = fd_copies_add(&copies, spec->keep_fds[i], above);
                 if (r < 0)
                         return r;
+        }
+        if (spec->report_fd) {
+                /* Out of the way of the moves first; it stays open until it is in place. */
+                int r = fcntl(*spec->report_fd, F_DUPFD_CLOEXEC, above);
+                if (r < 0)
+                        return -errno;
+                (void) close(*spec->report_fd);
+                *spec->report_fd = r;
         }
 
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -135,6 +145,13 @@ static int sandbox_fds(const SandboxSpec *spec) {
         for (int fd = 0; fd < 3 + n; fd++)
                 if (fcntl(fd, F_SETFD, 0) < 0)
                         return -errno;
+
+        if (spec->report_fd) {
+                if (dup3(*spec->report_fd, 3 + n, O_CLOEXEC) < 0)
+                        return -errno;
+                *spec->report_fd = 3 + n;
+                n++;
+        }
 
         /* This also closes the copies. */
         copies.n = 0;

@@ -22,6 +22,10 @@ typedef struct SandboxSpec {
         const int *keep_fds;               /* fds to hand over, moved to 3, 4, ... in this order */
         size_t n_keep_fds;
         int stdout_fd;  /* becomes fd 1 and 2 (console log); -1: /dev/null */
+        /* The caller's failure-report fd (close-on-exec), or NULL. It is kept open through the fds
+         * step and ends up right behind the kept fds (3 + n_keep_fds), still close-on-exec; *report_fd
+         * says where it is at every moment, so a failing step knows where to write. */
+        int *report_fd;
         bool new_netns; /* false only for the cvd backend's lighter profile */
         bool seccomp;
 } SandboxSpec;

@@ -6,7 +6,7 @@
 
 #include "daemon/bus-auth.h"
 #include "common/bus-api.h"
-#include "daemon/bus-instance.h"
+#include "daemon/instance-bus.h"
 #include "daemon/instance.h"
 #include "common/log.h"
 #include "daemon/manager.h"
@@ -21,9 +21,8 @@ static int instance_from_path(Manager *m, const char *path, Instance **ret) {
 
         if (strncmp(path, prefix, strlen(prefix)) != 0)
                 return 0;
-        if (parse_uint32(path + strlen(prefix), &n) < 0 || n < 1 || n > NET_SLOTS_MAX || !m->instances[n])
+        if (parse_uint32(path + strlen(prefix), &n) < 0 || !(*ret = manager_get_instance(m, n)))
                 return 0;
-        *ret = m->instances[n];
         return 1;
 }
 
@@ -52,9 +51,11 @@ static int instance_node_enumerator(
         if (!l)
                 return -ENOMEM;
         for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
-                if (!m->instances[n])
+                Instance *i = manager_get_instance(m, n);
+
+                if (!i)
                         continue;
-                r = strv_push(&l, strdup(m->instances[n]->object_path));
+                r = strv_push(&l, strdup(i->object_path));
                 if (r < 0)
                         return r;
         }
@@ -108,7 +109,7 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                                 BUS_ERROR_INVALID_STATE,
                                 "Instance %u is ending the processes its VMM left; try again in a moment.",
                                 i->number);
-        if (instance_is_active(i) || i->spawn_pid > 0)
+        if (instance_is_active(i) || instance_spawn_running(i))
                 return sd_bus_error_setf(
                                 error,
                                 BUS_ERROR_INVALID_STATE,
@@ -124,7 +125,8 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                                 i->number,
                                 strempty(e));
         /* Answered once the VMM has exec'd, or with the reason it could not. */
-        i->pending_reply = sd_bus_message_ref(message);
+        i->start_reply = sd_bus_message_ref(message);
+        i->start_reply_create = false;
         return 1;
 }
 
@@ -236,7 +238,7 @@ int bus_instance_remove(Instance *i, sd_bus_message *message, sd_bus_error *erro
                 return r < 0 ? r : 1;
         /* A running VMM is killed and waited for in the event loop: the reply comes once it is
          * gone, and the daemon keeps serving meanwhile. */
-        r = instance_remove_async(i, message);
+        r = instance_remove(i, message);
         if (r == -EBUSY)
                 return sd_bus_error_setf(
                                 error,
@@ -417,7 +419,7 @@ int bus_register_instances(Manager *m, sd_bus *bus) {
         return sd_bus_add_node_enumerator(bus, NULL, MANAGER_PATH "/instance", instance_node_enumerator, m);
 }
 
-void bus_emit_instance_changed(Instance *i) {
+void instance_bus_emit_changed(Instance *i) {
         sd_bus *bus = i->manager->bus;
 
         if (!bus || sd_bus_is_ready(bus) <= 0)
@@ -435,4 +437,50 @@ void bus_emit_instance_changed(Instance *i) {
                         "ExitStatus",
                         "RestartCount",
                         NULL);
+}
+
+bool instance_bus_send_start_reply(Instance *i, const char *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->start_reply);
+        bool create = i->start_reply_create;
+
+        i->start_reply_create = false;
+        if (!m)
+                return false;
+        if (!error) {
+                if (create)
+                        (void) sd_bus_reply_method_return(m, "uo", i->number, i->object_path);
+                else
+                        (void) sd_bus_reply_method_return(m, NULL);
+                return false;
+        }
+        if (create)
+                (void) sd_bus_reply_method_errorf(m, BUS_ERROR_SPAWN_FAILED,
+                                                  "The VMM did not start: %s. Nothing was kept; fix it and "
+                                                  "create the instance again.",
+                                                  error);
+        else
+                (void) sd_bus_reply_method_errorf(m, BUS_ERROR_SPAWN_FAILED, "Instance %u did not start: %s.",
+                                                  i->number, error);
+        return create;
+}
+
+void instance_bus_send_remove_reply(Instance *i, const char *error_name, const char *text) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = TAKE_PTR(i->remove_reply);
+
+        if (!m)
+                return;
+        if (!error_name)
+                (void) sd_bus_reply_method_return(m, NULL);
+        else
+                (void) sd_bus_reply_method_errorf(m, error_name, "Instance %u was not removed: %s.", i->number,
+                                                  strempty(text));
+}
+
+void instance_bus_cancel_replies(Instance *i) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *start = TAKE_PTR(i->start_reply);
+
+        if (start)
+                (void) sd_bus_reply_method_errorf(start, BUS_ERROR_NO_SUCH_INSTANCE,
+                                                  "Instance %u was removed while it was starting.", i->number);
+        instance_bus_send_remove_reply(i, BUS_ERROR_INVALID_STATE, "the daemon is exiting");
 }

@@ -11,7 +11,8 @@
 #include "daemon/backend.h"
 #include "daemon/bus-auth.h"
 #include "common/bus-api.h"
-#include "daemon/bus-instance.h"
+#include "daemon/instance-bus.h"
+#include "daemon/manager-bus.h"
 #include "vmm/gpu.h"
 #include "vmm/host.h"
 #include "daemon/instance-options.h"
@@ -129,27 +130,13 @@ static int method_describe_network(sd_bus_message *message, void *userdata, sd_b
         return sd_bus_reply_method_return(message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
-static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        _cleanup_(instance_spec_done) InstanceSpec spec = {};
-        _cleanup_(instance_freep) Instance *i = NULL;
+/* The GPU mode, against what the host probe found. Before its first result, the call waits for
+ * it and comes back here: 0 resolved, 1 waiting, <0 error. */
+static int create_resolve_gpu(Manager *m, sd_bus_message *message, InstanceSpec *spec, sd_bus_error *error) {
         _cleanup_free_ char *e = NULL, *gpu = NULL;
-        const gid_t *groups = NULL;
-        gid_t user_groups[NGROUPS_MAX_LOCAL];
-        Manager *m = userdata;
-        unsigned slot;
-        uid_t uid;
-        gid_t gid;
-        int n_groups, r;
+        int r;
 
-        /* read -> validate -> limits -> authorize -> act -> reply */
-        r = instance_spec_from_message(message, m->config.default_backend, &spec, error);
-        if (r < 0)
-                return r;
-
-        /* The GPU mode, against what the host probe found. Before its first result, the call
-         * waits for it and comes back here. */
-        if (!m->host_probe->done && gpu_mode_resolve(spec.gpu_mode, spec.backend, NULL, &gpu, NULL) < 0) {
+        if (!m->host_probe->done && gpu_mode_resolve(spec->gpu_mode, spec->backend, NULL, &gpu, NULL) < 0) {
                 r = host_probe_wait(m->host_probe, message);
                 if (r == -ENOBUFS)
                         return sd_bus_error_setf(
@@ -163,8 +150,8 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         }
         gpu = mfree(gpu);
         r = gpu_mode_resolve(
-                        spec.gpu_mode,
-                        spec.backend,
+                        spec->gpu_mode,
+                        spec->backend,
                         m->host_probe->done ? &m->host_probe->gpu : NULL,
                         &gpu,
                         &e);
@@ -177,9 +164,19 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return sd_bus_error_setf(
                                 error, BUS_ERROR_INVALID_OPTION, "Option 'gpu_mode': %s.", strempty(e));
-        free(spec.gpu_mode);
-        spec.gpu_mode = TAKE_PTR(gpu);
-        e = mfree(e);
+        free(spec->gpu_mode);
+        spec->gpu_mode = TAKE_PTR(gpu);
+        return 0;
+}
+
+/* Who the VMM runs as: the caller's uid, primary group and supplementary groups. */
+static int create_caller_ids(sd_bus_message *message, uid_t *ret_uid, gid_t *ret_gid, gid_t *groups,
+                             int *n_groups, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const gid_t *g = NULL;
+        uid_t uid;
+        gid_t gid;
+        int r, n;
 
         r = sd_bus_query_sender_creds(
                         message,
@@ -204,23 +201,33 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                         (unsigned) uid);
                 gid = pw->pw_gid;
         }
-        n_groups = sd_bus_creds_get_supplementary_gids(creds, &groups);
-        if (n_groups <= 0) {
+        n = sd_bus_creds_get_supplementary_gids(creds, &g);
+        if (n > 0 && n <= *n_groups)
+                memcpy(groups, g, (size_t) n * sizeof(gid_t));
+        else {
                 /* libsystemd 252 does not read the group list dbus-daemon reports: the VMM gets the
                  * user's groups from the user database instead (kvm, cvdnetwork, image groups). */
                 struct passwd *pw = getpwuid(uid);
-                int n = (int) ELEMENTSOF(user_groups);
 
-                n_groups = pw && getgrouplist(pw->pw_name, gid, user_groups, &n) >= 0 ? n : 0;
-                groups = user_groups;
+                n = *n_groups;
+                if (!pw || getgrouplist(pw->pw_name, gid, groups, &n) < 0)
+                        n = 0;
         }
+        *n_groups = n;
+        *ret_uid = uid;
+        *ret_gid = gid;
+        return 0;
+}
 
-        if (!backend_ops(spec.backend))
+/* Backend, quota, network: 0 the create may go on, <0 the error is set. */
+static int create_check_limits(Manager *m, const InstanceSpec *spec, uid_t uid, sd_bus_error *error) {
+
+        if (!backend_ops(spec->backend))
                 return sd_bus_error_setf(
                                 error,
                                 BUS_ERROR_BACKEND_UNAVAILABLE,
                                 "The %s backend is not available in this version. Use backend 'qemu'.",
-                                backend_to_string(spec.backend));
+                                backend_to_string(spec->backend));
         if (uid != 0 && manager_count_instances_of(m, uid) >= m->config.max_instances_per_user)
                 return sd_bus_error_setf(
                                 error,
@@ -235,6 +242,33 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                 BUS_ERROR_NETWORK_DOWN,
                                 "The host network is %s. Bring it up first: 'cfctl network up'.",
                                 network_state_to_string(m->network->state));
+        return 0;
+}
+
+static int method_create_instance(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(instance_spec_done) InstanceSpec spec = {};
+        _cleanup_(instance_freep) Instance *i = NULL;
+        _cleanup_free_ char *e = NULL;
+        gid_t groups[NGROUPS_MAX_LOCAL];
+        int n_groups = (int) ELEMENTSOF(groups), r;
+        Manager *m = userdata;
+        unsigned slot;
+        uid_t uid = 0;
+        gid_t gid = 0;
+
+        /* read -> validate -> limits -> authorize -> act -> reply */
+        r = instance_spec_from_message(message, m->config.default_backend, &spec, error);
+        if (r < 0)
+                return r;
+        r = create_resolve_gpu(m, message, &spec, error);
+        if (r != 0)
+                return r;
+        r = create_caller_ids(message, &uid, &gid, groups, &n_groups, error);
+        if (r < 0)
+                return r;
+        r = create_check_limits(m, &spec, uid, error);
+        if (r < 0)
+                return r;
 
         r = bus_verify_auth_async(m, message, AUTH_ACTION_CREATE_INSTANCE, NULL, error);
         if (r <= 0)
@@ -269,12 +303,12 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                                         strempty(e));
                 }
                 /* Answered once the VMM has exec'd, or with the reason it could not. */
-                added->pending_reply = sd_bus_message_ref(message);
-                added->pending_create = true;
+                added->start_reply = sd_bus_message_ref(message);
+                added->start_reply_create = true;
                 return 1;
         }
 
-        instance_set_state(added, INSTANCE_STOPPED, REASON_REQUESTED);
+        instance_enter_created(added);
         return sd_bus_reply_method_return(message, "uo", slot, added->object_path);
 }
 
@@ -535,6 +569,10 @@ int bus_register_objects(Manager *m, sd_bus *bus) {
         return 0;
 }
 
+static bool manager_bus_ready(Manager *m) {
+        return m->bus && sd_bus_is_ready(m->bus) > 0;
+}
+
 int manager_connect_bus(Manager *m) {
         int r;
 
@@ -574,7 +612,30 @@ int manager_connect_bus(Manager *m) {
 
 void manager_network_changed(Manager *m) {
         manager_update_status(m);
-        if (!m->bus || sd_bus_is_ready(m->bus) <= 0)
+        if (!manager_bus_ready(m))
                 return;
         (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "NetworkState", "Slots", NULL);
+}
+
+void manager_bus_emit_instance_new(Manager *m, Instance *i) {
+        if (!manager_bus_ready(m))
+                return;
+        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceNew", "uo", i->number,
+                                  i->object_path);
+        (void) sd_bus_emit_object_added(m->bus, i->object_path);
+        manager_bus_emit_instance_count(m);
+}
+
+void manager_bus_emit_instance_removed(Manager *m, Instance *i) {
+        if (!manager_bus_ready(m))
+                return;
+        (void) sd_bus_emit_object_removed(m->bus, i->object_path);
+        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceRemoved", "uo", i->number,
+                                  i->object_path);
+}
+
+void manager_bus_emit_instance_count(Manager *m) {
+        if (!manager_bus_ready(m))
+                return;
+        (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
 }

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* An Instance's allocation, its paths and names, and its end: the state machine is instance.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bus-api.h"
+#include "common/macro.h"
+#include "common/time-util.h"
+#include "daemon/backend.h"
+#include "daemon/instance-bus.h"
+#include "daemon/instance.h"
+#include "daemon/manager.h"
+#include "daemon/reap.h"
+#include "netsetup/plan.h"
+
+#define STOP_TIMEOUT_DEFAULT_SEC 10
+
+static int instance_control_path(Instance *i) {
+        /* Each backend's control socket, under the runtime dir: QMP, crosvm's --socket, and
+         * launch_cvd's monitor under its TMPDIR (vmm/cvd.h). */
+        if (i->ops && i->ops->control_path)
+                return i->ops->control_path(i, &i->control_path);
+        return asprintf(&i->control_path, "%s/control.sock", i->runtime_dir) < 0 ? -ENOMEM : 0;
+}
+
+static int instance_init_paths(Instance *i, unsigned number) {
+        static const TapKind kinds[INSTANCE_NICS] = { TAP_ETHERNET, TAP_WIFI, TAP_MOBILE };
+
+        for (size_t k = 0; k < INSTANCE_NICS; k++) {
+                uint8_t mac[6];
+
+                (void) slot_tap_name(number, kinds[k], i->taps[k]);
+                (void) slot_guest_mac(number, kinds[k], mac);
+                mac_to_string(mac, i->macs[k]);
+        }
+        if (!(i->object_path = cf_instance_path(number)) ||
+            asprintf(&i->runtime_dir, "%s/instances/%u", manager_runtime_dir(i->manager), number) < 0 ||
+            asprintf(&i->console_log, "%s/console.log", i->runtime_dir) < 0 ||
+            asprintf(&i->home_dir, "%s/home", i->runtime_dir) < 0 ||
+            asprintf(&i->tmp_dir, "%s/tmp", i->runtime_dir) < 0)
+                return -ENOMEM;
+        if (console_watch_init(&i->console, i->console_log, i->owner) < 0)
+                return -ENOMEM;
+        return instance_control_path(i);
+}
+
+int instance_new(
+                Manager *m,
+                unsigned number,
+                uid_t owner,
+                gid_t gid,
+                const gid_t *groups,
+                size_t n_groups,
+                InstanceSpec *spec,
+                Instance **ret) {
+        _cleanup_(instance_freep) Instance *i = NULL;
+        int r;
+
+        i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+        *i = (Instance){
+                .manager = m,
+                .ops = backend_ops(spec->backend),
+                .number = number,
+                .owner = owner,
+                .owner_gid = gid,
+                .pidfd = -EBADF,
+                .spawn = INSTANCE_SPAWN_NULL,
+                .control = INSTANCE_CONTROL_NULL,
+                .sub = INSTANCE_SUB_NEW,
+                .state = INSTANCE_CREATING,
+                .reason = REASON_REQUESTED,
+                .result = _INSTANCE_REASON_INVALID,
+                .vsock_cid = slot_vsock_cid(number),
+                .created_realtime = now_usec(CLOCK_REALTIME),
+                .stop_timeout_sec = spec->stop_timeout_sec > 0 ? spec->stop_timeout_sec : STOP_TIMEOUT_DEFAULT_SEC,
+        };
+        if (n_groups > 0) {
+                i->groups = calloc(n_groups, sizeof(gid_t));
+                if (!i->groups)
+                        return -ENOMEM;
+                memcpy(i->groups, groups, n_groups * sizeof(gid_t));
+                i->n_groups = n_groups;
+        }
+        i->spec.backend = spec->backend;
+        r = instance_init_paths(i, number);
+        if (r < 0)
+                return r;
+        if (!spec->boot_marker && i->ops && i->ops->default_boot_marker) {
+                spec->boot_marker = strdup(i->ops->default_boot_marker);
+                if (!spec->boot_marker)
+                        return -ENOMEM;
+        }
+        i->spec = *spec;
+        *spec = (InstanceSpec){};
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+Instance *instance_free(Instance *i) {
+        if (!i)
+                return NULL;
+        manager_unlink_instance(i->manager, i);
+        instance_spawn_abandon(i);
+        instance_control_abort(i);
+        instance_bus_cancel_replies(i);
+        i->scope = mfree(i->scope);
+        i->reap = reap_free(i->reap);
+        sd_event_source_disable_unref(i->timer_source);
+        sd_event_source_disable_unref(i->pidfd_source);
+        safe_close(i->pidfd);
+        console_watch_done(&i->console);
+        if (i->ops && i->ops->disconnect)
+                i->ops->disconnect(i);
+        instance_control_stop_waiting(i);
+        instance_spec_done(&i->spec);
+        free(i->groups);
+        free(i->object_path);
+        free(i->status_text);
+        free(i->exe);
+        free(i->runtime_dir);
+        free(i->console_log);
+        free(i->control_path);
+        free(i->home_dir);
+        free(i->tmp_dir);
+        return mfree(i);
+}
