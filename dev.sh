@@ -119,7 +119,9 @@ run_tests() {
 
         log "Running suites unit, netns, integration, fuzz under ASan + UBSan ($BUILD_ASAN)"
         build_asan
-        run_suites "$BUILD_ASAN" testlog --suite unit --suite netns --suite integration --suite fuzz || rc=1
+        # UBSan reports fail the C tests too (the shell tests set their own options in lib.sh).
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+                run_suites "$BUILD_ASAN" testlog --suite unit --suite netns --suite integration --suite fuzz || rc=1
 
         if command -v valgrind >/dev/null; then
                 log "Running suite unit under valgrind (leaks are errors)"
