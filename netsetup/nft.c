@@ -64,30 +64,8 @@ static void tap_set(FILE *f, const NetConfig *c, TapKind kind) {
         fputs(" }", f);
 }
 
-int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
-        _cleanup_(strv_freep) char **sources = NULL;
-        _cleanup_free_ char *buf = NULL;
-        BridgePlan bridges[NET_BRIDGES];
-        size_t len = 0;
-        FILE *f;
-        int r;
-
-        r = net_config_nat_sources(c, &sources);
-        if (r < 0)
-                return r;
-        net_config_bridges(c, bridges);
-
-        f = open_memstream(&buf, &len);
-        if (!f)
-                return -ENOMEM;
-
-        /* "add" then "delete" then the full table: one transaction that creates or replaces. */
-        fputs("add table inet " NET_TABLE_NAME "\n"
-              "delete table inet " NET_TABLE_NAME "\n"
-              "add table bridge " NET_TABLE_NAME "\n"
-              "delete table bridge " NET_TABLE_NAME "\n",
-              f);
-
+/* NAT for the guests' own subnets, and a forward chain that states intent and counts. */
+static void nft_table_inet(FILE *f, char **sources) {
         fputs("table inet " NET_TABLE_NAME " {\n", f);
         if (sources[0]) {
                 fputs("\tset nat_sources {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ", f);
@@ -108,42 +86,65 @@ int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
         if (sources[0])
                 fputs("\t\tip saddr @nat_sources counter accept\n", f);
         fputs("\t}\n}\n", f);
+}
 
-        if (c->bridge_interface && (!c->ipv4_bridge || !c->ipv6_bridge)) {
-                /* Keep IP off the shared bridge for these taps: route it instead (broute). */
-                fputs("table bridge " NET_TABLE_NAME " {\n"
-                      "\tchain prerouting {\n\t\ttype filter hook prerouting priority -250; policy accept;\n",
-                      f);
-                for (int v = 0; v < 2; v++) {
-                        if (v == 0 ? c->ipv4_bridge : c->ipv6_bridge)
-                                continue;
-                        for (TapKind k = TAP_ETHERNET; k <= TAP_WIFI; k++) {
-                                fputs("\t\tiifname ", f);
-                                tap_set(f, c, k);
-                                /* Brouting hands the frame to the host's IP stack through the tap
-                                 * (which has no address of that family), so it is delivered only
-                                 * if the host routes for the tap. nftables before 1.0.8 cannot say
-                                 * "meta broute": then the frame is dropped, which keeps the same
-                                 * family off the shared bridge but loses that routed case.
-                                 * DescribeNetwork and the man page say which one is in force. */
-                                fprintf(f,
-                                        " ether type %s %s\n",
-                                        v == 0 ? "ip" : "ip6",
-                                        broute ? "meta broute set 1 accept" : "drop");
-                        }
+/* Keep IP off the shared bridge for these taps: route it instead (broute). */
+static void nft_table_bridge(FILE *f, const NetConfig *c, bool broute) {
+        fputs("table bridge " NET_TABLE_NAME " {\n"
+              "\tchain prerouting {\n\t\ttype filter hook prerouting priority -250; policy accept;\n",
+              f);
+        for (int v = 0; v < 2; v++) {
+                if (v == 0 ? c->ipv4_bridge : c->ipv6_bridge)
+                        continue;
+                for (TapKind k = TAP_ETHERNET; k <= TAP_WIFI; k++) {
+                        fputs("\t\tiifname ", f);
+                        tap_set(f, c, k);
+                        /* Brouting hands the frame to the host's IP stack through the tap (which
+                         * has no address of that family), so it is delivered only if the host
+                         * routes for the tap. nftables before 1.0.8 cannot say "meta broute": then
+                         * the frame is dropped, which keeps the same family off the shared bridge
+                         * but loses that routed case. DescribeNetwork and the man page say which
+                         * one is in force. */
+                        fprintf(f, " ether type %s %s\n", v == 0 ? "ip" : "ip6",
+                                broute ? "meta broute set 1 accept" : "drop");
                 }
-                fputs("\t}\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n", f);
-                for (int v = 0; v < 2; v++) {
-                        if (v == 0 ? c->ipv4_bridge : c->ipv6_bridge)
-                                continue;
-                        for (TapKind k = TAP_ETHERNET; k <= TAP_WIFI; k++) {
-                                fputs("\t\toifname ", f);
-                                tap_set(f, c, k);
-                                fprintf(f, " ether type %s drop\n", v == 0 ? "ip" : "ip6");
-                        }
-                }
-                fputs("\t}\n}\n", f);
         }
+        fputs("\t}\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n", f);
+        for (int v = 0; v < 2; v++) {
+                if (v == 0 ? c->ipv4_bridge : c->ipv6_bridge)
+                        continue;
+                for (TapKind k = TAP_ETHERNET; k <= TAP_WIFI; k++) {
+                        fputs("\t\toifname ", f);
+                        tap_set(f, c, k);
+                        fprintf(f, " ether type %s drop\n", v == 0 ? "ip" : "ip6");
+                }
+        }
+        fputs("\t}\n}\n", f);
+}
+
+int nft_build_ruleset(const NetConfig *c, bool broute, char **ret) {
+        _cleanup_(strv_freep) char **sources = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        r = net_config_nat_sources(c, &sources);
+        if (r < 0)
+                return r;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+
+        /* "add" then "delete" then the full table: one transaction that creates or replaces. */
+        fputs("add table inet " NET_TABLE_NAME "\n"
+              "delete table inet " NET_TABLE_NAME "\n"
+              "add table bridge " NET_TABLE_NAME "\n"
+              "delete table bridge " NET_TABLE_NAME "\n",
+              f);
+        nft_table_inet(f, sources);
+        if (c->bridge_interface && (!c->ipv4_bridge || !c->ipv6_bridge))
+                nft_table_bridge(f, c, broute);
 
         r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 || r < 0)

@@ -112,6 +112,78 @@ static int plan_subnets(const NetConfig *c, Subnet **ret, size_t *ret_n) {
         return 0;
 }
 
+/* "10.0.0.0/8 dev eth1", "blackhole 10.0.0.0/8", with " table N" outside main. */
+static void route_describe(struct rtnl_route *rt, struct in_addr net, unsigned len, const LinkInfo *li,
+                           char *what, size_t size) {
+        uint8_t type = rtnl_route_get_type(rt);
+        uint32_t table = rtnl_route_get_table(rt);
+        char a[INET_ADDRSTRLEN];
+
+        ipv4_to_string(net, a);
+        if (type == RTN_UNICAST)
+                (void) snprintf(what, size, "%s/%u dev %s", a, len, li ? li->name : "?");
+        else
+                (void) snprintf(what, size, "%s %s/%u",
+                                type == RTN_BLACKHOLE     ? "blackhole"
+                                : type == RTN_UNREACHABLE ? "unreachable"
+                                                          : "prohibit",
+                                a, len);
+        if (table != RT_TABLE_MAIN)
+                (void) snprintf(what + strlen(what), size - strlen(what), " table %u", table);
+}
+
+/* A route that could take our subnets' traffic: not local, not the default, not ours. */
+static bool route_relevant(struct rtnl_route *rt, const LinkInfo *li, struct in_addr *ret_net, unsigned *ret_len) {
+        struct nl_addr *dst = rtnl_route_get_dst(rt);
+        uint8_t type = rtnl_route_get_type(rt);
+
+        if (!dst || nl_addr_get_family(dst) != AF_INET || nl_addr_get_len(dst) != 4)
+                return false;
+        if (rtnl_route_get_table(rt) == RT_TABLE_LOCAL ||
+            (type != RTN_UNICAST && type != RTN_BLACKHOLE && type != RTN_UNREACHABLE && type != RTN_PROHIBIT))
+                return false;
+        *ret_len = nl_addr_get_prefixlen(dst);
+        if (*ret_len == 0)
+                return false; /* the default route overlaps everything and claims nothing */
+        if (li && (li->group == NET_NETDEV_GROUP || li->group == NET_NETDEV_GROUP_RECYCLE))
+                return false; /* ours (a tap given back still carries its address until deleted) */
+        memcpy(ret_net, nl_addr_get_binary_addr(dst), 4);
+        return true;
+}
+
+/* 0: no overlap; 1: reported. */
+static int route_check(struct rtnl_route *rt, const LinkTable *t, const Subnet *subnets, size_t n_subnets,
+                       HostIssues *l) {
+        struct rtnl_nexthop *nh = rtnl_route_get_nnexthops(rt) > 0 ? rtnl_route_nexthop_n(rt, 0) : NULL;
+        const LinkInfo *li = nh ? link_table_find_index(t, rtnl_route_nh_get_ifindex(nh)) : NULL;
+        char s[INET_ADDRSTRLEN], what[128], fix[256];
+        const Subnet *first = NULL;
+        unsigned len, hits = 0;
+        struct in_addr net;
+        int r;
+
+        if (!route_relevant(rt, li, &net, &len))
+                return 0;
+        for (size_t i = 0; i < n_subnets; i++)
+                if (ipv4_prefixes_overlap(net, len, subnets[i].net, subnets[i].len)) {
+                        if (!first)
+                                first = &subnets[i];
+                        hits++;
+                }
+        if (!first)
+                return 0;
+        ipv4_to_string(first->net, s);
+        route_describe(rt, net, len, li, what, sizeof(what));
+        (void) snprintf(fix, sizeof(fix), "sudo ip route del %s", what);
+        r = host_issues_add(l, "route-overlap", true, fix,
+                            "the route %s overlaps %s/%u of %s%s%.0u%s: the service does not set up "
+                            "its network while it exists. Remove the route, or (for the taps' /30s) "
+                            "move mobile_ipv4_pools/wifiap_ipv4_pools elsewhere",
+                            what, s, first->len, first->owner, hits > 1 ? " and " : "", hits > 1 ? hits - 1 : 0,
+                            hits > 1 ? " more planned subnets" : "");
+        return r < 0 ? r : 1;
+}
+
 int probe_route_overlaps(struct nl_sock *sk, const NetConfig *c, HostIssues *l) {
         _cleanup_(nl_cache_freep) struct nl_cache *routes = NULL;
         _cleanup_(link_table_done) LinkTable t = {};
@@ -128,79 +200,11 @@ int probe_route_overlaps(struct nl_sock *sk, const NetConfig *c, HostIssues *l) 
         r = rtnl_route_alloc_cache(sk, AF_INET, 0, &routes);
         if (r < 0)
                 return errno_from_nl(r);
-
         for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
-                struct rtnl_route *rt = (struct rtnl_route *) o;
-                struct nl_addr *dst = rtnl_route_get_dst(rt);
-                struct rtnl_nexthop *nh =
-                                rtnl_route_get_nnexthops(rt) > 0 ? rtnl_route_nexthop_n(rt, 0) : NULL;
-                const LinkInfo *li = nh ? link_table_find_index(&t, rtnl_route_nh_get_ifindex(nh)) : NULL;
-                uint8_t type = rtnl_route_get_type(rt);
-                uint32_t table = rtnl_route_get_table(rt);
-                struct in_addr net;
-                unsigned len, hits = 0;
-                const Subnet *first = NULL;
-                char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN], what[128], fix[256];
-
-                if (!dst || nl_addr_get_family(dst) != AF_INET || nl_addr_get_len(dst) != 4)
-                        continue;
-                if (table == RT_TABLE_LOCAL ||
-                    (type != RTN_UNICAST && type != RTN_BLACKHOLE && type != RTN_UNREACHABLE &&
-                     type != RTN_PROHIBIT))
-                        continue;
-                len = nl_addr_get_prefixlen(dst);
-                if (len == 0)
-                        continue; /* the default route overlaps everything and claims nothing */
-                if (li && (li->group == NET_NETDEV_GROUP || li->group == NET_NETDEV_GROUP_RECYCLE))
-                        continue; /* ours (a tap given back still carries its address until deleted) */
-                memcpy(&net, nl_addr_get_binary_addr(dst), 4);
-
-                for (size_t i = 0; i < n_subnets; i++)
-                        if (ipv4_prefixes_overlap(net, len, subnets[i].net, subnets[i].len)) {
-                                if (!first)
-                                        first = &subnets[i];
-                                hits++;
-                        }
-                if (!first)
-                        continue;
-                found++;
-
-                ipv4_to_string(net, a);
-                ipv4_to_string(first->net, s);
-                if (type == RTN_UNICAST)
-                        (void) snprintf(what, sizeof(what), "%s/%u dev %s", a, len, li ? li->name : "?");
-                else
-                        (void) snprintf(what,
-                                        sizeof(what),
-                                        "%s %s/%u",
-                                        type == RTN_BLACKHOLE                     ? "blackhole"
-                                                        : type == RTN_UNREACHABLE ? "unreachable"
-                                                                                  : "prohibit",
-                                        a,
-                                        len);
-                if (table != RT_TABLE_MAIN)
-                        (void) snprintf(what + strlen(what),
-                                        sizeof(what) - strlen(what),
-                                        " table %u",
-                                        table);
-                (void) snprintf(fix, sizeof(fix), "sudo ip route del %s", what);
-                r = host_issues_add(
-                                l,
-                                "route-overlap",
-                                true,
-                                fix,
-                                "the route %s overlaps %s/%u of %s%s%.0u%s: the service does not set up "
-                                "its network while it exists. Remove the route, or (for the taps' /30s) "
-                                "move mobile_ipv4_pools/wifiap_ipv4_pools elsewhere",
-                                what,
-                                s,
-                                first->len,
-                                first->owner,
-                                hits > 1 ? " and " : "",
-                                hits > 1 ? hits - 1 : 0,
-                                hits > 1 ? " more planned subnets" : "");
+                r = route_check((struct rtnl_route *) o, &t, subnets, n_subnets, l);
                 if (r < 0)
                         return r;
+                found += r;
         }
         return found;
 }
@@ -249,11 +253,92 @@ static bool table_has_chain(
         return false;
 }
 
+/* The command that lets cvd-* through a chain, in the language of the tool that made it. */
+static void forward_drop_fix(struct json_object *items, const char *family, const char *table,
+                             const char *name, char *fix, size_t size) {
+        /* iptables-nft keeps its tables as "ip filter"/"ip6 filter": answer in its language. */
+        const char *tool = streq(family, "ip") ? "iptables" : streq(family, "ip6") ? "ip6tables" : NULL;
+
+        if (tool && table_has_chain(items, family, table, "DOCKER-USER"))
+                (void) snprintf(fix, size,
+                                "sudo %s -I DOCKER-USER -i cvd-+ -j ACCEPT && sudo %s -I DOCKER-USER -o "
+                                "cvd-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                                tool, tool);
+        else if (tool && streq(table, "filter"))
+                (void) snprintf(fix, size,
+                                "sudo %s -I %s -i cvd-+ -j ACCEPT && sudo %s -I %s -o cvd-+ -m conntrack "
+                                "--ctstate RELATED,ESTABLISHED -j ACCEPT",
+                                tool, name, tool, name);
+        else
+                (void) snprintf(fix, size,
+                                "sudo nft insert rule %s %s %s iifname \"cvd-*\" accept && sudo nft insert "
+                                "rule %s %s %s oifname \"cvd-*\" ct state established,related accept",
+                                family, table, name, family, table, name);
+}
+
+/* Forward chains of other tables that drop by default and say nothing of cvd-* links. */
+static int forward_drop_chains(struct json_object *items, HostIssues *l) {
+        int r, found = 0;
+
+        for (size_t i = 0; i < json_object_array_length(items); i++) {
+                struct json_object *it = json_object_array_get_idx(items, i), *ch;
+                const char *family, *table, *name;
+                char fix[512];
+
+                if (!json_object_object_get_ex(it, "chain", &ch))
+                        continue;
+                family = jstr(ch, "family");
+                table = jstr(ch, "table");
+                name = jstr(ch, "name");
+                if (!family || !table || !name || !streq_ptr(jstr(ch, "hook"), "forward") ||
+                    !streq_ptr(jstr(ch, "policy"), "drop"))
+                        continue;
+                if (streq(table, NET_TABLE_NAME) || table_mentions_cvd(items, family, table))
+                        continue;
+                forward_drop_fix(items, family, table, name, fix, sizeof(fix));
+                r = host_issues_add(l, "forward-drop", true, fix,
+                                    "the forward chain '%s' of table %s %s%s drops by default and has no rule for "
+                                    "cvd-* links: guests' forwarded traffic is dropped whatever this service's "
+                                    "table accepts",
+                                    name, family, table,
+                                    table_has_chain(items, family, table, "DOCKER-USER") ? " (Docker)" : "");
+                if (r < 0)
+                        return r;
+                found++;
+        }
+        return found;
+}
+
+/* firewalld keeps policy accept but ends its chains with a reject (filter_FORWARD, and
+ * filter_INPUT refuses the guests' DHCP): no drop policy to see, so look for its table.
+ * Interfaces in a permissive zone show up as rules naming them. */
+static int forward_drop_firewalld(struct json_object *items, HostIssues *l) {
+        int r, found = 0;
+
+        for (size_t i = 0; i < json_object_array_length(items); i++) {
+                struct json_object *it = json_object_array_get_idx(items, i), *t;
+
+                if (!json_object_object_get_ex(it, "table", &t) || !streq_ptr(jstr(t, "family"), "inet") ||
+                    !streq_ptr(jstr(t, "name"), "firewalld") || table_mentions_cvd(items, "inet", "firewalld"))
+                        continue;
+                r = host_issues_add(l, "firewalld", true,
+                                    "sudo firewall-cmd --permanent --zone=trusted --add-interface=cvd-ebr "
+                                    "--add-interface=cvd-wbr && sudo firewall-cmd --reload",
+                                    "firewalld is active and no zone lets cvd-* links through: it rejects the guests' "
+                                    "DHCP requests and their forwarded traffic (add the cvd-mtap-NN and "
+                                    "cvd-wifiap-NN taps to the zone too where guests use them)");
+                if (r < 0)
+                        return r;
+                found++;
+        }
+        return found;
+}
+
 int probe_forward_drop(HostIssues *l) {
         _cleanup_(nft_ctx_free_helperp) struct nft_ctx *ctx = NULL;
         _cleanup_(json_object_putp) struct json_object *root = NULL;
         struct json_object *items;
-        int r, found = 0;
+        int a, b;
 
         ctx = nft_ctx_new(NFT_CTX_DEFAULT);
         if (!ctx)
@@ -267,95 +352,13 @@ int probe_forward_drop(HostIssues *l) {
         if (!root || !json_object_object_get_ex(root, "nftables", &items) ||
             !json_object_is_type(items, json_type_array))
                 return -EBADMSG;
-
-        for (size_t i = 0; i < json_object_array_length(items); i++) {
-                struct json_object *it = json_object_array_get_idx(items, i), *ch;
-                const char *family, *table, *name, *tool;
-                char fix[512];
-
-                if (!json_object_object_get_ex(it, "chain", &ch))
-                        continue;
-                family = jstr(ch, "family");
-                table = jstr(ch, "table");
-                name = jstr(ch, "name");
-                if (!family || !table || !name || !streq_ptr(jstr(ch, "hook"), "forward") ||
-                    !streq_ptr(jstr(ch, "policy"), "drop"))
-                        continue;
-                if (streq(table, NET_TABLE_NAME))
-                        continue;
-                if (table_mentions_cvd(items, family, table))
-                        continue;
-
-                /* iptables-nft keeps its tables as "ip filter"/"ip6 filter": answer in its language. */
-                tool = streq(family, "ip") ? "iptables" : streq(family, "ip6") ? "ip6tables" : NULL;
-                if (tool && table_has_chain(items, family, table, "DOCKER-USER"))
-                        (void) snprintf(fix,
-                                        sizeof(fix),
-                                        "sudo %s -I DOCKER-USER -i cvd-+ -j ACCEPT && sudo %s -I DOCKER-USER -o "
-                                        "cvd-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-                                        tool,
-                                        tool);
-                else if (tool && streq(table, "filter"))
-                        (void) snprintf(fix,
-                                        sizeof(fix),
-                                        "sudo %s -I %s -i cvd-+ -j ACCEPT && sudo %s -I %s -o cvd-+ -m conntrack "
-                                        "--ctstate RELATED,ESTABLISHED -j ACCEPT",
-                                        tool,
-                                        name,
-                                        tool,
-                                        name);
-                else
-                        (void) snprintf(fix,
-                                        sizeof(fix),
-                                        "sudo nft insert rule %s %s %s iifname \"cvd-*\" accept && sudo nft insert "
-                                        "rule %s %s %s oifname \"cvd-*\" ct state established,related accept",
-                                        family,
-                                        table,
-                                        name,
-                                        family,
-                                        table,
-                                        name);
-                r = host_issues_add(
-                                l,
-                                "forward-drop",
-                                true,
-                                fix,
-                                "the forward chain '%s' of table %s %s%s drops by default and has no rule for "
-                                "cvd-* links: guests' forwarded traffic is dropped whatever this service's "
-                                "table accepts",
-                                name,
-                                family,
-                                table,
-                                table_has_chain(items, family, table, "DOCKER-USER") ? " (Docker)" : "");
-                if (r < 0)
-                        return r;
-                found++;
-        }
-
-        /* firewalld keeps policy accept but ends its chains with a reject (filter_FORWARD,
-         * and filter_INPUT refuses the guests' DHCP): no drop policy to see, so look for its
-         * table. Interfaces in a permissive zone show up as rules naming them. */
-        for (size_t i = 0; i < json_object_array_length(items); i++) {
-                struct json_object *it = json_object_array_get_idx(items, i), *t;
-
-                if (!json_object_object_get_ex(it, "table", &t) || !streq_ptr(jstr(t, "family"), "inet") ||
-                    !streq_ptr(jstr(t, "name"), "firewalld") ||
-                    table_mentions_cvd(items, "inet", "firewalld"))
-                        continue;
-                r = host_issues_add(
-                                l,
-                                "firewalld",
-                                true,
-                                "sudo firewall-cmd --permanent --zone=trusted --add-interface=cvd-ebr "
-                                "--add-interface=cvd-wbr && sudo firewall-cmd --reload",
-                                "firewalld is active and no zone lets cvd-* links through: it rejects the guests' "
-                                "DHCP requests and their forwarded traffic (add the cvd-mtap-NN and "
-                                "cvd-wifiap-NN taps to the zone too where guests use them)");
-                if (r < 0)
-                        return r;
-                found++;
-        }
-        return found;
+        a = forward_drop_chains(items, l);
+        if (a < 0)
+                return a;
+        b = forward_drop_firewalld(items, l);
+        if (b < 0)
+                return b;
+        return a + b;
 }
 
 /* NetworkManager */

@@ -40,66 +40,52 @@ static bool wants_ipv6_forwarding(const NetConfig *c) {
         return c->ethernet_ipv6_prefix || c->wifi_ipv6_prefix;
 }
 
-int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
-        _cleanup_(strv_freep) char **names = NULL;
-        BridgePlan bridges[NET_BRIDGES];
+/* Forwarding on, remembering the old values (once, in saved_path) for sysctl_restore(). */
+static int sysctl_apply_forwarding(const NetConfig *c, const char *saved_path, char **ret_error) {
+        const char *names[] = { "net/ipv4/ip_forward", NULL, NULL };
         _cleanup_free_ char *saved = NULL;
         size_t saved_len = 0;
         FILE *f = NULL;
         int r;
 
-        names = calloc(1, sizeof(char *));
-        if (!names)
-                return -ENOMEM;
-        r = strv_push(&names, strdup("net/ipv4/ip_forward"));
-        if (r < 0)
-                return r;
         /* The reference sets all.forwarding=1 unconditionally, which makes every accept_ra=1
          * interface of the host ignore router advertisements. Only do it when IPv6 is routed. */
-        if (wants_ipv6_forwarding(c)) {
-                r = strv_push(&names, strdup("net/ipv6/conf/all/forwarding"));
-                if (r < 0)
-                        return r;
-        }
-
+        if (wants_ipv6_forwarding(c))
+                names[1] = "net/ipv6/conf/all/forwarding";
         if (saved_path && access(saved_path, F_OK) < 0) {
                 f = open_memstream(&saved, &saved_len);
                 if (!f)
                         return -ENOMEM;
         }
-
-        STRV_FOREACH(n, names) {
+        for (size_t k = 0; names[k]; k++) {
                 _cleanup_free_ char *old = NULL;
 
-                if (!*n)
-                        return -ENOMEM;
-                r = sysctl_read(*n, &old);
+                r = sysctl_read(names[k], &old);
                 if (r >= 0 && streq(old, "1"))
                         continue;
                 if (f && r >= 0)
-                        fprintf(f, "%s=%s\n", *n, old);
-                r = sysctl_write(*n, "1");
+                        fprintf(f, "%s=%s\n", names[k], old);
+                r = sysctl_write(names[k], "1");
                 if (r < 0) {
                         if (f)
                                 fclose(f);
                         if (ret_error)
-                                (void) asprintf(ret_error, "set /proc/sys/%s=1: %s", *n, strerror(-r));
+                                (void) asprintf(ret_error, "set /proc/sys/%s=1: %s", names[k], strerror(-r));
                         return r;
                 }
         }
+        if (!f)
+                return 0;
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return saved_len > 0 ? write_file_atomic(saved_path, saved, 0600) : 0;
+}
 
-        if (f) {
-                if (fclose(f) != 0)
-                        return -ENOMEM;
-                if (saved_len > 0) {
-                        r = write_file_atomic(saved_path, saved, 0600);
-                        if (r < 0)
-                                return r;
-                }
-        }
+/* Guests must not configure the host: no router advertisements are accepted on the links guests
+ * reach directly (the reference got this from all.forwarding=1). */
+static int sysctl_apply_taps(const NetConfig *c) {
+        int r;
 
-        /* Guests must not configure the host: no router advertisements are accepted on the
-         * links guests reach directly (the reference got this from all.forwarding=1). */
         for (unsigned slot = 1; slot <= c->n_slots; slot++)
                 for (TapKind k = TAP_MOBILE; k <= TAP_WIFIAP; k++) {
                         _cleanup_free_ char *name = NULL, *old = NULL;
@@ -115,17 +101,22 @@ int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
                         if (r < 0 && r != -ENOENT)
                                 return r;
                 }
+        return 0;
+}
 
-        /* Managed bridges get IPv6 link-local and SLAAC as in the reference. */
+/* Managed bridges get IPv6 link-local and SLAAC as in the reference. */
+static int sysctl_apply_bridges(const NetConfig *c, char **ret_error) {
+        static const char *const keys[][2] = {
+                { "disable_ipv6", "0" },
+                { "addr_gen_mode", "0" },
+                { "autoconf", "1" },
+                { "accept_ra", "0" },
+        };
+        BridgePlan bridges[NET_BRIDGES];
+        int r;
+
         net_config_bridges(c, bridges);
         for (size_t b = 0; b < NET_BRIDGES; b++) {
-                static const char *const keys[][2] = {
-                        { "disable_ipv6", "0" },
-                        { "addr_gen_mode", "0" },
-                        { "autoconf", "1" },
-                        { "accept_ra", "0" },
-                };
-
                 if (!bridges[b].managed)
                         continue;
                 for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
@@ -145,6 +136,18 @@ int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
                 }
         }
         return 0;
+}
+
+int sysctl_apply(const NetConfig *c, const char *saved_path, char **ret_error) {
+        int r;
+
+        r = sysctl_apply_forwarding(c, saved_path, ret_error);
+        if (r < 0)
+                return r;
+        r = sysctl_apply_taps(c);
+        if (r < 0)
+                return r;
+        return sysctl_apply_bridges(c, ret_error);
 }
 
 int sysctl_restore(const char *saved_path) {
