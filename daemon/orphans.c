@@ -5,18 +5,24 @@
  * instance directory, another user's job: none is in our leaves, none is touched. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "daemon/instance.h"
 #include "common/log.h"
 #include "daemon/manager.h"
 #include "daemon/orphans.h"
+#include "daemon/state.h"
+#include "common/fileio.h"
 #include "common/fs-util.h"
 #include "common/macro.h"
 #include "common/parse-util.h"
+#include "common/process-util.h"
 #include "common/strv.h"
 #include "common/time-util.h"
 
@@ -225,3 +231,144 @@ void manager_collect_orphans(Manager *m) {
                 instance_release(i);
         }
 }
+
+/* The recorded VMM still runs, is the same process (start time) and the same program. exe is what
+ * /proc/PID/exe said at spawn; older records hold argv[0], resolved here, except for the cvd
+ * backend whose launch_cvd sits in the caller's host package: root does not walk that path. */
+static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe, Backend backend) {
+        _cleanup_free_ char *link = NULL, *real = NULL;
+        char target[PATH_MAX];
+        uint64_t st;
+        ssize_t k;
+
+        if (pid <= 1 || !exe)
+                return false;
+        if (pid_get_starttime(pid, &st) < 0 || st != starttime)
+                return false;
+        if (asprintf(&link, "/proc/%i/exe", (int) pid) < 0)
+                return false;
+        k = readlink(link, target, sizeof(target) - 1);
+        if (k < 0)
+                return false;
+        target[k] = 0;
+        /* A package upgrade replaces the binary under a running VMM: " (deleted)" is still it. */
+        if (k > 10 && streq(target + k - 10, " (deleted)"))
+                target[k - 10] = 0;
+        if (backend != BACKEND_CVD)
+                real = realpath(exe, NULL);
+        return streq(target, real ?: exe) || streq(target, exe);
+}
+
+static int load_instance(Manager *m, StateRecord *rec) {
+        Instance *i = NULL;
+        int r;
+
+        if (m->instances[rec->number])
+                return -EEXIST;
+        r = instance_new(m, rec->number, rec->owner, rec->gid, rec->groups, rec->n_groups, &rec->spec, &i);
+        if (r < 0)
+                return r;
+        i->created_realtime = rec->created;
+        i->started_realtime = rec->started;
+        i->restart_count = rec->restart_count;
+        i->console_start = rec->console_start;
+        i->state = rec->state;
+        i->reason = rec->reason;
+        i->scope = TAKE_PTR(rec->scope);
+        i->dir_fresh = true; /* its directory is its own */
+        (void) manager_add_instance(m, i);
+
+        if (rec->pid > 0) {
+                if (vmm_verified(rec->pid, rec->starttime, rec->exe, i->spec.backend)) {
+                        r = instance_adopt(i, rec->pid, rec->starttime, rec->exe);
+                        if (r >= 0) {
+                                log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",
+                                         rec->number,
+                                         (unsigned) i->owner,
+                                         (int) rec->pid);
+                                return 0;
+                        }
+                }
+                /* Gone, or not the process we started: never touch it, release the slot. */
+                log_warning("Instance %u (uid %u): VMM (pid %i) could not be verified after the daemon restart; "
+                            "marking it failed",
+                            rec->number,
+                            (unsigned) i->owner,
+                            (int) rec->pid);
+                instance_set_status(i, "the VMM was lost while the daemon was not running");
+                instance_set_state(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
+                instance_release(i);
+        }
+        return 0;
+}
+
+static void state_keep_bad(const char *path, const char *why) {
+        _cleanup_free_ char *aside = NULL;
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                (void) snprintf(stamp, sizeof(stamp), "%lld", (long long) t);
+        if (asprintf(&aside, "%s.bad-%s", path, stamp) < 0) {
+                log_oom();
+                return;
+        }
+        if (rename(path, aside) < 0) {
+                log_error_errno(-errno,
+                                "%s is unreadable (%s) and could not be kept as %s: %m",
+                                path,
+                                why,
+                                aside);
+                return;
+        }
+        log_error("%s is unreadable (%s): kept as %s. Instances it no longer describes are recovered as "
+                  "failed (daemon-lost) with their processes left running; nothing is killed.",
+                  path,
+                  why,
+                  aside);
+}
+
+int manager_load_state(Manager *m) {
+        _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json"), *text = NULL;
+        StateRecord *records = NULL;
+        size_t n = 0, skipped = 0;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                m->state_untrusted = true;
+                return log_error_errno(r, "Failed to read %s: %m. Nothing is killed at this start.", path);
+        }
+        r = state_parse(text, &records, &n, &skipped);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0 || skipped > 0) {
+                /* Nothing is lost to a bad file: it is kept for a post-mortem, and what it no longer
+                 * says is recovered from what the daemon can check on its own (orphans.c). */
+                m->state_untrusted = true;
+                state_keep_bad(path,
+                               r < 0 ? "it is not a valid state file"
+                                     : "some instance records are malformed");
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < n; k++) {
+                r = load_instance(m, &records[k]);
+                if (r < 0)
+                        log_warning_errno(
+                                        r,
+                                        "Skipping the record of instance %u in %s: %m",
+                                        records[k].number,
+                                        path);
+        }
+        if (skipped > 0)
+                log_warning("Skipped %zu malformed instance records of the state file.", skipped);
+        state_records_free(records, n);
+        return 0;
+}
+

@@ -2,7 +2,7 @@
 #pragma once
 
 /* One instance record of state.json, parsed and checked but not acted on: no process is looked
- * at, nothing is allocated in the Manager. manager_load_state() applies the records. */
+ * at, nothing is allocated in the Manager. manager_load_state() (orphans.c) applies the records. */
 
 #include <stdint.h>
 #include <sys/types.h>
