@@ -15,9 +15,9 @@
 #include "netsetup/tap.h"
 #include "daemon/manager.h"
 #include "daemon/orphans.h"
+#include "daemon/state.h"
 #include "common/fileio.h"
 #include "common/fs-util.h"
-#include "common/json-util.h"
 #include "common/macro.h"
 #include "common/strv.h"
 #include "common/time-util.h"
@@ -518,96 +518,48 @@ void manager_remove_instance(Manager *m, Instance *i) {
         manager_update_status(m);
 }
 
-static struct json_object *strv_to_json(char **l) {
-        struct json_object *a = json_object_new_array();
+/* What state.json keeps of an instance. The record borrows the instance's strings: it lives
+ * only as long as the state_save() call. */
+static StateRecord instance_to_record(Instance *i) {
+        StateRecord rec = {
+                .number = i->number,
+                .owner = i->owner,
+                .gid = i->owner_gid,
+                .groups = i->groups,
+                .n_groups = i->n_groups,
+                .spec = i->spec,
+                /* (state_save() only reads them.) */
+                .state = (char *) instance_state_to_string(i->state),
+                .reason = (char *) instance_reason_to_string(i->reason),
+                .booted = i->booted,
+                .pid = i->pid,
+                .starttime = i->pid_starttime,
+                .exe = i->exe,
+                .scope = i->scope,
+                .created = i->created_realtime,
+                .started = i->started_realtime,
+                .console_start = i->console_start,
+                .restart_count = i->restart_count,
+        };
 
-        STRV_FOREACH (s, l)
-                json_object_array_add(a, json_object_new_string(*s));
-        return a;
-}
-
-static struct json_object *str_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
+        rec.spec.stop_timeout_sec = i->stop_timeout_sec; /* the one in effect */
+        return rec;
 }
 
 int manager_save_state(Manager *m) {
-        _cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
         _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json");
-        struct json_object *arr = json_object_new_array();
-        int r;
+        _cleanup_free_ StateRecord *records = NULL;
+        size_t n = 0;
 
-        if (!path || !root || !arr)
+        if (!path)
                 return -ENOMEM;
-        if (m->n_instances == 0) {
-                json_object_put(arr);
-                /* Nothing to re-adopt: leave no file behind. */
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return log_warning_errno(-errno, "Failed to remove %s: %m", path);
-                return 0;
-        }
-        json_object_object_add(root, "version", json_object_new_int(1));
-        json_object_object_add(root, "instances", arr);
-        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
-                Instance *i = m->instances[n];
-                struct json_object *o, *groups;
-
-                if (!i)
-                        continue;
-                o = json_object_new_object();
-                groups = json_object_new_array();
-                for (size_t k = 0; k < i->n_groups; k++)
-                        json_object_array_add(groups, json_object_new_int64(i->groups[k]));
-                json_object_object_add(o, "number", json_object_new_int((int) i->number));
-                json_object_object_add(o, "owner", json_object_new_int64(i->owner));
-                json_object_object_add(o, "gid", json_object_new_int64(i->owner_gid));
-                json_object_object_add(o, "groups", groups);
-                json_object_object_add(
-                                o, "state", json_object_new_string(instance_state_to_string(i->state)));
-                json_object_object_add(
-                                o, "reason", json_object_new_string(instance_reason_to_string(i->reason)));
-                json_object_object_add(o, "pid", json_object_new_int(i->pid));
-                json_object_object_add(o, "starttime", json_object_new_int64((int64_t) i->pid_starttime));
-                json_object_object_add(o, "exe", str_or_null(i->exe));
-                json_object_object_add(o, "created", json_object_new_int64((int64_t) i->created_realtime));
-                json_object_object_add(o, "started", json_object_new_int64((int64_t) i->started_realtime));
-                json_object_object_add(o, "restart_count", json_object_new_int((int) i->restart_count));
-                json_object_object_add(
-                                o, "backend", json_object_new_string(backend_to_string(i->spec.backend)));
-                json_object_object_add(o, "cpus", json_object_new_int((int) i->spec.cpus));
-                json_object_object_add(o, "memory_mb", json_object_new_int((int) i->spec.memory_mb));
-                json_object_object_add(o, "kernel", str_or_null(i->spec.kernel));
-                json_object_object_add(o, "initrd", str_or_null(i->spec.initrd));
-                json_object_object_add(o, "cmdline", str_or_null(i->spec.cmdline));
-                json_object_object_add(o, "disks", strv_to_json(i->spec.disks));
-                json_object_object_add(
-                                o,
-                                "restart",
-                                json_object_new_string(restart_policy_to_string(i->spec.restart)));
-                json_object_object_add(o, "boot_marker", str_or_null(i->spec.boot_marker));
-                json_object_object_add(
-                                o, "boot_timeout_sec", json_object_new_int((int) i->spec.boot_timeout_sec));
-                json_object_object_add(o, "extra_args", strv_to_json(i->spec.extra_args));
-                json_object_object_add(o, "booted", json_object_new_boolean(i->booted));
-                json_object_object_add(
-                                o, "stop_timeout_sec", json_object_new_int((int) i->stop_timeout_sec));
-                json_object_object_add(o, "gpu_mode", str_or_null(i->spec.gpu_mode));
-                json_object_object_add(o, "host_package", str_or_null(i->spec.host_package));
-                json_object_object_add(o, "images_dir", str_or_null(i->spec.images_dir));
-                json_object_object_add(o, "scope", str_or_null(i->scope));
-                json_object_object_add(o, "bios", str_or_null(i->spec.bios));
-                json_object_object_add(
-                                o,
-                                "crosvm_disable_sandbox",
-                                json_object_new_boolean(i->spec.crosvm_disable_sandbox));
-                json_object_object_add(
-                                o, "console_start", json_object_new_int64((int64_t) i->console_start));
-                json_object_array_add(arr, o);
-        }
-
-        r = write_file_atomic(path, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), 0600);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to write %s: %m", path);
-        return 0;
+        records = calloc(MAX(m->n_instances, 1u), sizeof(StateRecord));
+        if (!records)
+                return -ENOMEM;
+        for (unsigned k = 1; k <= NET_SLOTS_MAX && n < m->n_instances; k++)
+                if (m->instances[k])
+                        records[n++] = instance_to_record(m->instances[k]);
+        return state_save(path, records, n);
 }
 
 #define SAVE_RETRY_MIN_USEC (1 * USEC_PER_SEC)

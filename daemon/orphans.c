@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon/instance.h"
@@ -232,6 +231,8 @@ void manager_collect_orphans(Manager *m) {
         }
 }
 
+/* Start-up: state.json's records applied to the Manager (daemon/state.h parses them). */
+
 /* The recorded VMM still runs, is the same process (start time) and the same program. exe is what
  * /proc/PID/exe said at spawn; older records hold argv[0], resolved here, except for the cvd
  * backend whose launch_cvd sits in the caller's host package: root does not walk that path. */
@@ -259,6 +260,20 @@ static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe, Backend
         return streq(target, real ?: exe) || streq(target, exe);
 }
 
+/* A record's state and reason by name; a name this daemon does not know (a newer one wrote it)
+ * is "stopped", "requested". */
+static InstanceState record_state(const StateRecord *rec) {
+        InstanceState s = rec->state ? instance_state_from_string(rec->state) : INSTANCE_STOPPED;
+
+        return s < 0 ? INSTANCE_STOPPED : s;
+}
+
+static InstanceReason record_reason(const StateRecord *rec) {
+        InstanceReason r = rec->reason ? instance_reason_from_string(rec->reason) : REASON_REQUESTED;
+
+        return r < 0 ? REASON_REQUESTED : r;
+}
+
 static int load_instance(Manager *m, StateRecord *rec) {
         Instance *i = NULL;
         int r;
@@ -272,8 +287,11 @@ static int load_instance(Manager *m, StateRecord *rec) {
         i->started_realtime = rec->started;
         i->restart_count = rec->restart_count;
         i->console_start = rec->console_start;
-        i->state = rec->state;
-        i->reason = rec->reason;
+        /* TODO(lead): the restore goes through an instance verb (instance.c is the only writer of
+         * i->state, ARCHITECTURE.md rule 4). rec->booted is not applied: instance_adopt() scans
+         * this run's console for the marker again. */
+        i->state = record_state(rec);
+        i->reason = record_reason(rec);
         i->scope = TAKE_PTR(rec->scope);
         i->dir_fresh = true; /* its directory is its own */
         (void) manager_add_instance(m, i);
@@ -302,24 +320,17 @@ static int load_instance(Manager *m, StateRecord *rec) {
         return 0;
 }
 
-static void state_keep_bad(const char *path, const char *why) {
+static void keep_bad_state(const char *path, const char *why) {
         _cleanup_free_ char *aside = NULL;
-        char stamp[32];
-        time_t t = time(NULL);
-        struct tm tm;
+        int r;
 
-        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
-                (void) snprintf(stamp, sizeof(stamp), "%lld", (long long) t);
-        if (asprintf(&aside, "%s.bad-%s", path, stamp) < 0) {
+        r = state_keep_bad(path, &aside);
+        if (r == -ENOMEM) {
                 log_oom();
                 return;
         }
-        if (rename(path, aside) < 0) {
-                log_error_errno(-errno,
-                                "%s is unreadable (%s) and could not be kept as %s: %m",
-                                path,
-                                why,
-                                aside);
+        if (r < 0) {
+                log_error_errno(r, "%s is unreadable (%s) and could not be kept aside: %m", path, why);
                 return;
         }
         log_error("%s is unreadable (%s): kept as %s. Instances it no longer describes are recovered as "
@@ -330,10 +341,10 @@ static void state_keep_bad(const char *path, const char *why) {
 }
 
 int manager_load_state(Manager *m) {
-        _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json"), *text = NULL;
+        _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json"), *text = NULL, *error = NULL;
         StateRecord *records = NULL;
-        size_t n = 0, skipped = 0;
-        int r;
+        size_t n = 0;
+        int r, skipped;
 
         if (!path)
                 return -ENOMEM;
@@ -344,18 +355,24 @@ int manager_load_state(Manager *m) {
                 m->state_untrusted = true;
                 return log_error_errno(r, "Failed to read %s: %m. Nothing is killed at this start.", path);
         }
-        r = state_parse(text, &records, &n, &skipped);
-        if (r == -ENOMEM)
+        skipped = state_parse(text, &records, &n, &error);
+        if (skipped == -ENOMEM)
                 return log_oom();
-        if (r < 0 || skipped > 0) {
+        if (skipped != 0) {
                 /* Nothing is lost to a bad file: it is kept for a post-mortem, and what it no longer
                  * says is recovered from what the daemon can check on its own (orphans.c). */
                 m->state_untrusted = true;
-                state_keep_bad(path,
-                               r < 0 ? "it is not a valid state file"
-                                     : "some instance records are malformed");
-                if (r < 0)
-                        return r;
+                if (skipped > 0)
+                        log_warning("Skipping %i malformed instance records of the state: %s",
+                                    skipped,
+                                    strempty(error));
+                else
+                        log_error("%s is not a valid state file: %s", path, strempty(error));
+                keep_bad_state(path,
+                               skipped < 0 ? "it is not a valid state file"
+                                           : "some instance records are malformed");
+                if (skipped < 0)
+                        return skipped;
         }
         for (size_t k = 0; k < n; k++) {
                 r = load_instance(m, &records[k]);
@@ -366,9 +383,6 @@ int manager_load_state(Manager *m) {
                                         records[k].number,
                                         path);
         }
-        if (skipped > 0)
-                log_warning("Skipped %zu malformed instance records of the state file.", skipped);
         state_records_free(records, n);
         return 0;
 }
-
