@@ -129,7 +129,7 @@ static const StateField state_fields[] = {
 #define AT_CONST(rec, f) ((const void *) ((const uint8_t *) (rec) + (f)->offset))
 
 /* The parsers' complaint about a value, for record_error(). */
-_printf_(2, 3) static int why(char **ret_why, const char *fmt, ...) {
+_printf_(2, 3) static int bad_value(char **ret_why, const char *fmt, ...) {
         va_list ap;
         int k;
 
@@ -143,8 +143,12 @@ _printf_(2, 3) static int why(char **ret_why, const char *fmt, ...) {
         return -EINVAL;
 }
 
-static int why_type(char **ret_why, const char *expected, struct json_object *v) {
-        return why(ret_why, "expected %s, got %s", expected, json_type_to_name(json_object_get_type(v)));
+static int bad_type(char **ret_why, const char *expected, struct json_object *v) {
+        return bad_value(
+                        ret_why,
+                        "expected %s, got %s",
+                        expected,
+                        json_type_to_name(json_object_get_type(v)));
 }
 
 /* An integer within min..max. json-c clamps what does not fit an int64 to INT64_MIN/MAX and sets
@@ -153,16 +157,17 @@ static int json_uint(struct json_object *v, uint64_t min, uint64_t max, uint64_t
         int64_t i;
 
         if (!json_object_is_type(v, json_type_int))
-                return why_type(ret_why, "an integer", v);
+                return bad_type(ret_why, "an integer", v);
         errno = 0;
         i = json_object_get_int64(v);
         if (errno != 0 || i < 0 || (uint64_t) i < min || (uint64_t) i > max ||
             (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t) INT64_MAX))
-                return why(ret_why,
-                           "%s is outside %llu..%llu",
-                           json_object_to_json_string(v),
-                           (unsigned long long) min,
-                           (unsigned long long) max);
+                return bad_value(
+                                ret_why,
+                                "%s is outside %llu..%llu",
+                                json_object_to_json_string(v),
+                                (unsigned long long) min,
+                                (unsigned long long) max);
         *ret = (uint64_t) i;
         return 0;
 }
@@ -194,7 +199,7 @@ static int parse_uint(const StateField *f, struct json_object *v, StateRecord *r
         } else if (f->size == sizeof(uint64_t))
                 memcpy(AT(rec, f), &u, sizeof(u));
         else
-                return why(ret_why, "a member of %zu bytes", f->size);
+                return bad_value(ret_why, "a member of %zu bytes", f->size);
         return 0;
 }
 
@@ -212,7 +217,7 @@ static int parse_bool(const StateField *f, struct json_object *v, StateRecord *r
                 return 0;
         }
         if (!json_object_is_type(v, json_type_int))
-                return why_type(ret_why, "a boolean", v);
+                return bad_type(ret_why, "a boolean", v);
         r = json_uint(v, 0, 1, &u, ret_why);
         if (r < 0)
                 return r;
@@ -233,9 +238,9 @@ static int write_string(const StateField *f, const StateRecord *rec, struct json
 
 static int json_string(struct json_object *v, char **ret, char **ret_why) {
         if (!json_object_is_type(v, json_type_string))
-                return why_type(ret_why, "a string", v);
+                return bad_type(ret_why, "a string", v);
         if (json_object_get_string_len(v) > SPEC_STRING_MAX)
-                return why(ret_why, "longer than %u bytes", SPEC_STRING_MAX);
+                return bad_value(ret_why, "longer than %u bytes", SPEC_STRING_MAX);
         *ret = strdup(json_object_get_string(v));
         return *ret ? 0 : -ENOMEM;
 }
@@ -247,7 +252,7 @@ static int parse_string(const StateField *f, struct json_object *v, StateRecord 
         if (r < 0)
                 return r;
         if (f->valid && !f->valid(s))
-                return why(ret_why, "not a name this daemon makes");
+                return bad_value(ret_why, "not a name this daemon makes");
         free(*(char **) AT(rec, f));
         *(char **) AT(rec, f) = TAKE_PTR(s);
         return 0;
@@ -275,10 +280,10 @@ static int parse_strv(const StateField *f, struct json_object *v, StateRecord *r
         size_t n;
 
         if (!json_object_is_type(v, json_type_array))
-                return why_type(ret_why, "an array", v);
+                return bad_type(ret_why, "an array", v);
         n = json_object_array_length(v);
         if (n > SPEC_LIST_MAX)
-                return why(ret_why, "more than %u entries", SPEC_LIST_MAX);
+                return bad_value(ret_why, "more than %u entries", SPEC_LIST_MAX);
         for (size_t k = 0; k < n; k++) {
                 _cleanup_free_ char *s = NULL, *w = NULL;
                 struct json_object *e = json_object_array_get_idx(v, k);
@@ -287,7 +292,7 @@ static int parse_strv(const StateField *f, struct json_object *v, StateRecord *r
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return why(ret_why, "entry %zu: %s", k, strempty(w));
+                        return bad_value(ret_why, "entry %zu: %s", k, strempty(w));
                 r = strv_push(&l, TAKE_PTR(s));
                 if (r < 0)
                         return r;
@@ -326,7 +331,7 @@ static int parse_enum(const StateField *f, struct json_object *v, StateRecord *r
                 fprintf(mem, "%s%s", k > 0 ? ", " : "", f->to_string(k));
         if (fclose(mem) < 0)
                 return -ENOMEM;
-        return why(ret_why, "not one of %s", names);
+        return bad_value(ret_why, "not one of %s", names);
 }
 
 static int write_groups(const StateField *f, const StateRecord *rec, struct json_object **ret) {
@@ -351,10 +356,10 @@ static int parse_groups(const StateField *f, struct json_object *v, StateRecord 
         size_t n;
 
         if (!json_object_is_type(v, json_type_array))
-                return why_type(ret_why, "an array", v);
+                return bad_type(ret_why, "an array", v);
         n = json_object_array_length(v);
         if (n > STATE_GROUPS_MAX)
-                return why(ret_why, "more than %u entries", STATE_GROUPS_MAX);
+                return bad_value(ret_why, "more than %u entries", STATE_GROUPS_MAX);
         if (n > 0) {
                 groups = calloc(n, sizeof(gid_t));
                 if (!groups)
@@ -368,7 +373,7 @@ static int parse_groups(const StateField *f, struct json_object *v, StateRecord 
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return why(ret_why, "entry %zu: %s", k, strempty(w));
+                        return bad_value(ret_why, "entry %zu: %s", k, strempty(w));
                 groups[k] = (gid_t) g;
         }
         free(rec->groups);
@@ -383,9 +388,14 @@ static const struct {
         /* -EINVAL with *ret_why saying what is wrong with v (the value of f->key, not null); -ENOMEM. */
         int (*parse)(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why);
 } field_ops[_FIELD_TYPE_MAX] = {
-        [FIELD_UINT] = { write_uint, parse_uint },       [FIELD_BOOL] = { write_bool, parse_bool },
-        [FIELD_STRING] = { write_string, parse_string }, [FIELD_STRV] = { write_strv, parse_strv },
-        [FIELD_ENUM] = { write_enum, parse_enum },       [FIELD_GROUPS] = { write_groups, parse_groups },
+        /* clang-format off */
+        [FIELD_UINT]   = { write_uint,   parse_uint },
+        [FIELD_BOOL]   = { write_bool,   parse_bool },
+        [FIELD_STRING] = { write_string, parse_string },
+        [FIELD_STRV]   = { write_strv,   parse_strv },
+        [FIELD_ENUM]   = { write_enum,   parse_enum },
+        [FIELD_GROUPS] = { write_groups, parse_groups },
+        /* clang-format on */
 };
 
 void state_record_done(StateRecord *r) {
