@@ -16,7 +16,8 @@
 #include "netsetup/tap.h"
 #include "vmm/kvm.h"
 #include "daemon/manager.h"
-#include "daemon/orphans.h"
+#include "daemon/recover.h"
+#include "daemon/state.h"
 #include "common/fileio.h"
 #include "common/fs-util.h"
 #include "common/macro.h"
@@ -337,8 +338,7 @@ int manager_startup(Manager *m) {
          * retried with SetupNetwork() or Reload(). */
         /* VMMs that outlived an earlier run of the daemon (KillMode=process) first: the network
          * setup must keep the slots they hold. */
-        (void) manager_load_state(m);
-        manager_collect_orphans(m);
+        (void) recover_run(m);
 
         /* In a worker, while the network comes up: nothing here waits for it. */
         (void) host_probe_start(m->host_probe);
@@ -398,6 +398,60 @@ unsigned manager_count_instances_of(Manager *m, uid_t uid) {
                 if (m->instances[k] && m->instances[k]->owner == uid)
                         n++;
         return n;
+}
+
+static void on_slot_reaped(Reap *r, int result, const char *leftovers, void *userdata) {
+        Manager *m = userdata;
+
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)
+                if (m->slot_reaps[n] == r) {
+                        if (result == -ETIMEDOUT)
+                                log_error("Slot %u: processes left by an earlier instance did not end within %u s "
+                                          "of SIGKILL: %s. The slot is not used until they are gone.",
+                                          n,
+                                          (unsigned) (REAP_TIMEOUT_USEC / USEC_PER_SEC),
+                                          strempty(leftovers));
+                        else if (result < 0)
+                                log_warning_errno(result, "Slot %u: cannot read its cgroup: %m", n);
+                        else
+                                log_info("Slot %u: the processes an earlier instance left are gone.", n);
+                        m->slot_reaps[n] = reap_free(r);
+                        return;
+                }
+}
+
+int manager_reap_slot(Manager *m, unsigned n) {
+        _cleanup_free_ pid_t *pids = NULL;
+        _cleanup_free_ char *what = NULL;
+        char leaf[32];
+        size_t k = 0;
+        int r;
+
+        if (m->slot_reaps[n])
+                return 1;
+        if (instance_leaf_name(n, leaf, sizeof(leaf)) < 0)
+                return -EINVAL;
+        r = cgroup_leaf_pids(&m->cgroups, leaf, &pids, &k);
+        if (r < 0)
+                return r;
+        if (k == 0) {
+                (void) cgroup_leaf_remove(&m->cgroups, leaf);
+                return 0;
+        }
+        what = cgroup_pids_describe(pids, k, 16);
+        log_warning("Slot %u: killing %zu processes left in its cgroup %s by an instance that is gone: %s",
+                    n,
+                    k,
+                    leaf,
+                    strempty(what));
+        return reap_start(
+                        m->event,
+                        &m->cgroups,
+                        leaf,
+                        REAP_TIMEOUT_USEC,
+                        on_slot_reaped,
+                        m,
+                        &m->slot_reaps[n]);
 }
 
 /* A slot is usable when it exists in the plan, no instance holds it, and no outside process (a
@@ -551,6 +605,50 @@ void manager_remove_instance(Manager *m, Instance *i) {
         manager_bus_emit_instance_count(m);
         manager_persist(m);
         manager_update_status(m);
+}
+
+/* What state.json keeps of an instance. The record borrows the instance's strings: it lives
+ * only as long as the state_save() call. */
+static StateRecord instance_to_record(Instance *i) {
+        StateRecord rec = {
+                .number = i->number,
+                .owner = i->owner,
+                .gid = i->owner_gid,
+                .groups = i->groups,
+                .n_groups = i->n_groups,
+                .spec = i->spec,
+                /* (state_save() only reads them.) */
+                .state = (char *) instance_state_to_string(i->state),
+                .reason = (char *) instance_reason_to_string(i->reason),
+                .booted = i->booted,
+                .pid = i->pid,
+                .starttime = i->pid_starttime,
+                .exe = i->exe,
+                .scope = i->scope,
+                .created = i->created_realtime,
+                .started = i->started_realtime,
+                .console_start = i->console.start,
+                .restart_count = i->restart_count,
+        };
+
+        rec.spec.stop_timeout_sec = i->stop_timeout_sec; /* the one in effect */
+        return rec;
+}
+
+int manager_save_state(Manager *m) {
+        _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json");
+        _cleanup_free_ StateRecord *records = NULL;
+        size_t n = 0;
+
+        if (!path)
+                return -ENOMEM;
+        records = calloc(MAX(m->n_instances, 1u), sizeof(StateRecord));
+        if (!records)
+                return -ENOMEM;
+        for (unsigned k = 1; k <= NET_SLOTS_MAX && n < m->n_instances; k++)
+                if (m->instances[k])
+                        records[n++] = instance_to_record(m->instances[k]);
+        return state_save(path, records, n);
 }
 
 #define SAVE_RETRY_MIN_USEC (1 * USEC_PER_SEC)

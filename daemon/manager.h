@@ -84,7 +84,9 @@ int manager_save_state(Manager *m);
 /* manager_save_state(), and on failure (a full or read-only file system) again with a back-off
  * of 1 s doubling to 30 s until it works: an unsaved transition would be lost to a crash. */
 void manager_persist(Manager *m);
-int manager_load_state(Manager *m);
+/* Kills what is left in slot n's leaf (no instance may own it); 0: it was empty (and is removed),
+ * 1: being ended, the slot is busy until then. */
+int manager_reap_slot(Manager *m, unsigned n);
 /* The cgroup subtree of a daemon with this runtime dir: the default one's is
  * "cuttlefish-host-resources"; any other's carries the escaped path, so two daemons on one host
  * never share (or clean up) each other's cgroups. */

@@ -1,182 +1,407 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* state.json: every instance, written atomically on each transition, read back at start so
- * running VMMs are re-adopted (DESIGN.md §7). */
+/* state.json: one table of fields, read by the writer and by the parser alike. A key is added,
+ * renamed or bounded in one place, and the unit test (tests/unit/test-state.c) checks that every
+ * key written comes back. */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/json-util.h"
 #include "common/log.h"
-#include "daemon/manager.h"
-#include "daemon/state.h"
-#include "common/fileio.h"
-#include "common/fs-util.h"
 #include "common/macro.h"
-#include "common/process-util.h"
 #include "common/strv.h"
+#include "daemon/state.h"
+#include "netsetup/plan.h"
 
-static struct json_object *strv_to_json(char **l) {
-        struct json_object *a = json_object_new_array();
+typedef enum FieldType {
+        FIELD_UINT,   /* an integer in min..max; the member is unsigned (or never negative), 4 or 8 bytes */
+        FIELD_BOOL,   /* true or false; also 0 or 1, as older records wrote crosvm_disable_sandbox */
+        FIELD_STRING, /* a string of at most SPEC_STRING_MAX bytes; NULL is written as null */
+        FIELD_STRV,   /* an array of at most SPEC_LIST_MAX strings; NULL is written as [] */
+        FIELD_ENUM,   /* one of the n_values names of to_string(); the member is an int-sized enum */
+        FIELD_GROUPS, /* groups and n_groups: an array of at most STATE_GROUPS_MAX group ids */
+        _FIELD_TYPE_MAX,
+} FieldType;
 
-        STRV_FOREACH (s, l)
-                json_object_array_add(a, json_object_new_string(*s));
-        return a;
+typedef struct StateField {
+        const char *key;
+        FieldType type;
+        size_t offset, size;             /* of the member in StateRecord */
+        bool required;                   /* else absent (or null) leaves the default */
+        uint64_t min, max;               /* FIELD_UINT */
+        const char *(*to_string)(int v); /* FIELD_ENUM */
+        int (*from_string)(const char *s);
+        int n_values;
+        bool (*valid)(const char *s); /* FIELD_STRING: its shape; NULL: any */
+} StateField;
+
+static const char *backend_name(int v) {
+        return backend_to_string(v);
 }
 
-static struct json_object *str_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
+static int backend_value(const char *s) {
+        return backend_from_string(s);
 }
 
-int manager_save_state(Manager *m) {
-        _cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
-        _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json");
-        struct json_object *arr = json_object_new_array();
-        int r;
+static const char *restart_name(int v) {
+        return restart_policy_to_string(v);
+}
 
-        if (!path || !root || !arr)
+static int restart_value(const char *s) {
+        return restart_policy_from_string(s);
+}
+
+/* A unit name of ours (instance.c makes "cuttlefish-instance-N-PID.scope"), nothing a command
+ * line could mistake for an option or a path. */
+static bool scope_valid(const char *s) {
+        return strncmp(s, "cuttlefish-instance-", strlen("cuttlefish-instance-")) == 0 && strlen(s) <= 64 &&
+                        !strchr(s, '/');
+}
+
+#define MEMBER(name) .offset = offsetof(StateRecord, name), .size = sizeof(((StateRecord *) NULL)->name)
+#define UINT(k, name, lo, hi, ...) \
+        { .key = k, .type = FIELD_UINT, MEMBER(name), .min = lo, .max = hi, __VA_ARGS__ }
+#define BOOL(k, name) \
+        { .key = k, .type = FIELD_BOOL, MEMBER(name) }
+#define STRING(k, name, ...) \
+        { .key = k, .type = FIELD_STRING, MEMBER(name), __VA_ARGS__ }
+#define STRV(k, name) \
+        { .key = k, .type = FIELD_STRV, MEMBER(name) }
+#define ENUM(k, name, prefix, n)                                                                       \
+        {                                                                                              \
+                .key = k, .type = FIELD_ENUM, MEMBER(name), .n_values = n, .to_string = prefix##_name, \
+                .from_string = prefix##_value,                                                         \
+        }
+
+/* In the order the keys are written (that of every state.json so far). uid_t/gid_t -1 means
+ * "unchanged" to the kernel: never an owner. What InstanceSpec bounds (cpus, memory_mb, the
+ * timeouts, the paths) instance_spec_check() checks once the record is read. */
+static const StateField state_fields[] = {
+        UINT("number", number, 1, NET_SLOTS_MAX, .required = true),
+        UINT("owner", owner, 0, UINT32_MAX - 1),
+        UINT("gid", gid, 0, UINT32_MAX - 1),
+        { .key = "groups", .type = FIELD_GROUPS },
+        STRING("state", state),
+        STRING("reason", reason),
+        UINT("pid", pid, 0, INT32_MAX),
+        UINT("starttime", starttime, 0, INT64_MAX),
+        STRING("exe", exe),
+        UINT("created", created, 0, INT64_MAX),
+        UINT("started", started, 0, INT64_MAX),
+        UINT("restart_count", restart_count, 0, UINT32_MAX),
+        ENUM("backend", spec.backend, backend, _BACKEND_MAX),
+        UINT("cpus", spec.cpus, 0, UINT32_MAX),
+        UINT("memory_mb", spec.memory_mb, 0, UINT32_MAX),
+        STRING("kernel", spec.kernel),
+        STRING("initrd", spec.initrd),
+        STRING("cmdline", spec.cmdline),
+        STRV("disks", spec.disks),
+        ENUM("restart", spec.restart, restart, _RESTART_MAX),
+        STRING("boot_marker", spec.boot_marker),
+        UINT("boot_timeout_sec", spec.boot_timeout_sec, 0, UINT32_MAX),
+        STRV("extra_args", spec.extra_args),
+        BOOL("booted", booted),
+        UINT("stop_timeout_sec", spec.stop_timeout_sec, 0, UINT32_MAX),
+        STRING("gpu_mode", spec.gpu_mode),
+        STRING("host_package", spec.host_package),
+        STRING("images_dir", spec.images_dir),
+        STRING("scope", scope, .valid = scope_valid),
+        STRING("bios", spec.bios),
+        BOOL("crosvm_disable_sandbox", spec.crosvm_disable_sandbox),
+        UINT("console_start", console_start, 0, INT64_MAX),
+};
+
+#undef MEMBER
+#undef UINT
+#undef BOOL
+#undef STRING
+#undef STRV
+#undef ENUM
+
+#define AT(rec, f) ((void *) ((uint8_t *) (rec) + (f)->offset))
+#define AT_CONST(rec, f) ((const void *) ((const uint8_t *) (rec) + (f)->offset))
+
+/* The parsers' complaint about a value, for record_error(). */
+_printf_(2, 3) static int bad_value(char **ret_why, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(ret_why, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                *ret_why = NULL;
                 return -ENOMEM;
-        if (m->n_instances == 0) {
-                json_object_put(arr);
-                /* Nothing to re-adopt: leave no file behind. */
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return log_warning_errno(-errno, "Failed to remove %s: %m", path);
-                return 0;
         }
-        json_object_object_add(root, "version", json_object_new_int(1));
-        json_object_object_add(root, "instances", arr);
-        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
-                Instance *i = m->instances[n];
-                struct json_object *o, *groups;
+        return -EINVAL;
+}
 
-                if (!i)
-                        continue;
-                o = json_object_new_object();
-                groups = json_object_new_array();
-                for (size_t k = 0; k < i->n_groups; k++)
-                        json_object_array_add(groups, json_object_new_int64(i->groups[k]));
-                json_object_object_add(o, "number", json_object_new_int((int) i->number));
-                json_object_object_add(o, "owner", json_object_new_int64(i->owner));
-                json_object_object_add(o, "gid", json_object_new_int64(i->owner_gid));
-                json_object_object_add(o, "groups", groups);
-                json_object_object_add(
-                                o, "state", json_object_new_string(instance_state_to_string(i->state)));
-                json_object_object_add(
-                                o, "reason", json_object_new_string(instance_reason_to_string(i->reason)));
-                json_object_object_add(o, "pid", json_object_new_int(i->pid));
-                json_object_object_add(o, "starttime", json_object_new_int64((int64_t) i->pid_starttime));
-                json_object_object_add(o, "exe", str_or_null(i->exe));
-                json_object_object_add(o, "created", json_object_new_int64((int64_t) i->created_realtime));
-                json_object_object_add(o, "started", json_object_new_int64((int64_t) i->started_realtime));
-                json_object_object_add(o, "restart_count", json_object_new_int((int) i->restart_count));
-                json_object_object_add(
-                                o, "backend", json_object_new_string(backend_to_string(i->spec.backend)));
-                json_object_object_add(o, "cpus", json_object_new_int((int) i->spec.cpus));
-                json_object_object_add(o, "memory_mb", json_object_new_int((int) i->spec.memory_mb));
-                json_object_object_add(o, "kernel", str_or_null(i->spec.kernel));
-                json_object_object_add(o, "initrd", str_or_null(i->spec.initrd));
-                json_object_object_add(o, "cmdline", str_or_null(i->spec.cmdline));
-                json_object_object_add(o, "disks", strv_to_json(i->spec.disks));
-                json_object_object_add(
-                                o,
-                                "restart",
-                                json_object_new_string(restart_policy_to_string(i->spec.restart)));
-                json_object_object_add(o, "boot_marker", str_or_null(i->spec.boot_marker));
-                json_object_object_add(
-                                o, "boot_timeout_sec", json_object_new_int((int) i->spec.boot_timeout_sec));
-                json_object_object_add(o, "extra_args", strv_to_json(i->spec.extra_args));
-                json_object_object_add(o, "booted", json_object_new_boolean(i->booted));
-                json_object_object_add(
-                                o, "stop_timeout_sec", json_object_new_int((int) i->stop_timeout_sec));
-                json_object_object_add(o, "gpu_mode", str_or_null(i->spec.gpu_mode));
-                json_object_object_add(o, "host_package", str_or_null(i->spec.host_package));
-                json_object_object_add(o, "images_dir", str_or_null(i->spec.images_dir));
-                json_object_object_add(o, "scope", str_or_null(i->scope));
-                json_object_object_add(o, "bios", str_or_null(i->spec.bios));
-                json_object_object_add(
-                                o,
-                                "crosvm_disable_sandbox",
-                                json_object_new_boolean(i->spec.crosvm_disable_sandbox));
-                json_object_object_add(
-                                o, "console_start", json_object_new_int64((int64_t) i->console.start));
-                json_object_array_add(arr, o);
-        }
+static int bad_type(char **ret_why, const char *expected, struct json_object *v) {
+        return bad_value(
+                        ret_why,
+                        "expected %s, got %s",
+                        expected,
+                        json_type_to_name(json_object_get_type(v)));
+}
 
-        r = write_file_atomic(path, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), 0600);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to write %s: %m", path);
+/* An integer within min..max. json-c clamps what does not fit an int64 to INT64_MIN/MAX and sets
+ * errno; a value above INT64_MAX that fits a uint64 reads back as INT64_MAX without it. */
+static int json_uint(struct json_object *v, uint64_t min, uint64_t max, uint64_t *ret, char **ret_why) {
+        int64_t i;
+
+        if (!json_object_is_type(v, json_type_int))
+                return bad_type(ret_why, "an integer", v);
+        errno = 0;
+        i = json_object_get_int64(v);
+        if (errno != 0 || i < 0 || (uint64_t) i < min || (uint64_t) i > max ||
+            (i == INT64_MAX && json_object_get_uint64(v) != (uint64_t) INT64_MAX))
+                return bad_value(
+                                ret_why,
+                                "%s is outside %llu..%llu",
+                                json_object_to_json_string(v),
+                                (unsigned long long) min,
+                                (unsigned long long) max);
+        *ret = (uint64_t) i;
         return 0;
 }
 
-/* Reading: typed getters that tell "absent" (the default) from "present with the wrong type". */
+static int write_uint(const StateField *f, const StateRecord *rec, struct json_object **ret) {
+        uint64_t v;
 
-static int field(struct json_object *o, const char *k, json_type type, struct json_object **ret) {
-        struct json_object *v;
+        if (f->size == sizeof(uint32_t)) {
+                uint32_t u;
+                memcpy(&u, AT_CONST(rec, f), sizeof(u));
+                v = u;
+        } else if (f->size == sizeof(uint64_t))
+                memcpy(&v, AT_CONST(rec, f), sizeof(v));
+        else
+                return -EINVAL; /* a member of another size: the unit test fails */
+        *ret = json_object_new_int64((int64_t) v);
+        return *ret ? 0 : -ENOMEM;
+}
 
-        *ret = NULL;
-        if (!json_object_object_get_ex(o, k, &v) || !v)
+static int parse_uint(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why) {
+        uint64_t u;
+        int r = json_uint(v, f->min, f->max, &u, ret_why);
+
+        if (r < 0)
+                return r;
+        if (f->size == sizeof(uint32_t)) {
+                uint32_t x = (uint32_t) u;
+                memcpy(AT(rec, f), &x, sizeof(x));
+        } else if (f->size == sizeof(uint64_t))
+                memcpy(AT(rec, f), &u, sizeof(u));
+        else
+                return bad_value(ret_why, "a member of %zu bytes", f->size);
+        return 0;
+}
+
+static int write_bool(const StateField *f, const StateRecord *rec, struct json_object **ret) {
+        *ret = json_object_new_boolean(*(const bool *) AT_CONST(rec, f));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_bool(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why) {
+        uint64_t u;
+        int r;
+
+        if (json_object_is_type(v, json_type_boolean)) {
+                *(bool *) AT(rec, f) = json_object_get_boolean(v);
                 return 0;
-        if (!json_object_is_type(v, type))
-                return -EINVAL;
-        *ret = v;
-        return 1;
+        }
+        if (!json_object_is_type(v, json_type_int))
+                return bad_type(ret_why, "a boolean", v);
+        r = json_uint(v, 0, 1, &u, ret_why);
+        if (r < 0)
+                return r;
+        *(bool *) AT(rec, f) = u != 0;
+        return 0;
 }
 
-static int get_string(struct json_object *o, const char *k, char **ret) {
-        struct json_object *v;
-        int r = field(o, k, json_type_string, &v);
+static int write_string(const StateField *f, const StateRecord *rec, struct json_object **ret) {
+        const char *s = *(char *const *) AT_CONST(rec, f);
 
-        if (r <= 0)
-                return r;
+        if (!s) {
+                *ret = NULL; /* null */
+                return 0;
+        }
+        *ret = json_object_new_string(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int json_string(struct json_object *v, char **ret, char **ret_why) {
+        if (!json_object_is_type(v, json_type_string))
+                return bad_type(ret_why, "a string", v);
+        if (json_object_get_string_len(v) > SPEC_STRING_MAX)
+                return bad_value(ret_why, "longer than %u bytes", SPEC_STRING_MAX);
         *ret = strdup(json_object_get_string(v));
-        return *ret ? 1 : -ENOMEM;
+        return *ret ? 0 : -ENOMEM;
 }
 
-static int get_uint(struct json_object *o, const char *k, uint64_t max, uint64_t *ret) {
-        struct json_object *v;
-        int64_t i;
-        int r = field(o, k, json_type_int, &v);
+static int parse_string(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why) {
+        _cleanup_free_ char *s = NULL;
+        int r = json_string(v, &s, ret_why);
 
-        if (r <= 0)
+        if (r < 0)
                 return r;
-        errno = 0;
-        i = json_object_get_int64(v);
-        /* json-c clamps what does not fit to INT64_MIN/MAX and sets errno. */
-        if (errno != 0 || i < 0 || (uint64_t) i > max)
-                return -ERANGE;
-        *ret = (uint64_t) i;
-        return 1;
+        if (f->valid && !f->valid(s))
+                return bad_value(ret_why, "not a name this daemon makes");
+        free(*(char **) AT(rec, f));
+        *(char **) AT(rec, f) = TAKE_PTR(s);
+        return 0;
 }
 
-static int get_strv(struct json_object *o, const char *k, char ***ret) {
-        struct json_object *v;
+static int write_strv(const StateField *f, const StateRecord *rec, struct json_object **ret) {
+        _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+
+        if (!a)
+                return -ENOMEM;
+        STRV_FOREACH (s, *(char **const *) AT_CONST(rec, f)) {
+                struct json_object *e = json_object_new_string(*s);
+
+                if (!e || json_object_array_add(a, e) < 0) {
+                        json_object_put(e);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+static int parse_strv(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why) {
+        _cleanup_(strv_freep) char **l = NULL;
         size_t n;
-        int r = field(o, k, json_type_array, &v);
 
-        if (r <= 0)
-                return r;
+        if (!json_object_is_type(v, json_type_array))
+                return bad_type(ret_why, "an array", v);
         n = json_object_array_length(v);
         if (n > SPEC_LIST_MAX)
-                return -E2BIG;
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *e = json_object_array_get_idx(v, i);
-                if (!e || !json_object_is_type(e, json_type_string))
-                        return -EINVAL;
-                r = strv_push(ret, strdup(json_object_get_string(e)));
+                return bad_value(ret_why, "more than %u entries", SPEC_LIST_MAX);
+        for (size_t k = 0; k < n; k++) {
+                _cleanup_free_ char *s = NULL, *w = NULL;
+                struct json_object *e = json_object_array_get_idx(v, k);
+                int r = json_string(e, &s, &w);
+
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return bad_value(ret_why, "entry %zu: %s", k, strempty(w));
+                r = strv_push(&l, TAKE_PTR(s));
                 if (r < 0)
                         return r;
         }
-        return 1;
+        strv_free(*(char ***) AT(rec, f));
+        *(char ***) AT(rec, f) = TAKE_PTR(l);
+        return 0;
 }
 
-static bool startswith_str(const char *s, const char *prefix) {
-        return strncmp(s, prefix, strlen(prefix)) == 0;
+static int write_enum(const StateField *f, const StateRecord *rec, struct json_object **ret) {
+        const char *s = f->to_string(*(const int *) AT_CONST(rec, f));
+
+        *ret = s ? json_object_new_string(s) : NULL;
+        return !s || *ret ? 0 : -ENOMEM;
 }
+
+static int parse_enum(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why) {
+        _cleanup_free_ char *s = NULL, *names = NULL;
+        size_t len = 0;
+        FILE *mem;
+        int r, x;
+
+        r = json_string(v, &s, ret_why);
+        if (r < 0)
+                return r;
+        x = f->from_string(s);
+        if (x >= 0) {
+                *(int *) AT(rec, f) = x;
+                return 0;
+        }
+        /* The value itself is not repeated: it is whatever bytes the file held. */
+        mem = open_memstream(&names, &len);
+        if (!mem)
+                return -ENOMEM;
+        for (int k = 0; k < f->n_values; k++)
+                fprintf(mem, "%s%s", k > 0 ? ", " : "", f->to_string(k));
+        if (fclose(mem) < 0)
+                return -ENOMEM;
+        return bad_value(ret_why, "not one of %s", names);
+}
+
+static int write_groups(const StateField *f, const StateRecord *rec, struct json_object **ret) {
+        _cleanup_(json_object_putp) struct json_object *a = json_object_new_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t k = 0; k < rec->n_groups; k++) {
+                struct json_object *e = json_object_new_int64(rec->groups[k]);
+
+                if (!e || json_object_array_add(a, e) < 0) {
+                        json_object_put(e);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+static int parse_groups(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why) {
+        _cleanup_free_ gid_t *groups = NULL;
+        size_t n;
+
+        if (!json_object_is_type(v, json_type_array))
+                return bad_type(ret_why, "an array", v);
+        n = json_object_array_length(v);
+        if (n > STATE_GROUPS_MAX)
+                return bad_value(ret_why, "more than %u entries", STATE_GROUPS_MAX);
+        if (n > 0) {
+                groups = calloc(n, sizeof(gid_t));
+                if (!groups)
+                        return -ENOMEM;
+        }
+        for (size_t k = 0; k < n; k++) {
+                _cleanup_free_ char *w = NULL;
+                uint64_t g;
+                int r = json_uint(json_object_array_get_idx(v, k), 0, UINT32_MAX - 1, &g, &w);
+
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return bad_value(ret_why, "entry %zu: %s", k, strempty(w));
+                groups[k] = (gid_t) g;
+        }
+        free(rec->groups);
+        rec->groups = TAKE_PTR(groups);
+        rec->n_groups = n;
+        return 0;
+}
+
+static const struct {
+        /* *ret NULL: the key is written as null. */
+        int (*write)(const StateField *f, const StateRecord *rec, struct json_object **ret);
+        /* -EINVAL with *ret_why saying what is wrong with v (the value of f->key, not null); -ENOMEM. */
+        int (*parse)(const StateField *f, struct json_object *v, StateRecord *rec, char **ret_why);
+} field_ops[_FIELD_TYPE_MAX] = {
+        /* clang-format off */
+        [FIELD_UINT]   = { write_uint,   parse_uint },
+        [FIELD_BOOL]   = { write_bool,   parse_bool },
+        [FIELD_STRING] = { write_string, parse_string },
+        [FIELD_STRV]   = { write_strv,   parse_strv },
+        [FIELD_ENUM]   = { write_enum,   parse_enum },
+        [FIELD_GROUPS] = { write_groups, parse_groups },
+        /* clang-format on */
+};
 
 void state_record_done(StateRecord *r) {
         free(r->groups);
+        free(r->state);
+        free(r->reason);
         free(r->exe);
         free(r->scope);
         instance_spec_done(&r->spec);
@@ -189,281 +414,268 @@ void state_records_free(StateRecord *r, size_t n) {
         free(r);
 }
 
-#define BAD(field_name)                                                             \
-        do {                                                                        \
-                if (ret_error && !*ret_error)                                       \
-                        *ret_error = strdup("field '" field_name "' is malformed"); \
-                return r == -ENOMEM ? -ENOMEM : -EINVAL;                            \
-        } while (0)
-
-int state_record_parse(struct json_object *o, StateRecord *ret, char **ret_error) {
-        _cleanup_(state_record_done) StateRecord rec = {};
-        _cleanup_free_ char *backend = NULL, *restart = NULL, *state = NULL, *reason = NULL;
-        struct json_object *g;
-        uint64_t v;
-        bool b;
+static int record_format(const StateRecord *rec, struct json_object **ret) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         int r;
 
-        if (ret_error)
-                *ret_error = NULL;
-        if (!o || !json_object_is_type(o, json_type_object)) {
-                r = -EINVAL;
-                BAD("instances[]");
-        }
-        if ((r = get_uint(o, "number", NET_SLOTS_MAX, &v)) <= 0 || v < 1) {
-                r = r < 0 ? r : -EINVAL;
-                BAD("number");
-        }
-        rec.number = (unsigned) v;
+        if (!o)
+                return -ENOMEM;
+        for (const StateField *f = state_fields; f < state_fields + ELEMENTSOF(state_fields); f++) {
+                struct json_object *v = NULL;
 
-        if ((r = get_string(o, "backend", &backend)) < 0)
-                BAD("backend");
-        instance_spec_init(&rec.spec, BACKEND_QEMU);
-        if (backend && (rec.spec.backend = backend_from_string(backend)) < 0) {
-                r = -EINVAL;
-                BAD("backend");
-        }
-        if ((r = get_string(o, "restart", &restart)) < 0)
-                BAD("restart");
-        if (restart && (rec.spec.restart = restart_policy_from_string(restart)) < 0) {
-                r = -EINVAL;
-                BAD("restart");
-        }
-#define UINT_FIELD(name, max, dest)                       \
-        do {                                              \
-                v = 0;                                    \
-                if ((r = get_uint(o, name, max, &v)) < 0) \
-                        BAD(name);                        \
-                if (r > 0)                                \
-                        dest = v;                         \
-        } while (0)
-        UINT_FIELD("cpus", UINT32_MAX, rec.spec.cpus);
-        UINT_FIELD("memory_mb", UINT32_MAX, rec.spec.memory_mb);
-        UINT_FIELD("boot_timeout_sec", UINT32_MAX, rec.spec.boot_timeout_sec);
-        UINT_FIELD("stop_timeout_sec", UINT32_MAX, rec.spec.stop_timeout_sec);
-        /* uid_t/gid_t -1 means "unchanged" to the kernel: never an owner. */
-        UINT_FIELD("owner", UINT32_MAX - 1, rec.owner);
-        UINT_FIELD("gid", UINT32_MAX - 1, rec.gid);
-        UINT_FIELD("pid", INT32_MAX, rec.pid);
-        UINT_FIELD("starttime", UINT64_MAX, rec.starttime);
-        UINT_FIELD("created", UINT64_MAX, rec.created);
-        UINT_FIELD("started", UINT64_MAX, rec.started);
-        UINT_FIELD("console_start", UINT64_MAX, rec.console_start);
-        UINT_FIELD("restart_count", UINT32_MAX, rec.restart_count);
-#undef UINT_FIELD
-        if ((r = get_string(o, "kernel", &rec.spec.kernel)) < 0)
-                BAD("kernel");
-        if ((r = get_string(o, "initrd", &rec.spec.initrd)) < 0)
-                BAD("initrd");
-        if ((r = get_string(o, "cmdline", &rec.spec.cmdline)) < 0)
-                BAD("cmdline");
-        if ((r = get_string(o, "boot_marker", &rec.spec.boot_marker)) < 0)
-                BAD("boot_marker");
-        if ((r = get_string(o, "gpu_mode", &rec.spec.gpu_mode)) < 0)
-                BAD("gpu_mode");
-        if ((r = get_string(o, "host_package", &rec.spec.host_package)) < 0)
-                BAD("host_package");
-        if ((r = get_string(o, "images_dir", &rec.spec.images_dir)) < 0)
-                BAD("images_dir");
-        if ((r = get_string(o, "bios", &rec.spec.bios)) < 0)
-                BAD("bios");
-        if ((r = get_string(o, "exe", &rec.exe)) < 0)
-                BAD("exe");
-        if ((r = get_string(o, "scope", &rec.scope)) < 0)
-                BAD("scope");
-        /* A unit name of ours, nothing a command line could mistake for an option. */
-        if (rec.scope &&
-            (!startswith_str(rec.scope, "cuttlefish-instance-") || strlen(rec.scope) > 64 ||
-             strchr(rec.scope, '/'))) {
-                r = -EINVAL;
-                BAD("scope");
-        }
-        if ((r = get_strv(o, "disks", &rec.spec.disks)) < 0)
-                BAD("disks");
-        if ((r = get_strv(o, "extra_args", &rec.spec.extra_args)) < 0)
-                BAD("extra_args");
-        /* Older records wrote these as 0/1 or a boolean. */
-        b = false;
-        if (field(o, "crosvm_disable_sandbox", json_type_boolean, &g) > 0)
-                b = json_object_get_boolean(g);
-        else {
-                v = 0;
-                if ((r = get_uint(o, "crosvm_disable_sandbox", 1, &v)) < 0)
-                        BAD("crosvm_disable_sandbox");
-                b = v != 0;
-        }
-        rec.spec.crosvm_disable_sandbox = b;
-        r = instance_spec_check(&rec.spec, ret_error);
-        if (r < 0)
-                return r;
-
-        if ((r = get_string(o, "state", &state)) < 0)
-                BAD("state");
-        rec.state = state ? instance_state_from_string(state) : INSTANCE_STOPPED;
-        if (rec.state < 0)
-                rec.state = INSTANCE_STOPPED;
-        if ((r = get_string(o, "reason", &reason)) < 0)
-                BAD("reason");
-        rec.reason = reason ? instance_reason_from_string(reason) : REASON_REQUESTED;
-        if (rec.reason < 0)
-                rec.reason = REASON_REQUESTED;
-
-        if ((r = field(o, "groups", json_type_array, &g)) < 0)
-                BAD("groups");
-        if (r > 0) {
-                rec.n_groups = json_object_array_length(g);
-                if (rec.n_groups > STATE_GROUPS_MAX) {
-                        r = -E2BIG;
-                        BAD("groups");
-                }
-                rec.groups = calloc(MAX(rec.n_groups, (size_t) 1), sizeof(gid_t));
-                if (!rec.groups)
+                r = field_ops[f->type].write(f, rec, &v);
+                if (r < 0)
+                        return r;
+                if (json_object_object_add(o, f->key, v) < 0) {
+                        json_object_put(v);
                         return -ENOMEM;
-                for (size_t k = 0; k < rec.n_groups; k++) {
-                        struct json_object *e = json_object_array_get_idx(g, k);
-                        int64_t x;
-
-                        if (!e || !json_object_is_type(e, json_type_int)) {
-                                r = -EINVAL;
-                                BAD("groups");
-                        }
-                        errno = 0;
-                        x = json_object_get_int64(e);
-                        if (errno != 0 || x < 0 || x >= (int64_t) UINT32_MAX) {
-                                r = -ERANGE;
-                                BAD("groups");
-                        }
-                        rec.groups[k] = (gid_t) x;
                 }
         }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int state_format(const StateRecord *records, size_t n, char **ret) {
+        _cleanup_(json_object_putp) struct json_object *root = json_object_new_object();
+        struct json_object *arr = json_object_new_array(), *version = json_object_new_int(STATE_VERSION);
+        const char *text;
+        int r;
+
+        if (!root || !arr || !version) {
+                json_object_put(arr);
+                json_object_put(version);
+                return -ENOMEM;
+        }
+        if (json_object_object_add(root, "version", version) < 0) {
+                json_object_put(arr);
+                json_object_put(version);
+                return -ENOMEM;
+        }
+        if (json_object_object_add(root, "instances", arr) < 0) {
+                json_object_put(arr);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < n; k++) {
+                struct json_object *o = NULL;
+
+                r = record_format(&records[k], &o);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        return -ENOMEM;
+                }
+        }
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+        if (!text)
+                return -ENOMEM;
+        *ret = strdup(text);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int state_save(const char *path, const StateRecord *records, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (n == 0) {
+                /* Nothing to re-adopt: leave no file behind. */
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return log_warning_errno(-errno, "Failed to remove %s: %m", path);
+                return 0;
+        }
+        r = state_format(records, n, &text);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to write %s: %m", path);
+        r = write_file_atomic(path, text, 0600);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to write %s: %m", path);
+        return 0;
+}
+
+/* "instances[K] (instance N): key 'KEY': WHY", for *ret. number 0 and key NULL: not known. */
+_printf_(5, 6) static int record_error(
+                char **ret, size_t k, unsigned number, const char *key, const char *fmt, ...) {
+        _cleanup_free_ char *text = NULL, *where = NULL;
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -ENOMEM;
+        if (number > 0)
+                n = asprintf(&where, "instances[%zu] (instance %u)", k, number);
+        else
+                n = asprintf(&where, "instances[%zu]", k);
+        if (n < 0)
+                return -ENOMEM;
+        if (key)
+                n = asprintf(ret, "%s: key '%s': %s", where, key, text);
+        else
+                n = asprintf(ret, "%s: %s", where, text);
+        if (n < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+/* Records the daemon could have written, and nothing else: -EINVAL with *ret_error; -ENOMEM. */
+static int record_parse(struct json_object *o, size_t k, StateRecord *ret, char **ret_error) {
+        _cleanup_(state_record_done) StateRecord rec = {};
+        _cleanup_free_ char *e = NULL;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return record_error(
+                                ret_error,
+                                k,
+                                0,
+                                NULL,
+                                "expected an object, got %s",
+                                json_type_to_name(json_object_get_type(o)));
+        instance_spec_init(&rec.spec, BACKEND_QEMU);
+        for (const StateField *f = state_fields; f < state_fields + ELEMENTSOF(state_fields); f++) {
+                _cleanup_free_ char *w = NULL;
+                struct json_object *v = NULL;
+
+                if (!json_object_object_get_ex(o, f->key, &v) || !v) {
+                        if (f->required)
+                                return record_error(ret_error, k, rec.number, f->key, "missing");
+                        continue;
+                }
+                r = field_ops[f->type].parse(f, v, &rec, &w);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return record_error(ret_error, k, rec.number, f->key, "%s", strempty(w));
+        }
+        r = instance_spec_check(&rec.spec, &e);
+        if (r < 0)
+                return record_error(ret_error, k, rec.number, NULL, "%s", strempty(e));
 
         *ret = rec;
         rec = (StateRecord){};
         return 0;
 }
-#undef BAD
 
-int state_parse(const char *text, StateRecord **ret, size_t *ret_n, size_t *ret_skipped) {
+#define ERRORS_SHOWN 8
+
+_printf_(3, 4) static int file_error(char **ret_error, int error, const char *fmt, ...) {
+        va_list ap;
+
+        if (ret_error) {
+                va_start(ap, fmt);
+                if (vasprintf(ret_error, fmt, ap) < 0)
+                        *ret_error = NULL;
+                va_end(ap);
+        }
+        return error;
+}
+
+int state_parse(const char *text, StateRecord **ret, size_t *ret_n, char **ret_error) {
         _cleanup_(json_object_putp) struct json_object *root = NULL;
+        _cleanup_free_ char *errors = NULL;
+        size_t used_by[NET_SLOTS_MAX + 1] = {}; /* record index + 1 */
+        size_t n = 0, skipped = 0, len, errors_len = 0;
+        struct json_object *arr, *version;
+        enum json_tokener_error jerr;
         StateRecord *records = NULL;
-        struct json_object *arr;
-        size_t n = 0, skipped = 0, len;
+        FILE *mem = NULL;
 
-        root = json_tokener_parse(text);
-        if (!root || !json_object_is_type(root, json_type_object) ||
-            !json_object_object_get_ex(root, "instances", &arr) ||
+        if (ret_error)
+                *ret_error = NULL;
+        if (strnlen(text, STATE_FILE_MAX + 1) > STATE_FILE_MAX)
+                return file_error(ret_error, -EFBIG, "larger than %u bytes", STATE_FILE_MAX);
+        root = json_tokener_parse_verbose(text, &jerr);
+        if (!root)
+                return file_error(ret_error, -EBADMSG, "not JSON: %s", json_tokener_error_desc(jerr));
+        if (!json_object_is_type(root, json_type_object))
+                return file_error(
+                                ret_error,
+                                -EBADMSG,
+                                "expected an object, got %s",
+                                json_type_to_name(json_object_get_type(root)));
+        /* Files from before there was a version are version 1. */
+        if (json_object_object_get_ex(root, "version", &version) && version) {
+                _cleanup_free_ char *w = NULL;
+                uint64_t v;
+                int r = json_uint(version, 0, INT64_MAX, &v, &w);
+
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return file_error(ret_error, -EBADMSG, "key 'version': %s", strempty(w));
+                if (v != STATE_VERSION)
+                        return file_error(
+                                        ret_error,
+                                        -EBADMSG,
+                                        "unknown version %llu (this daemon reads version %u)",
+                                        (unsigned long long) v,
+                                        STATE_VERSION);
+        }
+        if (!json_object_object_get_ex(root, "instances", &arr) ||
             !json_object_is_type(arr, json_type_array))
-                return -EBADMSG;
+                return file_error(ret_error, -EBADMSG, "no \"instances\" array");
         len = json_object_array_length(arr);
-        records = calloc(MAX(len, (size_t) 1), sizeof(StateRecord));
+        /* Numbers are unique: there are never more good records than slots. */
+        records = calloc(MAX(MIN(len, (size_t) NET_SLOTS_MAX), (size_t) 1), sizeof(StateRecord));
         if (!records)
                 return -ENOMEM;
+        if (ret_error) {
+                mem = open_memstream(&errors, &errors_len);
+                if (!mem) {
+                        free(records);
+                        return -ENOMEM;
+                }
+        }
         for (size_t k = 0; k < len; k++) {
                 _cleanup_free_ char *e = NULL;
-                int r = state_record_parse(json_object_array_get_idx(arr, k), &records[n], &e);
+                StateRecord rec;
+                int r = record_parse(json_object_array_get_idx(arr, k), k, &rec, &e);
 
+                if (r == 0 && used_by[rec.number] > 0) {
+                        r =
+                                        record_error(&e,
+                                                     k,
+                                                     rec.number,
+                                                     "number",
+                                                     "already used by instances[%zu]",
+                                                     used_by[rec.number] - 1);
+                        state_record_done(&rec);
+                }
                 if (r == -ENOMEM) {
+                        if (mem)
+                                fclose(mem);
                         state_records_free(records, n);
                         return r;
                 }
                 if (r < 0) {
-                        log_warning("Skipping instance record %zu of the state: %s", k, strempty(e));
+                        if (mem && skipped < ERRORS_SHOWN)
+                                fprintf(mem, "%s%s", skipped > 0 ? "; " : "", strempty(e));
                         skipped++;
                         continue;
                 }
-                n++;
+                used_by[rec.number] = k + 1;
+                records[n++] = rec;
+        }
+        if (mem) {
+                if (skipped > ERRORS_SHOWN)
+                        fprintf(mem, "; and %zu more", skipped - ERRORS_SHOWN);
+                if (fclose(mem) < 0) {
+                        state_records_free(records, n);
+                        return -ENOMEM;
+                }
+                if (skipped > 0)
+                        *ret_error = TAKE_PTR(errors);
         }
         *ret = records;
         *ret_n = n;
-        if (ret_skipped)
-                *ret_skipped = skipped;
-        return 0;
+        return (int) MIN(skipped, (size_t) INT_MAX);
 }
 
-/* The recorded VMM still runs, is the same process (start time) and the same program. exe is what
- * /proc/PID/exe said at spawn; older records hold argv[0], resolved here, except for the cvd
- * backend whose launch_cvd sits in the caller's host package: root does not walk that path. */
-static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe, Backend backend) {
-        _cleanup_free_ char *link = NULL, *real = NULL;
-        char target[PATH_MAX];
-        uint64_t st;
-        ssize_t k;
-
-        if (pid <= 1 || !exe)
-                return false;
-        if (pid_get_starttime(pid, &st) < 0 || st != starttime)
-                return false;
-        if (asprintf(&link, "/proc/%i/exe", (int) pid) < 0)
-                return false;
-        k = readlink(link, target, sizeof(target) - 1);
-        if (k < 0)
-                return false;
-        target[k] = 0;
-        /* A package upgrade replaces the binary under a running VMM: " (deleted)" is still it. */
-        if (k > 10 && streq(target + k - 10, " (deleted)"))
-                target[k - 10] = 0;
-        if (backend != BACKEND_CVD)
-                real = realpath(exe, NULL);
-        return streq(target, real ?: exe) || streq(target, exe);
-}
-
-static int load_instance(Manager *m, StateRecord *rec) {
-        Instance *i = NULL;
-        int r;
-
-        if (m->instances[rec->number])
-                return -EEXIST;
-        r = instance_new(m, rec->number, rec->owner, rec->gid, rec->groups, rec->n_groups, &rec->spec, &i);
-        if (r < 0)
-                return r;
-        i->created_realtime = rec->created;
-        i->started_realtime = rec->started;
-        i->restart_count = rec->restart_count;
-        i->console.start = rec->console_start;
-        i->scope = TAKE_PTR(rec->scope);
-        i->dir_fresh = true; /* its directory is its own */
-        (void) manager_add_instance(m, i);
-
-        if (rec->pid > 0) {
-                if (vmm_verified(rec->pid, rec->starttime, rec->exe, i->spec.backend)) {
-                        r = instance_adopt(i, rec->pid, rec->starttime, rec->exe,
-                                           rec->state == INSTANCE_SUSPENDED);
-                        if (r >= 0) {
-                                log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",
-                                         rec->number,
-                                         (unsigned) i->owner,
-                                         (int) rec->pid);
-                                return 0;
-                        }
-                }
-                /* Gone, or not the process we started: never touch it, release the slot. */
-                log_warning("Instance %u (uid %u): VMM (pid %i) could not be verified after the daemon restart; "
-                            "marking it failed",
-                            rec->number,
-                            (unsigned) i->owner,
-                            (int) rec->pid);
-                instance_set_status(i, "the VMM was lost while the daemon was not running");
-                instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
-                instance_release(i);
-                return 0;
-        }
-        if (rec->state == INSTANCE_STARTING || rec->state == INSTANCE_RUNNING || rec->state == INSTANCE_SUSPENDED ||
-            rec->state == INSTANCE_STOPPING) {
-                /* Recorded as active, but there is no VMM to verify: the daemon died while it was
-                 * starting. recover's orphan pass gives its slot back once its leaf is reaped. */
-                log_warning("Instance %u (uid %u): was %s when the daemon stopped, with no VMM to re-adopt; "
-                            "marking it failed",
-                            rec->number, (unsigned) i->owner, instance_state_to_string(rec->state));
-                instance_set_status(i, "the daemon stopped while the VMM was starting");
-                instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
-                i->release_after_recovery = true;
-                return 0;
-        }
-        instance_enter_recovered(i, rec->state, rec->reason);
-        return 0;
-}
-
-static void state_keep_bad(const char *path, const char *why) {
+int state_keep_bad(const char *path, char **ret_aside) {
         _cleanup_free_ char *aside = NULL;
         char stamp[32];
         time_t t = time(NULL);
@@ -471,64 +683,10 @@ static void state_keep_bad(const char *path, const char *why) {
 
         if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
                 (void) snprintf(stamp, sizeof(stamp), "%lld", (long long) t);
-        if (asprintf(&aside, "%s.bad-%s", path, stamp) < 0) {
-                log_oom();
-                return;
-        }
-        if (rename(path, aside) < 0) {
-                log_error_errno(-errno,
-                                "%s is unreadable (%s) and could not be kept as %s: %m",
-                                path,
-                                why,
-                                aside);
-                return;
-        }
-        log_error("%s is unreadable (%s): kept as %s. Instances it no longer describes are recovered as "
-                  "failed (daemon-lost) with their processes left running; nothing is killed.",
-                  path,
-                  why,
-                  aside);
-}
-
-int manager_load_state(Manager *m) {
-        _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json"), *text = NULL;
-        StateRecord *records = NULL;
-        size_t n = 0, skipped = 0;
-        int r;
-
-        if (!path)
+        if (asprintf(&aside, "%s.bad-%s", path, stamp) < 0)
                 return -ENOMEM;
-        r = read_full_file(path, &text, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0) {
-                m->state_untrusted = true;
-                return log_error_errno(r, "Failed to read %s: %m. Nothing is killed at this start.", path);
-        }
-        r = state_parse(text, &records, &n, &skipped);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0 || skipped > 0) {
-                /* Nothing is lost to a bad file: it is kept for a post-mortem, and what it no longer
-                 * says is recovered from what the daemon can check on its own (orphans.c). */
-                m->state_untrusted = true;
-                state_keep_bad(path,
-                               r < 0 ? "it is not a valid state file"
-                                     : "some instance records are malformed");
-                if (r < 0)
-                        return r;
-        }
-        for (size_t k = 0; k < n; k++) {
-                r = load_instance(m, &records[k]);
-                if (r < 0)
-                        log_warning_errno(
-                                        r,
-                                        "Skipping the record of instance %u in %s: %m",
-                                        records[k].number,
-                                        path);
-        }
-        if (skipped > 0)
-                log_warning("Skipped %zu malformed instance records of the state file.", skipped);
-        state_records_free(records, n);
+        if (rename(path, aside) < 0)
+                return -errno;
+        *ret_aside = TAKE_PTR(aside);
         return 0;
 }
