@@ -63,6 +63,10 @@ static int manager_lock_runtime_dir(Manager *m) {
         return 0;
 }
 
+static void on_network_changed(Network *n, void *userdata) {
+        manager_network_changed(userdata);
+}
+
 int manager_new(const char *config_path, bool config_must_exist, const char *runtime_dir, const char *state_dir,
                 Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -115,7 +119,7 @@ int manager_new(const char *config_path, bool config_must_exist, const char *run
         if (r < 0)
                 return log_error_errno(r, "Failed to watch SIGHUP: %m");
 
-        r = network_new(m, &m->network);
+        r = network_new(m->event, m->runtime_dir, m->state_dir, on_network_changed, m, &m->network);
         if (r < 0)
                 return r;
         r = host_probe_new(m, &m->host_probe);
@@ -208,7 +212,7 @@ int manager_reload(Manager *m, char **ret_error) {
         (void) host_probe_start(m->host_probe);
 
         /* A network that is down stays down; otherwise reconcile to the new plan. */
-        if (m->network->state != NETWORK_DOWN && network_setup(m->network, &m->config.net) < 0)
+        if (!network_is_down(m->network) && network_setup(m->network, &m->config.net) < 0)
                 r = -EIO;
         manager_network_changed(m);
         (void) sd_notify(false, "READY=1");
@@ -362,7 +366,7 @@ int manager_run(Manager *m) {
                 cgroup_layout_remove(&m->cgroups);
         }
         if (m->teardown_on_exit && manager_count_active(m) == 0)
-                (void) network_teardown(m->network);
+                (void) network_teardown_at_exit(m->network);
         else
                 log_info("%u instances keep running; the network stays up for them.",
                          manager_count_active(m));
@@ -471,6 +475,7 @@ int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret
 int manager_add_instance(Manager *m, Instance *i) {
         m->instances[i->number] = i;
         m->n_instances++;
+        network_set_slot_busy(m->network, i->number, true);
         if (m->bus && sd_bus_is_ready(m->bus) > 0) {
                 (void) sd_bus_emit_signal(
                                 m->bus,
@@ -507,6 +512,7 @@ void manager_remove_instance(Manager *m, Instance *i) {
         log_info("Instance %u (uid %u): removed", number, (unsigned) i->owner);
         m->instances[number] = instance_free(i);
         m->n_instances--;
+        network_set_slot_busy(m->network, number, false);
         /* A slot kept past num_cvd_accounts for this instance can go now. */
         if (number > m->config.net.n_slots)
                 network_queue_reconcile(m->network);
