@@ -52,10 +52,13 @@ static int property_get_instance_count(sd_bus *bus, const char *path, const char
 }
 
 static int reply_network_error_text(sd_bus_message *message, const char *what, const char *error) {
-        return sd_bus_reply_method_errorf(message, BUS_ERROR_NETWORK_FAILED,
-                                          "%s failed: %s. See 'journalctl -u cuttlefish-host-resources' and "
-                                          "'cfctl network status' for details.",
-                                          what, error ?: "see the service log");
+        return sd_bus_reply_method_errorf(
+                        message,
+                        BUS_ERROR_NETWORK_FAILED,
+                        "%s failed: %s. See 'journalctl -u cuttlefish-host-resources' and "
+                        "'cfctl network status' for details.",
+                        what,
+                        error ?: "see the service log");
 }
 
 static int reply_network_error(sd_bus_message *message, Manager *m, const char *what) {
@@ -87,7 +90,7 @@ static int reply_network_done(sd_bus_message *message, Manager *m, const char *w
         nr = malloc(sizeof(NetworkReply));
         if (!nr)
                 return -ENOMEM;
-        *nr = (NetworkReply) { .message = sd_bus_message_ref(message), .what = what };
+        *nr = (NetworkReply){ .message = sd_bus_message_ref(message), .what = what };
         r = network_call_when_done(m->network, on_network_done, nr);
         if (r > 0)
                 return 1;
