@@ -52,11 +52,54 @@ static int property_get_instance_count(sd_bus *bus, const char *path, const char
         return sd_bus_message_append(reply, "u", (uint32_t) m->n_instances);
 }
 
+static int reply_network_error_text(sd_bus_message *message, const char *what, const char *error) {
+        return sd_bus_reply_method_errorf(
+                        message,
+                        BUS_ERROR_NETWORK_FAILED,
+                        "%s failed: %s. See 'journalctl -u cuttlefish-host-resources' and "
+                        "'cfctl network status' for details.",
+                        what,
+                        error ?: "see the service log");
+}
+
 static int reply_network_error(sd_bus_message *message, Manager *m, const char *what) {
-        return sd_bus_reply_method_errorf(message, BUS_ERROR_NETWORK_FAILED,
-                                          "%s failed: %s. See 'journalctl -u cuttlefish-host-resources' and "
-                                          "'cfctl network status' for details.",
-                                          what, m->network->error ?: "see the service log");
+        return reply_network_error_text(message, what, m->network->error);
+}
+
+typedef struct NetworkReply {
+        sd_bus_message *message;
+        const char *what;
+} NetworkReply;
+
+static void on_network_done(int r, const char *error, void *userdata) {
+        NetworkReply *nr = userdata;
+
+        if (r < 0)
+                (void) reply_network_error_text(nr->message, nr->what, error);
+        else
+                (void) sd_bus_reply_method_return(nr->message, NULL);
+        sd_bus_message_unref(nr->message);
+        free(nr);
+}
+
+/* The reply once the network has reached the end state of the change (dnsmasq children being
+ * stopped hold it back: network_call_when_done()). */
+static int reply_network_done(sd_bus_message *message, Manager *m, const char *what) {
+        NetworkReply *nr;
+        int r;
+
+        nr = malloc(sizeof(NetworkReply));
+        if (!nr)
+                return -ENOMEM;
+        *nr = (NetworkReply){ .message = sd_bus_message_ref(message), .what = what };
+        r = network_call_when_done(m->network, on_network_done, nr);
+        if (r > 0)
+                return 1;
+        sd_bus_message_unref(nr->message);
+        free(nr);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
 }
 
 static int method_setup_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -71,7 +114,7 @@ static int method_setup_network(sd_bus_message *message, void *userdata, sd_bus_
         r = network_setup(m->network, &m->config.net);
         if (r < 0)
                 return reply_network_error(message, m, "Network setup");
-        return sd_bus_reply_method_return(message, NULL);
+        return reply_network_done(message, m, "Network setup");
 }
 
 static int method_teardown_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -94,7 +137,7 @@ static int method_teardown_network(sd_bus_message *message, void *userdata, sd_b
         r = network_teardown(m->network);
         if (r < 0)
                 return reply_network_error(message, m, "Network teardown");
-        return sd_bus_reply_method_return(message, NULL);
+        return reply_network_done(message, m, "Network teardown");
 }
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -116,7 +159,7 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
                                          strempty(e));
         if (r < 0)
                 return reply_network_error(message, m, "Reload");
-        return sd_bus_reply_method_return(message, NULL);
+        return reply_network_done(message, m, "Reload");
 }
 
 static int method_describe_network(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -124,7 +167,7 @@ static int method_describe_network(sd_bus_message *message, void *userdata, sd_b
         Manager *m = userdata;
         int r;
 
-        r = network_describe(m->network, &o);
+        r = network_describe(m->network, &m->config.net, &o);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -460,7 +503,7 @@ static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_
         json_object_object_add(probe, "error", hp->error ? json_object_new_string(hp->error) : NULL);
         json_object_object_add(o, "probe", probe);
 
-        r = network_host_issues(m->network, &issues);
+        r = network_host_issues(m->network, &m->config.net, &issues);
         if (r < 0)
                 log_debug_errno(r, "Host checks failed: %m");
         for (size_t k = 0; k < issues.n; k++)

@@ -66,6 +66,10 @@ static int manager_lock_runtime_dir(Manager *m) {
         return 0;
 }
 
+static void on_network_changed(Network *n, void *userdata) {
+        manager_network_changed(userdata);
+}
+
 int manager_new(const char *config_path, bool config_must_exist, const char *runtime_dir, const char *state_dir,
                 Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -129,7 +133,8 @@ static int manager_open(Manager *m) {
         r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP, on_sighup, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch SIGHUP: %m");
-        return network_new(m, &m->network);
+
+        return network_new(m->event, m->runtime_dir, m->state_dir, on_network_changed, m, &m->network);
 }
 
 Manager *manager_free(Manager *m) {
@@ -215,7 +220,7 @@ int manager_reload(Manager *m, char **ret_error) {
         (void) host_probe_start(m->host_probe);
 
         /* A network that is down stays down; otherwise reconcile to the new plan. */
-        if (m->network && m->network->state != NETWORK_DOWN && network_setup(m->network, &m->config.net) < 0)
+        if (m->network && !network_is_down(m->network) && network_setup(m->network, &m->config.net) < 0)
                 r = -EIO;
         manager_network_changed(m);
         (void) sd_notify(false, "READY=1");
@@ -374,7 +379,7 @@ int manager_run(Manager *m) {
                 cgroup_layout_remove(&m->cgroups);
         }
         if (m->teardown_on_exit && manager_count_active(m) == 0)
-                (void) network_teardown(m->network);
+                (void) network_teardown_at_exit(m->network);
         else
                 log_info("%u instances keep running; the network stays up for them.",
                          manager_count_active(m));
@@ -539,6 +544,8 @@ int manager_add_instance(Manager *m, Instance *i) {
                 return -EBUSY;
         m->instances[i->number] = i;
         m->n_instances++;
+        if (m->network)
+                network_set_slot_busy(m->network, i->number, true);
         manager_bus_emit_instance_new(m, i);
         manager_instance_changed(m, i);
         return 0;
@@ -549,6 +556,8 @@ void manager_unlink_instance(Manager *m, Instance *i) {
                 return;
         m->instances[i->number] = NULL;
         m->n_instances--;
+        if (m->network)
+                network_set_slot_busy(m->network, i->number, false);
         if (i->in_gc_queue) {
                 Instance **p = &m->gc_queue;
 

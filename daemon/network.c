@@ -1,46 +1,33 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <arpa/inet.h>
 #include <grp.h>
-#include <signal.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 
+#include "common/constants.h"
+#include "common/fs-util.h"
 #include "common/json-util.h"
-
+#include "common/log.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "common/time-util.h"
+#include "daemon/network-describe.h"
+#include "daemon/network.h"
 #include "netsetup/dnsmasq.h"
 #include "netsetup/links.h"
-#include "common/log.h"
-#include "daemon/manager.h"
 #include "netsetup/monitor.h"
-#include "daemon/network.h"
-#include "common/constants.h"
 #include "netsetup/nft.h"
 #include "netsetup/nl.h"
 #include "netsetup/probe.h"
 #include "netsetup/sysctl.h"
-#include "common/fileio.h"
-#include "common/fs-util.h"
-#include "common/macro.h"
-#include "common/process-util.h"
-#include "common/strv.h"
-#include "common/time-util.h"
 
 #define RECONCILE_DELAY_USEC (100 * USEC_PER_MSEC)
 #define PERIODIC_CHECK_USEC (10 * USEC_PER_SEC)
-#define DNSMASQ_BACKOFF_MIN_USEC (100 * USEC_PER_MSEC)
-#define DNSMASQ_BACKOFF_MAX_USEC (10 * USEC_PER_SEC)
-#define DNSMASQ_STABLE_USEC (30 * USEC_PER_SEC)
-#define DNSMASQ_STOP_TIMEOUT_MSEC 3000
 
 static const char *const network_state_table[_NETWORK_STATE_MAX] = {
-        [NETWORK_DOWN] = "down",
-        [NETWORK_CONFIGURING] = "configuring",
-        [NETWORK_UP] = "up",
-        [NETWORK_DEGRADED] = "degraded",
-        [NETWORK_FAILED] = "failed",
+        [NETWORK_DOWN] = "down",         [NETWORK_CONFIGURING] = "configuring", [NETWORK_UP] = "up",
+        [NETWORK_DEGRADED] = "degraded", [NETWORK_FAILED] = "failed",
 };
 
 const char *network_state_to_string(NetworkState s) {
@@ -54,7 +41,8 @@ static void network_set_state(Network *n, NetworkState s) {
                 return;
         log_debug("Network state %s -> %s", network_state_to_string(n->state), network_state_to_string(s));
         n->state = s;
-        manager_network_changed(n->manager);
+        if (n->on_changed)
+                n->on_changed(n, n->userdata);
 }
 
 static void network_set_error(Network *n, const char *e) {
@@ -62,195 +50,110 @@ static void network_set_error(Network *n, const char *e) {
         n->error = e ? strdup(e) : NULL;
 }
 
-/* Waits for pid to exit, up to timeout_msec; reaps it if it is our child. 0 when gone. */
-static int wait_exit(pid_t pid, int timeout_msec, bool child) {
-        int r = wait_pid_exit(pid, timeout_msec);
+static int network_open_nl(Network *n) {
+        if (n->nl)
+                return 0;
+        return nl_route_open(&n->nl);
+}
 
-        if (r >= 0 && child)
-                (void) waitpid(pid, NULL, 0);
+void network_set_slot_busy(Network *n, unsigned slot, bool busy) {
+        if (slot >= 1 && slot <= NET_SLOTS_MAX)
+                n->busy_slots[slot] = busy;
+}
+
+/* Changes in progress */
+
+static bool network_dnsmasq_stopping(const Network *n) {
+        for (size_t i = 0; i < NET_BRIDGES; i++)
+                if (dnsmasq_child_stopping(&n->dnsmasq[i]))
+                        return true;
+        return false;
+}
+
+static NetworkState network_up_state(const Network *n) {
+        return n->conflicts && n->conflicts[0] ? NETWORK_DEGRADED : NETWORK_UP;
+}
+
+int network_call_when_done(Network *n, NetworkDoneFn done, void *userdata) {
+        NetworkWaiter *w;
+
+        if (n->pending == NETWORK_OP_NONE)
+                return 0;
+        w = reallocarray(n->waiters, n->n_waiters + 1, sizeof(NetworkWaiter));
+        if (!w)
+                return -ENOMEM;
+        n->waiters = w;
+        n->waiters[n->n_waiters++] = (NetworkWaiter){ .done = done, .userdata = userdata };
+        return 1;
+}
+
+static void network_notify_waiters(Network *n, int r) {
+        _cleanup_free_ NetworkWaiter *w = TAKE_PTR(n->waiters);
+        size_t k = n->n_waiters;
+
+        n->n_waiters = 0;
+        for (size_t i = 0; i < k; i++)
+                w[i].done(r, r < 0 ? n->error : NULL, w[i].userdata);
+}
+
+/* op has reached its end (r: its result): the end state, and whoever waited is told. */
+static void network_end(Network *n, NetworkOp op, int r) {
+        switch (op) {
+        case NETWORK_OP_SETUP:
+        case NETWORK_OP_RECONCILE:
+                network_set_state(n, r < 0 ? NETWORK_FAILED : network_up_state(n));
+                break;
+        case NETWORK_OP_TEARDOWN:
+                network_set_state(n, r < 0 ? NETWORK_FAILED : NETWORK_DOWN);
+                if (r >= 0)
+                        log_info("Network down: all links, tables and dnsmasq processes of this service removed.");
+                break;
+        case NETWORK_OP_NONE:
+        case _NETWORK_OP_MAX:
+        case _NETWORK_OP_INVALID:
+                break;
+        }
+        network_notify_waiters(n, r);
+        if (n->reconcile_after) {
+                n->reconcile_after = false;
+                network_queue_reconcile(n);
+        }
+}
+
+/* op did what it does at once (r): it ends now, or, while a dnsmasq is being stopped (a new one
+ * for the same bridge is spawned only once the old one is gone), when the last stop ends. */
+static int network_finish(Network *n, NetworkOp op, int r) {
+        if (r >= 0 && network_dnsmasq_stopping(n)) {
+                n->pending = op;
+                return 1;
+        }
+        n->pending = NETWORK_OP_NONE;
+        network_end(n, op, r);
         return r;
 }
 
-static void kill_and_wait(pid_t pid, bool child) {
-        if (kill(pid, SIGTERM) < 0 && errno == ESRCH) {
-                if (child)
-                        (void) waitpid(pid, NULL, WNOHANG);
-                return;
-        }
-        if (wait_exit(pid, DNSMASQ_STOP_TIMEOUT_MSEC, child) == -ETIMEDOUT) {
-                log_warning("dnsmasq (pid %i) did not exit on SIGTERM; sending SIGKILL.", (int) pid);
-                (void) kill(pid, SIGKILL);
-                (void) wait_exit(pid, DNSMASQ_STOP_TIMEOUT_MSEC, child);
-        }
+static void network_begin(Network *n) {
+        n->pending_error = 0;
 }
 
-static char *dnsmasq_pid_path(Network *n, const char *bridge) {
-        char *p;
+static void on_dnsmasq_idle(DnsmasqChild *d, int r, void *userdata) {
+        Network *n = userdata;
+        NetworkOp op = n->pending;
 
-        if (asprintf(&p, "%s/dnsmasq-%s.pid", n->manager->runtime_dir, bridge) < 0)
-                return NULL;
-        return p;
-}
-
-/* A dnsmasq recorded by an earlier run of the daemon (it drops to another uid, which clears
- * PR_SET_PDEATHSIG, so it can outlive a crashed daemon). Only a process whose start time and
- * executable match the record is stopped. */
-static void dnsmasq_kill_stale(Network *n, const char *bridge) {
-        _cleanup_free_ char *path = dnsmasq_pid_path(n, bridge), *rec = NULL, *exe = NULL, *link = NULL;
-        unsigned long long st;
-        uint64_t now_st;
-        char target[4096];
-        ssize_t k;
-        int pid;
-
-        if (!path || read_one_line_file(path, &rec) < 0)
-                return;
-        (void) unlink(path);
-        if (sscanf(rec, "%i %llu", &pid, &st) != 2 || pid <= 1)
-                return;
-        if (pid_get_starttime(pid, &now_st) < 0 || now_st != st)
-                return;
-        if (asprintf(&link, "/proc/%i/exe", pid) < 0)
-                return;
-        k = readlink(link, target, sizeof(target) - 1);
-        if (k < 0)
-                return;
-        target[k] = 0;
-        if (!strstr(target, "dnsmasq"))
+        if (r < 0 && n->pending_error == 0)
+                n->pending_error = r;
+        if (op == NETWORK_OP_NONE || network_dnsmasq_stopping(n))
                 return;
 
-        log_info("Stopping dnsmasq for %s left by an earlier run (pid %i).", bridge, pid);
-        kill_and_wait(pid, false);
-}
-
-static void dnsmasq_record(Network *n, DnsmasqChild *d) {
-        _cleanup_free_ char *path = dnsmasq_pid_path(n, d->bridge), *rec = NULL;
-        uint64_t st;
-
-        if (!path || pid_get_starttime(d->pid, &st) < 0)
-                return;
-        if (asprintf(&rec, "%i %llu\n", (int) d->pid, (unsigned long long) st) < 0)
-                return;
-        (void) write_file_atomic(path, rec, 0644);
-}
-
-static int dnsmasq_start(DnsmasqChild *d);
-
-static int on_dnsmasq_restart(sd_event_source *s, uint64_t usec, void *userdata) {
-        DnsmasqChild *d = userdata;
-
-        d->restart_source = sd_event_source_disable_unref(d->restart_source);
-        if (!d->wanted || d->pid > 0)
-                return 0;
-        d->restarts++;
-        (void) dnsmasq_start(d);
-        return 0;
-}
-
-static void dnsmasq_schedule_restart(DnsmasqChild *d) {
-        Network *n = d->network;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
-        int r;
-
-        if (d->started_usec > 0 && now - d->started_usec > DNSMASQ_STABLE_USEC)
-                d->backoff_usec = DNSMASQ_BACKOFF_MIN_USEC;
-        else
-                d->backoff_usec = d->backoff_usec == 0 ? DNSMASQ_BACKOFF_MIN_USEC
-                                                       : MIN(d->backoff_usec * 2, DNSMASQ_BACKOFF_MAX_USEC);
-
-        d->restart_source = sd_event_source_disable_unref(d->restart_source);
-        r = sd_event_add_time_relative(n->manager->event, &d->restart_source, CLOCK_MONOTONIC, d->backoff_usec,
-                                       0, on_dnsmasq_restart, d);
+        r = n->pending_error;
+        n->pending = NETWORK_OP_NONE;
+        n->pending_error = 0;
         if (r < 0)
-                log_error_errno(r, "Failed to schedule dnsmasq restart for %s: %m", d->bridge);
+                network_set_error(n, "dnsmasq could not be started");
+        network_end(n, op, r);
 }
 
-static int on_dnsmasq_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        DnsmasqChild *d = userdata;
-        _cleanup_free_ char *pid_path = dnsmasq_pid_path(d->network, d->bridge);
-
-        d->child_source = sd_event_source_disable_unref(d->child_source);
-        d->pid = 0;
-        if (pid_path)
-                (void) unlink(pid_path);
-
-        if (!d->wanted)
-                return 0;
-
-        dnsmasq_schedule_restart(d);
-        log_warning("dnsmasq for %s %s %i; restarting in %llu ms.", d->bridge,
-                    si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal", si->si_status,
-                    (unsigned long long) (d->backoff_usec / USEC_PER_MSEC));
-        return 0;
-}
-
-static int dnsmasq_start(DnsmasqChild *d) {
-        Network *n = d->network;
-        _cleanup_free_ char *conf = NULL;
-        BridgePlan bridges[NET_BRIDGES];
-        const BridgePlan *b = NULL;
-        int r;
-
-        net_config_bridges(&n->applied, bridges);
-        for (size_t i = 0; i < NET_BRIDGES; i++)
-                if (streq(bridges[i].name, d->bridge))
-                        b = &bridges[i];
-        if (!b || !b->managed)
-                return -EINVAL;
-
-        if (!n->dnsmasq_exe) {
-                r = dnsmasq_find(&n->dnsmasq_exe);
-                if (r < 0)
-                        return log_error_errno(r, "dnsmasq not found (looked in /usr/sbin, /sbin, /usr/bin): "
-                                                  "install the dnsmasq-base (Debian) or dnsmasq (Fedora) package.");
-        }
-
-        r = dnsmasq_config_write(&n->applied, b, n->manager->runtime_dir, n->manager->state_dir, &conf);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write dnsmasq config for %s: %m", d->bridge);
-
-        r = dnsmasq_spawn(n->dnsmasq_exe, conf, &d->pid);
-        if (r < 0) {
-                dnsmasq_schedule_restart(d);
-                return log_error_errno(r, "Failed to start dnsmasq for %s: %m", d->bridge);
-        }
-        d->started_usec = now_usec(CLOCK_MONOTONIC);
-        d->bridge_ifindex = (int) if_nametoindex(d->bridge);
-
-        r = sd_event_add_child(n->manager->event, &d->child_source, d->pid, WEXITED, on_dnsmasq_exit, d);
-        if (r < 0) {
-                kill_and_wait(d->pid, true);
-                d->pid = 0;
-                return log_error_errno(r, "Failed to watch dnsmasq: %m");
-        }
-        dnsmasq_record(n, d);
-        log_info("Started dnsmasq for %s (pid %i).", d->bridge, (int) d->pid);
-        return 0;
-}
-
-static void dnsmasq_stop(DnsmasqChild *d) {
-        _cleanup_free_ char *pid_path = NULL;
-
-        d->wanted = false;
-        d->restart_source = sd_event_source_disable_unref(d->restart_source);
-        if (d->pid > 0) {
-                /* Reap it ourselves: the child source goes first so sd-event does not race us. */
-                d->child_source = sd_event_source_disable_unref(d->child_source);
-                kill_and_wait(d->pid, true);
-                log_info("Stopped dnsmasq for %s (pid %i).", d->bridge, (int) d->pid);
-                d->pid = 0;
-        }
-        pid_path = dnsmasq_pid_path(d->network, d->bridge);
-        if (pid_path)
-                (void) unlink(pid_path);
-}
-
-static void dnsmasq_remove_files(Network *n, const char *bridge) {
-        _cleanup_free_ char *conf = NULL;
-
-        if (dnsmasq_config_path(n->manager->runtime_dir, bridge, &conf) >= 0)
-                (void) unlink(conf);
-}
+/* Apply */
 
 /* Is name held by a link that is not ours (a conflict of the last apply)? */
 static bool network_name_conflicts(Network *n, const char *name) {
@@ -274,29 +177,21 @@ static int network_sync_dnsmasq(Network *n, bool config_changed) {
                 bool want = bridges[i].managed && !network_name_conflicts(n, bridges[i].name);
 
                 /* Same slot, other bridge (bridge_interface toggled by a reload): stop the old. */
-                if (d->bridge[0] && (!want || !streq(d->bridge, bridges[i].name))) {
-                        dnsmasq_stop(d);
-                        dnsmasq_remove_files(n, d->bridge);
-                        d->bridge[0] = 0;
-                }
+                if (d->bridge[0] && (!want || !streq(d->bridge, bridges[i].name)))
+                        dnsmasq_child_detach(d);
                 if (!want)
                         continue;
 
-                if (!d->bridge[0]) {
-                        (void) snprintf(d->bridge, sizeof(d->bridge), "%s", bridges[i].name);
-                        dnsmasq_kill_stale(n, d->bridge);
-                        d->restarts = 0;
-                }
+                if (!d->bridge[0])
+                        dnsmasq_child_attach(d, bridges[i].name);
                 d->wanted = true;
 
                 /* A recreated bridge or a changed config needs a fresh dnsmasq. */
-                if (d->pid > 0 && (config_changed || d->bridge_ifindex != (int) if_nametoindex(d->bridge))) {
-                        dnsmasq_stop(d);
-                        d->wanted = true;
-                        d->restarts++;
-                }
+                if (d->pid > 0 && (config_changed || d->bridge_ifindex != (int) if_nametoindex(d->bridge)))
+                        dnsmasq_child_restart(d);
+                /* (While the old one is being stopped, this writes the config; the spawn follows.) */
                 if (d->pid == 0 && !d->restart_source) {
-                        r = dnsmasq_start(d);
+                        r = dnsmasq_child_start(d);
                         if (r < 0 && ret == 0)
                                 ret = r;
                 }
@@ -305,7 +200,7 @@ static int network_sync_dnsmasq(Network *n, bool config_changed) {
 }
 
 static char *sysctl_saved_path(Network *n) {
-        return path_join(n->manager->runtime_dir, "sysctl.saved");
+        return path_join(n->runtime_dir, "sysctl.saved");
 }
 
 static bool dnsmasq_config_differs(const NetConfig *a, const NetConfig *b) {
@@ -321,35 +216,30 @@ static bool dnsmasq_config_differs(const NetConfig *a, const NetConfig *b) {
                         return true;
                 if (!ba[i].managed)
                         continue;
-                if (dnsmasq_config_build(a, &ba[i], "", &x) < 0 || dnsmasq_config_build(b, &bb[i], "", &y) < 0)
+                if (dnsmasq_config_build(a, &ba[i], "", &x) < 0 ||
+                    dnsmasq_config_build(b, &bb[i], "", &y) < 0)
                         return true;
                 differ = differ || !streq(x, y);
         }
         return differ;
 }
 
-/* One pass: links, sysctls, nftables, dnsmasq. repair: log what changed as drift. */
-static int network_apply(Network *n, const NetConfig *c, bool repair) {
-        _cleanup_(link_report_done) LinkReport report = {};
-        _cleanup_free_ char *error = NULL, *saved = NULL;
-        uint64_t t0 = now_usec(CLOCK_MONOTONIC), t_links, t_sysctl, t_nft;
-        bool config_changed;
+/* The plan c becomes the applied one; taps instances gave back are deleted. */
+static int network_apply_prepare(Network *n, const NetConfig *c, bool *ret_config_changed) {
+        _cleanup_free_ char *error = NULL;
         int r;
 
-        if (!n->nl) {
-                r = nl_route_open(&n->nl);
-                if (r < 0) {
-                        network_set_error(n, "cannot open an rtnetlink socket");
-                        return log_error_errno(r, "Failed to open rtnetlink socket: %m");
-                }
+        r = network_open_nl(n);
+        if (r < 0) {
+                network_set_error(n, "cannot open an rtnetlink socket");
+                return log_error_errno(r, "Failed to open rtnetlink socket: %m");
         }
         /* Taps instances gave back go first, all in one request; links_apply recreates them. */
         r = links_delete_recycled(n->nl, &error);
         if (r < 0)
                 log_warning_errno(r, "Failed to delete recycled taps: %s", strempty(error));
-        error = mfree(error);
 
-        config_changed = n->have_applied && dnsmasq_config_differs(&n->applied, c);
+        *ret_config_changed = n->have_applied && dnsmasq_config_differs(&n->applied, c);
         if (c != &n->applied) {
                 NetConfig copy;
 
@@ -360,30 +250,43 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 n->applied = copy;
                 n->have_applied = true;
         }
+        return 0;
+}
 
-        /* Slots an instance still holds stay, even past num_cvd_accounts, until it is removed. */
-        bool keep[NET_SLOTS_MAX + 1] = {};
-        for (unsigned s = 1; s <= NET_SLOTS_MAX; s++)
-                keep[s] = n->manager->instances[s] != NULL;
-        r = links_apply(n->nl, &n->applied, n->tap_group, keep, &report, &error);
+/* Links of the plan; slots an instance still holds stay, even past num_cvd_accounts, until it is
+ * removed. repair: what changed is logged as drift. */
+static int network_apply_links(Network *n, bool repair, LinkReport *report) {
+        _cleanup_free_ char *error = NULL;
+        bool drift;
+        int r;
+
+        r = links_apply(n->nl, &n->applied, n->tap_group, n->busy_slots, report, &error);
         if (r < 0) {
                 network_set_error(n, error ?: "failed to configure links");
                 return log_error_errno(r, "Failed to configure links: %s", strempty(error));
         }
 
-        t_links = now_usec(CLOCK_MONOTONIC);
         /* Taps an instance gave back are recreated here on purpose: not drift. */
-        bool drift = repair && !n->refill;
+        drift = repair && !n->refill;
         n->refill = false;
-        STRV_FOREACH(s, report.changes)
+        STRV_FOREACH (s, report->changes)
                 log_full(drift ? LOG_WARNING : LOG_DEBUG, "%s%s", drift ? "Repaired drift: " : "", *s);
-        if (drift && link_report_total(&report) > 0)
+        if (drift && link_report_total(report) > 0)
                 n->repairs++;
         strv_free(n->conflicts);
-        n->conflicts = TAKE_PTR(report.conflicts);
-        STRV_FOREACH(s, n->conflicts)
+        n->conflicts = TAKE_PTR(report->conflicts);
+        STRV_FOREACH (s, n->conflicts)
                 log_warning("Conflict: %s. Remove it ('ip link delete %.*s') or stop the tool that made it, "
-                            "then run 'cfctl network up'.", *s, (int) strcspn(*s, " "), *s);
+                            "then run 'cfctl network up'.",
+                            *s,
+                            (int) strcspn(*s, " "),
+                            *s);
+        return 0;
+}
+
+static int network_apply_sysctls(Network *n) {
+        _cleanup_free_ char *error = NULL, *saved = NULL;
+        int r;
 
         saved = n->applied.restore_sysctls ? sysctl_saved_path(n) : NULL;
         r = sysctl_apply(&n->applied, saved, &error);
@@ -391,6 +294,44 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                 network_set_error(n, error);
                 return log_error_errno(r, "Failed to set sysctls: %s", strempty(error));
         }
+        return 0;
+}
+
+static int network_apply_nft(Network *n) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = nft_apply(&n->applied, &error);
+        if (r < 0) {
+                network_set_error(n, error);
+                return log_error_errno(r, "Failed to apply nftables ruleset: %s", strempty(error));
+        }
+        if (r > 0 && !n->bridge_filter_drop)
+                log_warning("This nftables cannot express \"meta broute\" (needs 1.0.8): IP of the taps is "
+                            "dropped on %s instead of being handed to the host to route.",
+                            n->applied.bridge_interface);
+        n->bridge_filter_drop = r > 0;
+        return 0;
+}
+
+/* One pass: links, sysctls, dnsmasq, nftables. repair: log what changed as drift. A dnsmasq that
+ * replaces one being stopped is spawned later (network_finish()). */
+static int network_apply(Network *n, const NetConfig *c, bool repair) {
+        _cleanup_(link_report_done) LinkReport report = {};
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC), t_links, t_sysctl, t_nft;
+        bool config_changed;
+        int r;
+
+        r = network_apply_prepare(n, c, &config_changed);
+        if (r < 0)
+                return r;
+        r = network_apply_links(n, repair, &report);
+        if (r < 0)
+                return r;
+        t_links = now_usec(CLOCK_MONOTONIC);
+        r = network_apply_sysctls(n);
+        if (r < 0)
+                return r;
 
         /* dnsmasq follows the links, whatever the firewall does next: a bridge removed by a reload
          * must not keep a dnsmasq bound to it because the nft transaction failed. */
@@ -402,16 +343,9 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
         }
 
         t_nft = now_usec(CLOCK_MONOTONIC);
-        r = nft_apply(&n->applied, &error);
-        if (r < 0) {
-                network_set_error(n, error);
-                return log_error_errno(r, "Failed to apply nftables ruleset: %s", strempty(error));
-        }
-        if (r > 0 && !n->bridge_filter_drop)
-                log_warning("This nftables cannot express \"meta broute\" (needs 1.0.8): IP of the taps is "
-                            "dropped on %s instead of being handed to the host to route.",
-                            n->applied.bridge_interface);
-        n->bridge_filter_drop = r > 0;
+        r = network_apply_nft(n);
+        if (r < 0)
+                return r;
 
         network_set_error(n, NULL);
         log_debug("Apply took %llu us: links %llu, sysctls %llu, dnsmasq %llu, nftables %llu.",
@@ -422,31 +356,41 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
                   (unsigned long long) (now_usec(CLOCK_MONOTONIC) - t_nft));
         if (!repair)
                 log_info("Network up: %u slots, %u links created, %u removed, %u changed, %u address changes.",
-                         n->applied.n_slots, report.created, report.deleted, report.modified, report.addresses);
+                         n->applied.n_slots,
+                         report.created,
+                         report.deleted,
+                         report.modified,
+                         report.addresses);
         return 0;
 }
+
+/* Reconcile */
 
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         Network *n = userdata;
         int r;
 
         n->reconcile_source = sd_event_source_disable_unref(n->reconcile_source);
+        if (n->pending == NETWORK_OP_SETUP || n->pending == NETWORK_OP_TEARDOWN) {
+                /* Not at its end state yet: look again once it is. */
+                n->reconcile_after = true;
+                return 0;
+        }
         if (n->state != NETWORK_UP && n->state != NETWORK_DEGRADED)
                 return 0;
 
+        network_begin(n);
         r = network_apply(n, &n->applied, true);
-        network_set_state(n, r < 0 ? NETWORK_FAILED : n->conflicts && n->conflicts[0] ? NETWORK_DEGRADED : NETWORK_UP);
+        (void) network_finish(n, NETWORK_OP_RECONCILE, r);
         return 0;
 }
 
 int network_recycle_taps(Network *n, char *const *names, size_t n_names) {
         int r;
 
-        if (!n->nl) {
-                r = nl_route_open(&n->nl);
-                if (r < 0)
-                        return r;
-        }
+        r = network_open_nl(n);
+        if (r < 0)
+                return r;
         r = links_recycle(n->nl, names, n_names);
         if (r < 0)
                 return r;
@@ -469,8 +413,14 @@ void network_queue_reconcile(Network *n) {
 
         if (n->reconcile_source)
                 return;
-        r = sd_event_add_time_relative(n->manager->event, &n->reconcile_source, CLOCK_MONOTONIC,
-                                       RECONCILE_DELAY_USEC, 0, on_reconcile, n);
+        r = sd_event_add_time_relative(
+                        n->event,
+                        &n->reconcile_source,
+                        CLOCK_MONOTONIC,
+                        RECONCILE_DELAY_USEC,
+                        0,
+                        on_reconcile,
+                        n);
         if (r < 0)
                 log_error_errno(r, "Failed to queue reconcile: %m");
 }
@@ -484,6 +434,8 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userda
                 log_debug_errno(r, "Reading link events failed: %m");
         if (r != 0 && (n->state == NETWORK_UP || n->state == NETWORK_DEGRADED))
                 network_queue_reconcile(n);
+        else if (r != 0 && n->pending == NETWORK_OP_SETUP)
+                n->reconcile_after = true;
         return 0;
 }
 
@@ -492,8 +444,8 @@ static int on_periodic(sd_event_source *s, uint64_t usec, void *userdata) {
         Network *n = userdata;
 
         (void) sd_event_source_set_time_relative(s, PERIODIC_CHECK_USEC);
-        if ((n->state == NETWORK_UP || n->state == NETWORK_DEGRADED) && n->applied.firewall == FIREWALL_NFTABLES &&
-            nft_table_present() == 0) {
+        if ((n->state == NETWORK_UP || n->state == NETWORK_DEGRADED) &&
+            n->applied.firewall == FIREWALL_NFTABLES && nft_table_present() == 0) {
                 log_warning("nftables table inet %s disappeared; restoring it.", NET_TABLE_NAME);
                 network_queue_reconcile(n);
         }
@@ -505,55 +457,71 @@ static gid_t lookup_tap_group(void) {
 
         if (!g) {
                 log_warning("Group '%s' does not exist: taps are created without a group, so only root "
-                            "can attach to them. Create it with 'groupadd --system %s'.", CF_GROUP, CF_GROUP);
+                            "can attach to them. Create it with 'groupadd --system %s'.",
+                            CF_GROUP,
+                            CF_GROUP);
                 return (gid_t) -1;
         }
         return g->gr_gid;
 }
 
-int network_new(Manager *m, Network **ret) {
-        Network *n;
+int network_new(sd_event *event,
+                const char *runtime_dir,
+                const char *state_dir,
+                NetworkChangedFn on_changed,
+                void *userdata,
+                Network **ret) {
+        _cleanup_(network_freep) Network *n = NULL;
         int r;
 
         n = calloc(1, sizeof(*n));
         if (!n)
                 return -ENOMEM;
-        n->manager = m;
+        n->event = sd_event_ref(event);
+        n->on_changed = on_changed;
+        n->userdata = userdata;
         n->state = NETWORK_DOWN;
+        n->runtime_dir = strdup(runtime_dir);
+        n->state_dir = strdup(state_dir);
+        if (!n->runtime_dir || !n->state_dir)
+                return -ENOMEM;
         n->tap_group = lookup_tap_group();
+        n->dnsmasq_env = (DnsmasqEnv){
+                .event = n->event,
+                .runtime_dir = n->runtime_dir,
+                .state_dir = n->state_dir,
+                .plan = &n->applied,
+                .on_idle = on_dnsmasq_idle,
+                .userdata = n,
+        };
         for (size_t i = 0; i < NET_BRIDGES; i++)
-                n->dnsmasq[i].network = n;
+                dnsmasq_child_init(&n->dnsmasq[i], &n->dnsmasq_env);
 
         r = net_monitor_new(&n->monitor);
-        if (r < 0) {
-                network_free(n);
+        if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to link events: %m");
-        }
-        r = sd_event_add_io(m->event, &n->monitor_source, net_monitor_fd(n->monitor), EPOLLIN, on_monitor, n);
-        if (r < 0) {
-                network_free(n);
+        r = sd_event_add_io(event, &n->monitor_source, net_monitor_fd(n->monitor), EPOLLIN, on_monitor, n);
+        if (r < 0)
                 return r;
-        }
-        r = sd_event_add_time_relative(m->event, &n->periodic_source, CLOCK_MONOTONIC, PERIODIC_CHECK_USEC, 0,
-                                       on_periodic, n);
-        if (r < 0) {
-                network_free(n);
+        r = sd_event_add_time_relative(
+                        event, &n->periodic_source, CLOCK_MONOTONIC, PERIODIC_CHECK_USEC, 0, on_periodic, n);
+        if (r < 0)
                 return r;
-        }
         (void) sd_event_source_set_enabled(n->periodic_source, SD_EVENT_ON);
 
-        *ret = n;
+        *ret = TAKE_PTR(n);
         return 0;
 }
 
 Network *network_free(Network *n) {
         if (!n)
                 return NULL;
-        for (size_t i = 0; i < NET_BRIDGES; i++) {
-                DnsmasqChild *d = &n->dnsmasq[i];
-                d->child_source = sd_event_source_disable_unref(d->child_source);
-                d->restart_source = sd_event_source_disable_unref(d->restart_source);
-        }
+        /* The exit path: no callbacks from here on but the waiters' (their messages are freed). */
+        n->on_changed = NULL;
+        n->dnsmasq_env.on_idle = NULL;
+        for (size_t i = 0; i < NET_BRIDGES; i++)
+                dnsmasq_child_done(&n->dnsmasq[i]);
+        network_notify_waiters(n, -ECANCELED);
         sd_event_source_disable_unref(n->monitor_source);
         sd_event_source_disable_unref(n->reconcile_source);
         sd_event_source_disable_unref(n->periodic_source);
@@ -561,8 +529,11 @@ Network *network_free(Network *n) {
         nl_socket_free(n->nl);
         net_config_done(&n->applied);
         strv_free(n->conflicts);
-        free(n->dnsmasq_exe);
+        free(n->dnsmasq_env.exe);
         free(n->error);
+        free(n->runtime_dir);
+        free(n->state_dir);
+        sd_event_unref(n->event);
         return mfree(n);
 }
 
@@ -572,11 +543,9 @@ static int network_check_routes(Network *n, const NetConfig *c) {
         _cleanup_(host_issues_done) HostIssues l = {};
         int r;
 
-        if (!n->nl) {
-                r = nl_route_open(&n->nl);
-                if (r < 0)
-                        return r;
-        }
+        r = network_open_nl(n);
+        if (r < 0)
+                return r;
         r = probe_route_overlaps(n->nl, c, &l);
         if (r < 0) {
                 log_warning_errno(r, "Could not check routes for overlaps: %m");
@@ -595,19 +564,12 @@ static int network_check_routes(Network *n, const NetConfig *c) {
 int network_setup(Network *n, const NetConfig *c) {
         int r;
 
+        network_begin(n);
         network_set_state(n, NETWORK_CONFIGURING);
         r = network_check_routes(n, c);
-        if (r < 0) {
-                network_set_state(n, NETWORK_FAILED);
-                return r;
-        }
-        r = network_apply(n, c, false);
-        if (r < 0) {
-                network_set_state(n, NETWORK_FAILED);
-                return r;
-        }
-        network_set_state(n, n->conflicts && n->conflicts[0] ? NETWORK_DEGRADED : NETWORK_UP);
-        return 0;
+        if (r >= 0)
+                r = network_apply(n, c, false);
+        return network_finish(n, NETWORK_OP_SETUP, r);
 }
 
 int network_teardown(Network *n) {
@@ -615,17 +577,13 @@ int network_teardown(Network *n) {
         int r, ret = 0;
 
         n->reconcile_source = sd_event_source_disable_unref(n->reconcile_source);
+        network_begin(n);
         network_set_state(n, NETWORK_CONFIGURING);
 
-        for (size_t i = 0; i < NET_BRIDGES; i++) {
-                DnsmasqChild *d = &n->dnsmasq[i];
-
-                if (!d->bridge[0])
-                        continue;
-                dnsmasq_stop(d);
-                dnsmasq_remove_files(n, d->bridge);
-                d->bridge[0] = 0;
-        }
+        /* SIGTERM: they are gone by the time the state says "down" (network_finish()). */
+        for (size_t i = 0; i < NET_BRIDGES; i++)
+                if (n->dnsmasq[i].bridge[0])
+                        dnsmasq_child_detach(&n->dnsmasq[i]);
 
         r = nft_remove(&error);
         if (r < 0) {
@@ -633,7 +591,7 @@ int network_teardown(Network *n) {
                 ret = r;
         }
 
-        if (!n->nl && nl_route_open(&n->nl) < 0)
+        if (network_open_nl(n) < 0)
                 return log_error_errno(-EIO, "Failed to open rtnetlink socket.");
         error = mfree(error);
         r = links_teardown(n->nl, &error);
@@ -651,17 +609,31 @@ int network_teardown(Network *n) {
 
         n->conflicts = strv_free(n->conflicts);
         network_set_error(n, ret < 0 ? "teardown incomplete" : NULL);
-        network_set_state(n, ret < 0 ? NETWORK_FAILED : NETWORK_DOWN);
-        if (ret >= 0)
-                log_info("Network down: all links, tables and dnsmasq processes of this service removed.");
-        return ret;
+        return network_finish(n, NETWORK_OP_TEARDOWN, ret);
 }
 
-int network_host_issues(Network *n, HostIssues *l) {
-        const NetConfig *c = n->have_applied ? &n->applied : &n->manager->config.net;
+bool network_is_down(const Network *n) {
+        return n->state == NETWORK_DOWN || n->pending == NETWORK_OP_TEARDOWN;
+}
+
+int network_teardown_at_exit(Network *n) {
         int r;
 
-        if (!n->nl && nl_route_open(&n->nl) < 0)
+        r = network_teardown(n);
+        if (r <= 0)
+                return r;
+        /* The event loop is finished: wait here, bounded, so the state is final ("down") when the
+         * daemon says it stops. The only blocking wait of the network code, on the exit path. */
+        for (size_t i = 0; i < NET_BRIDGES; i++)
+                dnsmasq_child_finish_stop(&n->dnsmasq[i]);
+        return 0;
+}
+
+int network_host_issues(Network *n, const NetConfig *configured, HostIssues *l) {
+        const NetConfig *c = n->have_applied ? &n->applied : configured;
+        int r;
+
+        if (network_open_nl(n) < 0)
                 return -EIO;
         r = probe_route_overlaps(n->nl, c, l);
         if (r < 0)
@@ -675,193 +647,54 @@ int network_host_issues(Network *n, HostIssues *l) {
         return 0;
 }
 
-/* JSON */
-
-static struct json_object *json_str_or_null(const char *s) {
-        return s ? json_object_new_string(s) : NULL;
-}
-
-static const char *tap_kind_name(TapKind k) {
-        static const char *const names[_TAP_KIND_MAX] = {
-                [TAP_ETHERNET] = "ethernet",
-                [TAP_WIFI] = "wifi",
-                [TAP_MOBILE] = "mobile",
-                [TAP_WIFIAP] = "wifiap",
-        };
-        return names[k];
-}
-
-typedef struct LeaseSet {
-        DnsmasqLease *leases;
-        size_t n;
-} LeaseSet;
-
-static const DnsmasqLease *lease_find(const LeaseSet *ls, const uint8_t mac[6]) {
-        for (size_t i = 0; i < ls->n; i++)
-                if (memcmp(ls->leases[i].mac, mac, 6) == 0)
-                        return &ls->leases[i];
-        return NULL;
-}
-
-static struct json_object *describe_dnsmasq(Network *n, const DnsmasqChild *d, size_t n_leases) {
-        _cleanup_free_ char *conf = NULL, *lease = NULL;
-        struct json_object *o = json_object_new_object();
-
-        (void) dnsmasq_config_path(n->manager->runtime_dir, d->bridge, &conf);
-        (void) dnsmasq_lease_path(n->manager->state_dir, d->bridge, &lease);
-        json_object_object_add(o, "running", json_object_new_boolean(d->pid > 0));
-        json_object_object_add(o, "pid", d->pid > 0 ? json_object_new_int(d->pid) : NULL);
-        json_object_object_add(o, "restarts", json_object_new_int((int) d->restarts));
-        json_object_object_add(o, "config_file", json_str_or_null(conf));
-        json_object_object_add(o, "lease_file", json_str_or_null(lease));
-        json_object_object_add(o, "leases", json_object_new_int((int) n_leases));
-        return o;
-}
-
-int network_describe(Network *n, struct json_object **ret) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
+/* The I/O DescribeNetwork() needs (the kernel's links, the nft table, the lease files); the JSON
+ * itself is network_describe_build()'s. */
+int network_describe(Network *n, const NetConfig *configured, struct json_object **ret) {
         _cleanup_(link_table_done) LinkTable t = {};
-        const NetConfig *c = n->have_applied ? &n->applied : &n->manager->config.net;
+        const NetConfig *c = n->have_applied ? &n->applied : configured;
+        char *conf[NET_BRIDGES] = {}, *lease_file[NET_BRIDGES] = {};
+        DnsmasqLease *leases[NET_BRIDGES] = {};
         BridgePlan bridges[NET_BRIDGES];
-        LeaseSet leases[NET_BRIDGES] = {};
-        struct json_object *arr, *slots;
-        bool have_table = false;
+        NetworkDescribeInput in = {
+                .state = n->state,
+                .error = n->error,
+                .config = c,
+                .bridge_filter_drop = n->bridge_filter_drop,
+                .repairs = n->repairs,
+                .conflicts = n->conflicts,
+        };
         int r;
 
-        if (!n->nl && nl_route_open(&n->nl) < 0)
+        if (network_open_nl(n) < 0)
                 return -EIO;
-        r = link_table_load(n->nl, &t);
-        if (r >= 0)
-                have_table = true;
+        if (link_table_load(n->nl, &t) >= 0)
+                in.links = &t;
+        in.nft_table_present = c->firewall == FIREWALL_NFTABLES && nft_table_present() > 0;
 
         net_config_bridges(c, bridges);
         for (size_t i = 0; i < NET_BRIDGES; i++) {
+                const DnsmasqChild *d = &n->dnsmasq[i];
+                NetworkDescribeDnsmasq *dd = &in.dnsmasq[i];
                 _cleanup_free_ char *p = NULL;
 
-                if (!bridges[i].managed || dnsmasq_lease_path(n->manager->state_dir, bridges[i].name, &p) < 0)
-                        continue;
-                (void) dnsmasq_leases_read(p, &leases[i].leases, &leases[i].n);
+                dd->pid = d->pid;
+                dd->restarts = d->restarts;
+                (void) dnsmasq_config_path(n->runtime_dir, d->bridge, &conf[i]);
+                (void) dnsmasq_lease_path(n->state_dir, d->bridge, &lease_file[i]);
+                dd->config_file = conf[i];
+                dd->lease_file = lease_file[i];
+                if (bridges[i].managed && dnsmasq_lease_path(n->state_dir, bridges[i].name, &p) >= 0)
+                        (void) dnsmasq_leases_read(p, &leases[i], &dd->n_leases);
+                dd->leases = leases[i];
         }
 
-        o = json_object_new_object();
-        json_object_object_add(o, "state", json_object_new_string(network_state_to_string(n->state)));
-        json_object_object_add(o, "error", json_str_or_null(n->error));
-        json_object_object_add(o, "slot_count", json_object_new_int((int) c->n_slots));
-        json_object_object_add(o, "firewall", json_object_new_string(firewall_mode_to_string(c->firewall)));
-        json_object_object_add(o, "nft_table", json_object_new_string("inet " NET_TABLE_NAME));
-        json_object_object_add(o, "nft_table_present",
-                               json_object_new_boolean(c->firewall == FIREWALL_NFTABLES && nft_table_present() > 0));
-        json_object_object_add(o, "netdev_group", json_object_new_int(NET_NETDEV_GROUP));
-        json_object_object_add(o, "links", json_object_new_int(have_table ? (int) link_table_count_group(&t, NET_NETDEV_GROUP) : -1));
-        json_object_object_add(o, "bridge_interface", json_str_or_null(c->bridge_interface));
-        /* With bridge_interface and ipv4_bridge=0/ipv6_bridge=0: how frames are kept off it. */
-        json_object_object_add(
-                        o,
-                        "bridge_filter",
-                        c->bridge_interface && (!c->ipv4_bridge || !c->ipv6_bridge)
-                                        ? json_object_new_string(n->bridge_filter_drop ? "drop" : "broute")
-                                        : NULL);
-        json_object_object_add(o, "repairs", json_object_new_int((int) n->repairs));
-
-        arr = json_object_new_array();
-        STRV_FOREACH(s, n->conflicts)
-                json_object_array_add(arr, json_object_new_string(*s));
-        json_object_object_add(o, "conflicts", arr);
-
-        arr = json_object_new_array();
+        r = network_describe_build(&in, ret);
         for (size_t i = 0; i < NET_BRIDGES; i++) {
-                const LinkInfo *li = have_table ? link_table_find(&t, bridges[i].name) : NULL;
-                struct json_object *b;
-                char addr[INET_ADDRSTRLEN + 4], a[INET_ADDRSTRLEN];
-
-                if (i == 1 && !bridges[i].managed) /* bridge_interface: one bridge, listed once */
-                        break;
-                b = json_object_new_object();
-                json_object_object_add(b, "name", json_object_new_string(bridges[i].name));
-                json_object_object_add(b, "managed", json_object_new_boolean(bridges[i].managed));
-                /* A managed bridge's name held by a link that is not ours is a conflict, not "present". */
-                json_object_object_add(
-                                b,
-                                "present",
-                                json_object_new_boolean(
-                                                li &&
-                                                (!bridges[i].managed || li->group == NET_NETDEV_GROUP)));
-                json_object_object_add(b, "up", json_object_new_boolean(li && (li->flags & IFF_UP)));
-                if (bridges[i].managed) {
-                        ipv4_to_string(bridges[i].address, a);
-                        (void) snprintf(addr, sizeof(addr), "%s/24", a);
-                        json_object_object_add(b, "address", json_object_new_string(addr));
-                        json_object_object_add(b, "ipv6_prefix", json_str_or_null(bridges[i].ipv6_prefix));
-                        json_object_object_add(b, "dnsmasq", describe_dnsmasq(n, &n->dnsmasq[i], leases[i].n));
-                }
-                json_object_array_add(arr, b);
+                free(conf[i]);
+                free(lease_file[i]);
+                free(leases[i]);
         }
-        json_object_object_add(o, "bridges", arr);
-
-        slots = json_object_new_array();
-        for (unsigned slot = 1; slot <= c->n_slots; slot++) {
-                struct json_object *so = json_object_new_object(), *taps = json_object_new_array();
-
-                json_object_object_add(so, "number", json_object_new_int((int) slot));
-                json_object_object_add(so, "vsock_cid", json_object_new_int((int) slot_vsock_cid(slot)));
-                for (TapKind k = 0; k < _TAP_KIND_MAX; k++) {
-                        struct json_object *to;
-                        const LinkInfo *li, *master;
-                        char name[IFNAMSIZ], mac[18];
-                        uint8_t macb[6];
-                        Ipv4Slash30 a;
-                        int bi;
-
-                        if (!slot_has_tap(c, slot, k))
-                                continue;
-                        (void) slot_tap_name(slot, k, name);
-                        li = have_table ? link_table_find(&t, name) : NULL;
-                        master = li && li->master > 0 ? link_table_find_index(&t, li->master) : NULL;
-
-                        to = json_object_new_object();
-                        json_object_object_add(to, "name", json_object_new_string(name));
-                        json_object_object_add(to, "kind", json_object_new_string(tap_kind_name(k)));
-                        json_object_object_add(to, "present", json_object_new_boolean(li && li->group == NET_NETDEV_GROUP));
-                        json_object_object_add(to, "up", json_object_new_boolean(li && (li->flags & IFF_UP)));
-                        json_object_object_add(to, "bridge", master ? json_object_new_string(master->name) : NULL);
-                        if (slot_guest_mac(slot, k, macb) >= 0) {
-                                mac_to_string(macb, mac);
-                                json_object_object_add(to, "guest_mac", json_object_new_string(mac));
-                        }
-                        if (slot_tap_ipv4(c, slot, k, &a) >= 0) {
-                                char gw[INET_ADDRSTRLEN], guest[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 4];
-
-                                ipv4_to_string(a.gateway, gw);
-                                ipv4_to_string(a.guest, guest);
-                                (void) snprintf(s, sizeof(s), "%s/30", gw);
-                                json_object_object_add(to, "address", json_object_new_string(s));
-                                json_object_object_add(to, "guest_address", json_object_new_string(guest));
-                        }
-                        bi = tap_kind_bridge(k);
-                        if (bi >= 0 && bridges[bi].managed) {
-                                const DnsmasqLease *le = lease_find(&leases[bi], macb);
-
-                                if (le) {
-                                        struct json_object *lo = json_object_new_object();
-                                        json_object_object_add(lo, "ip", json_object_new_string(le->ip));
-                                        json_object_object_add(lo, "hostname", json_str_or_null(le->hostname[0] ? le->hostname : NULL));
-                                        json_object_object_add(lo, "expires", json_object_new_int64((int64_t) le->expires));
-                                        json_object_object_add(to, "lease", lo);
-                                } else
-                                        json_object_object_add(to, "lease", NULL);
-                        }
-                        json_object_array_add(taps, to);
-                }
-                json_object_object_add(so, "taps", taps);
-                json_object_array_add(slots, so);
-        }
-        json_object_object_add(o, "slots", slots);
-
-        for (size_t i = 0; i < NET_BRIDGES; i++)
-                free(leases[i].leases);
-
-        *ret = TAKE_PTR(o);
-        return 0;
+        return r;
 }
 
 gid_t network_tap_group(const Network *n) {

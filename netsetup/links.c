@@ -121,7 +121,7 @@ size_t link_table_count_group(const LinkTable *t, uint32_t group) {
 void link_report_done(LinkReport *r) {
         r->changes = strv_free(r->changes);
         r->conflicts = strv_free(r->conflicts);
-        *r = (LinkReport) {};
+        *r = (LinkReport){};
 }
 
 static void report_line(char ***l, const char *fmt, ...) _printf_(2, 3);
@@ -138,8 +138,8 @@ static void report_line(char ***l, const char *fmt, ...) {
 /* One desired link. */
 typedef struct WantLink {
         char name[IFNAMSIZ];
-        bool bridge;            /* else a tap */
-        const char *master;     /* bridge to enslave to, or NULL */
+        bool bridge;        /* else a tap */
+        const char *master; /* bridge to enslave to, or NULL */
         int n_addrs;
         struct {
                 int family;
@@ -162,7 +162,7 @@ static int want_add(Want *w, WantLink **ret) {
                 return -ENOMEM;
         w->links = l;
         *ret = &w->links[w->n_links++];
-        **ret = (WantLink) {};
+        **ret = (WantLink){};
         return 0;
 }
 
@@ -292,7 +292,8 @@ static int batch_create_bridge(NlBatch *b, const char *name) {
                 return -ENOMEM;
         data = nla_nest_start(msg, IFLA_INFO_DATA);
         /* As the reference: forward_delay 0, stp_state 0. */
-        if (!data || nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, 0) < 0 || nla_put_u32(msg, IFLA_BR_STP_STATE, 0) < 0)
+        if (!data || nla_put_u32(msg, IFLA_BR_FORWARD_DELAY, 0) < 0 ||
+            nla_put_u32(msg, IFLA_BR_STP_STATE, 0) < 0)
                 return -ENOMEM;
         nla_nest_end(msg, data);
         nla_nest_end(msg, info);
@@ -321,8 +322,15 @@ static int batch_set_link(NlBatch *b, const char *name, int ifindex, int master)
         return nl_batch_add(b, TAKE_PTR(msg), "configure %s", name);
 }
 
-static int batch_addr(NlBatch *b, int type, const char *link, int ifindex, int family, const void *addr,
-                      unsigned prefixlen, const void *broadcast) {
+static int batch_addr(
+                NlBatch *b,
+                int type,
+                const char *link,
+                int ifindex,
+                int family,
+                const void *addr,
+                unsigned prefixlen,
+                const void *broadcast) {
         _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
         struct ifaddrmsg ifa = {
                 .ifa_family = (unsigned char) family,
@@ -333,7 +341,8 @@ static int batch_addr(NlBatch *b, int type, const char *link, int ifindex, int f
         size_t len = family == AF_INET ? 4 : 16;
         char s[INET6_ADDRSTRLEN];
 
-        msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+        msg = nlmsg_alloc_simple(
+                        type, NLM_F_REQUEST | (type == RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0));
         if (!msg)
                 return -ENOMEM;
         if (nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
@@ -344,8 +353,15 @@ static int batch_addr(NlBatch *b, int type, const char *link, int ifindex, int f
                 return -ENOMEM;
 
         (void) inet_ntop(family, addr, s, sizeof(s));
-        return nl_batch_add(b, TAKE_PTR(msg), "%s address %s/%u %s %s", type == RTM_NEWADDR ? "add" : "remove",
-                            s, prefixlen, type == RTM_NEWADDR ? "to" : "from", link);
+        return nl_batch_add(
+                        b,
+                        TAKE_PTR(msg),
+                        "%s address %s/%u %s %s",
+                        type == RTM_NEWADDR ? "add" : "remove",
+                        s,
+                        prefixlen,
+                        type == RTM_NEWADDR ? "to" : "from",
+                        link);
 }
 
 static int tap_create(const char *name, gid_t group) {
@@ -382,7 +398,10 @@ static int batch_run_checked(NlBatch *b, char **ret_error) {
         e = nl_batch_first_error(b);
         if (e) {
                 if (ret_error)
-                        (void) asprintf(ret_error, "%s: %s%s", e->what, strerror(-e->error),
+                        (void) asprintf(ret_error,
+                                        "%s: %s%s",
+                                        e->what,
+                                        strerror(-e->error),
                                         r > 1 ? " (and more)" : "");
                 return e->error;
         }
@@ -398,185 +417,296 @@ static bool link_kind_matches(const LinkInfo *li, const WantLink *w) {
         return streq(li->kind, w->bridge ? "bridge" : "tun");
 }
 
-int links_apply(struct nl_sock *sk, const NetConfig *c, gid_t tap_group, const bool *keep_slots,
-                LinkReport *report, char **ret_error) {
-        _cleanup_(link_table_done) LinkTable t = {};
-        _cleanup_free_ WantLink *want_links = NULL;
-        NlBatch b = NL_BATCH_NULL(sk);
-        _cleanup_free_ bool *created = NULL;
-        bool created_taps = false;
+/* One links_apply() run: the plan, what the kernel has, the batch being filled, the report. */
+typedef struct LinksApply {
+        struct nl_sock *sk;
+        const NetConfig *c;
+        gid_t tap_group;
         Want w;
+        /* Taps come out of /dev/net/tun in netdev group 0; until phase 4 puts them in ours, only
+         * this record tells them from a foreign link. */
+        bool *created;
+        LinkTable t;
+        NlBatch b;
+        LinkReport *report;
+        char **ret_error;
+} LinksApply;
+
+static void links_apply_done(LinksApply *a) {
+        a->w.links = mfree(a->w.links);
+        a->created = mfree(a->created);
+        link_table_done(&a->t);
+        nl_batch_done(&a->b);
+}
+
+static int links_load_table(LinksApply *a) {
         int r;
 
-        r = want_build(c, keep_slots, &w);
-        if (r < 0) {
-                if (ret_error)
-                        (void) asprintf(ret_error, "bad IPv6 prefix in configuration");
-                return r;
-        }
-        want_links = w.links;
-        /* Taps come out of /dev/net/tun in netdev group 0; until phase 3 puts them in ours, only
-         * this record tells them from a foreign link. */
-        created = calloc(MAX(w.n_links, (size_t) 1), sizeof(bool));
-        if (!created)
-                return -ENOMEM;
+        link_table_done(&a->t);
+        r = link_table_load(a->sk, &a->t);
+        if (r < 0 && a->ret_error)
+                (void) asprintf(a->ret_error, "netlink dump: %s", strerror(-r));
+        return r;
+}
 
-        r = link_table_load(sk, &t);
-        if (r < 0) {
-                if (ret_error)
-                        (void) asprintf(ret_error, "netlink dump: %s", strerror(-r));
-                return r;
-        }
+/* Sends what the phases before queued and empties the batch. */
+static int links_run_batch(LinksApply *a) {
+        int r;
 
-        /* Phase 1: remove ours that should not exist or have the wrong kind; create bridges. */
-        for (size_t i = 0; i < t.n_links; i++) {
-                const LinkInfo *li = &t.links[i];
+        r = batch_run_checked(&a->b, a->ret_error);
+        nl_batch_done(&a->b);
+        return r;
+}
+
+/* Phase 1: ours that should not exist or have the wrong kind are removed. */
+static int links_delete_stale(LinksApply *a) {
+        int r;
+
+        for (size_t i = 0; i < a->t.n_links; i++) {
+                const LinkInfo *li = &a->t.links[i];
                 const WantLink *wl;
 
                 if (link_is_foreign(li))
                         continue;
-                wl = want_find(&w, li->name);
+                wl = want_find(&a->w, li->name);
                 if (wl && link_kind_matches(li, wl))
                         continue;
-                r = batch_delete_link(&b, li);
+                r = batch_delete_link(&a->b, li);
                 if (r < 0)
-                        goto finish;
-                report->deleted++;
-                report_line(&report->changes, "removed %s", li->name);
+                        return r;
+                a->report->deleted++;
+                report_line(&a->report->changes, "removed %s", li->name);
         }
+        return 0;
+}
 
-        for (size_t i = 0; i < w.n_links; i++) {
-                const WantLink *wl = &w.links[i];
-                const LinkInfo *li = link_table_find(&t, wl->name);
+/* Phase 2: missing bridges are created (in the same batch as phase 1's deletions); a name held by
+ * a link that is not ours is a conflict. */
+static int links_create_bridges(LinksApply *a) {
+        int r;
+
+        for (size_t i = 0; i < a->w.n_links; i++) {
+                const WantLink *wl = &a->w.links[i];
+                const LinkInfo *li = link_table_find(&a->t, wl->name);
 
                 if (li && link_is_foreign(li)) {
-                        report_line(&report->conflicts,
+                        report_line(&a->report->conflicts,
                                     "%s exists but was not created by this service (netdev group %u, kind %s)",
-                                    li->name, li->group, li->kind[0] ? li->kind : "unknown");
+                                    li->name,
+                                    li->group,
+                                    li->kind[0] ? li->kind : "unknown");
                         continue;
                 }
                 if (li && link_kind_matches(li, wl))
                         continue;
                 if (!wl->bridge)
                         continue;
-                r = batch_create_bridge(&b, wl->name);
+                r = batch_create_bridge(&a->b, wl->name);
                 if (r < 0)
-                        goto finish;
-                report->created++;
-                report_line(&report->changes, "created %s", wl->name);
+                        return r;
+                a->report->created++;
+                report_line(&a->report->changes, "created %s", wl->name);
         }
+        return 0;
+}
 
-        r = batch_run_checked(&b, ret_error);
-        nl_batch_done(&b);
-        if (r < 0)
-                goto finish;
+/* Phase 3: taps come from /dev/net/tun, not netlink. Returns 1 when one was created. */
+static int links_create_taps(LinksApply *a) {
+        bool any = false;
+        int r;
 
-        /* Phase 2: taps come from /dev/net/tun, not netlink. */
-        for (size_t i = 0; i < w.n_links; i++) {
-                const WantLink *wl = &w.links[i];
-                const LinkInfo *li = link_table_find(&t, wl->name);
+        for (size_t i = 0; i < a->w.n_links; i++) {
+                const WantLink *wl = &a->w.links[i];
+                const LinkInfo *li = link_table_find(&a->t, wl->name);
 
                 if (wl->bridge || (li && (link_is_foreign(li) || link_kind_matches(li, wl))))
                         continue;
-                r = tap_create(wl->name, tap_group);
+                r = tap_create(wl->name, a->tap_group);
                 if (r < 0) {
-                        if (ret_error)
-                                (void) asprintf(ret_error, "create tap %s: %s%s", wl->name, strerror(-r),
-                                                r == -ENOENT ? " (no /dev/net/tun: run 'modprobe tun')" : "");
-                        goto finish;
+                        if (a->ret_error)
+                                (void) asprintf(a->ret_error,
+                                                "create tap %s: %s%s",
+                                                wl->name,
+                                                strerror(-r),
+                                                r == -ENOENT ? " (no /dev/net/tun: run 'modprobe tun')"
+                                                             : "");
+                        return r;
                 }
-                created_taps = true;
-                created[i] = true;
-                report->created++;
-                report_line(&report->changes, "created %s", wl->name);
+                any = true;
+                a->created[i] = true;
+                a->report->created++;
+                report_line(&a->report->changes, "created %s", wl->name);
+        }
+        return any;
+}
+
+/* Phase 4a: group, master and up for one wanted link. */
+static int links_configure_link(LinksApply *a, size_t i, const LinkInfo *li) {
+        const WantLink *wl = &a->w.links[i];
+        const LinkInfo *master = NULL;
+        int master_index = 0, r;
+
+        if (wl->master) {
+                master = link_table_find(&a->t, wl->master);
+                /* Never enslave to a foreign link that squats on a managed bridge's name. */
+                if (master && (!a->c->bridge_interface && link_is_foreign(master)))
+                        master = NULL;
+                master_index = master ? master->ifindex : 0;
         }
 
-        if (report->created > 0 || report->deleted > 0 || created_taps) {
-                link_table_done(&t);
-                r = link_table_load(sk, &t);
-                if (r < 0) {
-                        if (ret_error)
-                                (void) asprintf(ret_error, "netlink dump: %s", strerror(-r));
-                        goto finish;
-                }
-        }
+        if ((li->flags & IFF_UP) && li->group == NET_NETDEV_GROUP &&
+            (master_index == 0 || li->master == master_index))
+                return 0;
+        r = batch_set_link(&a->b, li->name, li->ifindex, master_index);
+        if (r < 0)
+                return r;
+        /* A tap created in this pass was already reported as created. */
+        if (a->created[i])
+                return 0;
+        a->report->modified++;
+        if (master_index > 0 && li->master != master_index)
+                report_line(&a->report->changes, "attached %s to %s", li->name, wl->master);
+        else
+                report_line(&a->report->changes, "set %s up in group %u", li->name, NET_NETDEV_GROUP);
+        return 0;
+}
 
-        /* Phase 3: group, master, up, addresses. */
-        for (size_t i = 0; i < w.n_links; i++) {
-                const WantLink *wl = &w.links[i];
-                const LinkInfo *li = link_table_find(&t, wl->name), *master = NULL;
-                int master_index = 0;
+/* Phase 4b: the addresses the plan gives one wanted link. */
+static int links_add_addresses(LinksApply *a, const WantLink *wl, const LinkInfo *li) {
+        int r;
 
-                if (!li || (link_is_foreign(li) && !created[i]))
+        for (int k = 0; k < wl->n_addrs; k++) {
+                if (link_table_has_addr(
+                                    &a->t,
+                                    li->ifindex,
+                                    wl->addrs[k].family,
+                                    wl->addrs[k].addr,
+                                    wl->addrs[k].prefixlen))
                         continue;
-                if (wl->master) {
-                        master = link_table_find(&t, wl->master);
-                        /* Never enslave to a foreign link that squats on a managed bridge's name. */
-                        if (master && (!c->bridge_interface && link_is_foreign(master)))
-                                master = NULL;
-                        master_index = master ? master->ifindex : 0;
-                }
-
-                if (!(li->flags & IFF_UP) || li->group != NET_NETDEV_GROUP ||
-                    (master_index > 0 && li->master != master_index)) {
-                        r = batch_set_link(&b, li->name, li->ifindex, master_index);
-                        if (r < 0)
-                                goto finish;
-                        /* A tap created in this pass was already reported as created. */
-                        if (!created[i]) {
-                                report->modified++;
-                                if (master_index > 0 && li->master != master_index)
-                                        report_line(&report->changes, "attached %s to %s", li->name, wl->master);
-                                else
-                                        report_line(&report->changes, "set %s up in group %u", li->name,
-                                                    NET_NETDEV_GROUP);
-                        }
-                }
-
-                for (int a = 0; a < wl->n_addrs; a++) {
-                        if (link_table_has_addr(&t, li->ifindex, wl->addrs[a].family, wl->addrs[a].addr,
-                                                wl->addrs[a].prefixlen))
-                                continue;
-                        r = batch_addr(&b, RTM_NEWADDR, li->name, li->ifindex, wl->addrs[a].family,
-                                       wl->addrs[a].addr, wl->addrs[a].prefixlen,
-                                       wl->addrs[a].has_broadcast ? wl->addrs[a].broadcast : NULL);
-                        if (r < 0)
-                                goto finish;
-                        report->addresses++;
-                        report_line(&report->changes, "%s", b.items[b.n_items - 1].what);
-                }
+                r = batch_addr(&a->b,
+                               RTM_NEWADDR,
+                               li->name,
+                               li->ifindex,
+                               wl->addrs[k].family,
+                               wl->addrs[k].addr,
+                               wl->addrs[k].prefixlen,
+                               wl->addrs[k].has_broadcast ? wl->addrs[k].broadcast : NULL);
+                if (r < 0)
+                        return r;
+                a->report->addresses++;
+                report_line(&a->report->changes, "%s", a->b.items[a->b.n_items - 1].what);
         }
+        return 0;
+}
 
-        /* Addresses on our links that the plan does not have (a changed IPv6 prefix, say). */
-        for (size_t i = 0; i < t.n_addrs; i++) {
-                const AddrInfo *ai = &t.addrs[i];
-                const LinkInfo *li = link_table_find_index(&t, ai->ifindex);
+/* Phase 4c: addresses on our links that the plan does not have (a changed IPv6 prefix, say). */
+static int links_remove_stale_addresses(LinksApply *a) {
+        int r;
+
+        for (size_t i = 0; i < a->t.n_addrs; i++) {
+                const AddrInfo *ai = &a->t.addrs[i];
+                const LinkInfo *li = link_table_find_index(&a->t, ai->ifindex);
                 const WantLink *wl;
                 bool wanted = false;
 
                 if (!li || link_is_foreign(li) || ai->scope != RT_SCOPE_UNIVERSE)
                         continue;
-                wl = want_find(&w, li->name);
+                wl = want_find(&a->w, li->name);
                 if (!wl)
                         continue;
-                for (int a = 0; a < wl->n_addrs; a++)
-                        if (wl->addrs[a].family == ai->family && wl->addrs[a].prefixlen == ai->prefixlen &&
-                            memcmp(wl->addrs[a].addr, ai->addr, ai->family == AF_INET ? 4 : 16) == 0)
+                for (int k = 0; k < wl->n_addrs; k++)
+                        if (wl->addrs[k].family == ai->family && wl->addrs[k].prefixlen == ai->prefixlen &&
+                            memcmp(wl->addrs[k].addr, ai->addr, ai->family == AF_INET ? 4 : 16) == 0)
                                 wanted = true;
                 if (wanted)
                         continue;
-                r = batch_addr(&b, RTM_DELADDR, li->name, li->ifindex, ai->family, ai->addr, ai->prefixlen, NULL);
+                r = batch_addr(&a->b,
+                               RTM_DELADDR,
+                               li->name,
+                               li->ifindex,
+                               ai->family,
+                               ai->addr,
+                               ai->prefixlen,
+                               NULL);
                 if (r < 0)
-                        goto finish;
-                report->addresses++;
-                report_line(&report->changes, "%s", b.items[b.n_items - 1].what);
+                        return r;
+                a->report->addresses++;
+                report_line(&a->report->changes, "%s", a->b.items[a->b.n_items - 1].what);
+        }
+        return 0;
+}
+
+/* Phase 4: group, master, up and addresses, in one batch. */
+static int links_configure(LinksApply *a) {
+        int r;
+
+        for (size_t i = 0; i < a->w.n_links; i++) {
+                const LinkInfo *li = link_table_find(&a->t, a->w.links[i].name);
+
+                if (!li || (link_is_foreign(li) && !a->created[i]))
+                        continue;
+                r = links_configure_link(a, i, li);
+                if (r < 0)
+                        return r;
+                r = links_add_addresses(a, &a->w.links[i], li);
+                if (r < 0)
+                        return r;
+        }
+        r = links_remove_stale_addresses(a);
+        if (r < 0)
+                return r;
+        return links_run_batch(a);
+}
+
+int links_apply(struct nl_sock *sk,
+                const NetConfig *c,
+                gid_t tap_group,
+                const bool *keep_slots,
+                LinkReport *report,
+                char **ret_error) {
+        _cleanup_(links_apply_done) LinksApply a = {
+                .sk = sk,
+                .c = c,
+                .tap_group = tap_group,
+                .b = NL_BATCH_NULL(sk),
+                .report = report,
+                .ret_error = ret_error,
+        };
+        int r;
+
+        r = want_build(c, keep_slots, &a.w);
+        if (r < 0) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "bad IPv6 prefix in configuration");
+                return r;
+        }
+        a.created = calloc(MAX(a.w.n_links, (size_t) 1), sizeof(bool));
+        if (!a.created)
+                return -ENOMEM;
+        r = links_load_table(&a);
+        if (r < 0)
+                return r;
+
+        r = links_delete_stale(&a);
+        if (r < 0)
+                return r;
+        r = links_create_bridges(&a);
+        if (r < 0)
+                return r;
+        r = links_run_batch(&a);
+        if (r < 0)
+                return r;
+
+        r = links_create_taps(&a);
+        if (r < 0)
+                return r;
+        if (r > 0 || report->created > 0 || report->deleted > 0) {
+                r = links_load_table(&a);
+                if (r < 0)
+                        return r;
         }
 
-        r = batch_run_checked(&b, ret_error);
-
-finish:
-        nl_batch_done(&b);
-        return r;
+        return links_configure(&a);
 }
 
 static int links_group_delete(struct nl_sock *sk, uint32_t group, char **ret_error) {
