@@ -24,20 +24,14 @@
 
 #define EXIT_USAGE 2
 
-typedef enum JsonMode {
-        JSON_OFF,
-        JSON_PRETTY,
-        JSON_SHORT,
-} JsonMode;
-
-static JsonMode arg_json = JSON_OFF;
-static bool arg_legend = true;
-static bool arg_ask_password = true;
-static bool arg_quiet = false;
-static bool arg_wait = false;
-static unsigned arg_timeout = 300;
-static bool arg_follow = false;
-static int arg_signal = SIGTERM;
+JsonMode arg_json = JSON_OFF;
+bool arg_legend = true;
+bool arg_ask_password = true;
+bool arg_quiet = false;
+bool arg_wait = false;
+unsigned arg_timeout = 300;
+bool arg_follow = false;
+int arg_signal = SIGTERM;
 
 /* start: CreateInstance options, only those given. */
 static struct {
@@ -48,31 +42,6 @@ static struct {
         bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start,
                         crosvm_disable_sandbox;
 } arg_start;
-
-int cfctl_json_mode(void) {
-        return arg_json;
-}
-bool cfctl_legend(void) {
-        return arg_legend;
-}
-bool cfctl_quiet(void) {
-        return arg_quiet;
-}
-bool cfctl_ask_password(void) {
-        return arg_ask_password;
-}
-bool cfctl_wait(void) {
-        return arg_wait;
-}
-unsigned cfctl_wait_timeout_sec(void) {
-        return arg_timeout;
-}
-bool cfctl_follow(void) {
-        return arg_follow;
-}
-int cfctl_signal(void) {
-        return arg_signal;
-}
 
 int cfctl_compare_number(const void *a, const void *b) {
         struct json_object *x = *(struct json_object *const *) a, *y = *(struct json_object *const *) b, *vx,

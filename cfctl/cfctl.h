@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 
@@ -17,20 +18,34 @@ int cfctl_main(int argc, char *argv[]);
 int cfctl_parse(int argc, char *argv[], int *ret_verb, int *ret_exit);
 void cfctl_args_reset(void);
 
-/* Options shared by the verbs (cfctl.c owns them). */
-int cfctl_json_mode(void); /* 0 off, else on */
-bool cfctl_legend(void);
-bool cfctl_quiet(void);
-bool cfctl_ask_password(void);
-bool cfctl_wait(void);
-unsigned cfctl_wait_timeout_sec(void);
-bool cfctl_follow(void);
-int cfctl_signal(void);
+typedef enum JsonMode {
+        JSON_OFF,
+        JSON_PRETTY,
+        JSON_SHORT,
+        _JSON_MODE_MAX,
+        _JSON_MODE_INVALID = -EINVAL,
+} JsonMode;
+
+/* The options the verbs read (cfctl.c sets them; cfctl_args_reset() restores these defaults). */
+extern JsonMode arg_json;     /* JSON_OFF */
+extern bool arg_legend;       /* true; false: no table headers and footers */
+extern bool arg_ask_password; /* true: polkit may ask for a password */
+extern bool arg_quiet;        /* false */
+extern bool arg_wait;         /* start: false */
+extern unsigned arg_timeout;  /* start --wait: 300 s */
+extern bool arg_follow;       /* logs: false */
+extern int arg_signal;        /* kill: SIGTERM */
+
+/* start's options as CreateInstance's a{sv}: only those given. */
 int cfctl_append_start_options(sd_bus_message *m);
 
 /* polkit's pkttyagent while a call may need a password (terminal, not root, asked for). */
 void cfctl_agent_open(void);
 void cfctl_agent_close(void);
+/* For agent.c, until its fork is rewritten: read arg_ask_password instead. */
+static inline bool cfctl_ask_password(void) {
+        return arg_ask_password;
+}
 
 int cfctl_print_json(struct json_object *o);
 int cfctl_compare_number(const void *a, const void *b);

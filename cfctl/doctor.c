@@ -316,7 +316,7 @@ int verb_doctor(sd_bus *bus, int argc, char *argv[]) {
                 problems = problems || streq(json_object_get_string(res), "problem");
         }
 
-        if (cfctl_json_mode() != 0) {
+        if (arg_json != JSON_OFF) {
                 _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
                 json_object_object_add(o, "problems", json_object_new_boolean(problems));
                 json_object_object_add(o, "checks", json_object_get(checks));

@@ -218,9 +218,9 @@ int verb_list(sd_bus *bus, int argc, char *argv[]) {
                 json_object_array_add(out, list_entry(json_object_array_get_idx(all, k)));
         json_object_array_sort(out, cfctl_compare_number);
 
-        if (cfctl_json_mode() != 0)
+        if (arg_json != JSON_OFF)
                 return cfctl_print_json(out);
-        if (cfctl_legend())
+        if (arg_legend)
                 printf("%-4s %-6s %-7s %-10s %-12s %-6s %-8s %-4s %s\n",
                        "NUM",
                        "OWNER",
@@ -251,7 +251,7 @@ int verb_list(sd_bus *bus, int argc, char *argv[]) {
                        jget_int(o, "cid"),
                        tapbuf);
         }
-        if (cfctl_legend())
+        if (arg_legend)
                 printf("\n%zu instances listed.\n", n);
         return 0;
 }
@@ -306,7 +306,7 @@ int verb_show(sd_bus *bus, int argc, char *argv[]) {
         r = instance_props(bus, number, &p);
         if (r < 0)
                 return r;
-        if (cfctl_json_mode() != 0)
+        if (arg_json != JSON_OFF)
                 return cfctl_print_json(p);
         json_object_object_foreach(p, key, val)
                         printf("%s=%s\n", key, val ? json_object_get_string(val) : "");
@@ -326,7 +326,7 @@ int verb_status(sd_bus *bus, int argc, char *argv[]) {
         r = instance_props(bus, number, &p);
         if (r < 0)
                 return r;
-        if (cfctl_json_mode() != 0) {
+        if (arg_json != JSON_OFF) {
                 _cleanup_(json_object_putp) struct json_object *o = list_entry(p);
                 return cfctl_print_json(o);
         }
@@ -359,7 +359,7 @@ static int call_instance(
         r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, path, INSTANCE_INTERFACE, method);
         if (r < 0)
                 return r;
-        (void) sd_bus_message_set_allow_interactive_authorization(m, cfctl_ask_password());
+        (void) sd_bus_message_set_allow_interactive_authorization(m, arg_ask_password);
         if (sig) {
                 va_list ap;
                 va_start(ap, sig);
@@ -407,7 +407,7 @@ int verb_kill(sd_bus *bus, int argc, char *argv[]) {
                 int r = cfctl_parse_number(argv[k], &number);
                 if (r < 0)
                         return r;
-                r = call_instance(bus, number, "Kill", "kill the instance", "i", cfctl_signal());
+                r = call_instance(bus, number, "Kill", "kill the instance", "i", arg_signal);
                 if (r < 0)
                         return r;
         }
@@ -425,7 +425,7 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
                         bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
         if (r < 0)
                 return r;
-        (void) sd_bus_message_set_allow_interactive_authorization(m, cfctl_ask_password());
+        (void) sd_bus_message_set_allow_interactive_authorization(m, arg_ask_password);
         r = cfctl_append_start_options(m);
         if (r < 0)
                 return r;
@@ -436,9 +436,9 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
-        if (cfctl_wait()) {
+        if (arg_wait) {
                 uint64_t deadline = now_usec(CLOCK_MONOTONIC) +
-                                (uint64_t) cfctl_wait_timeout_sec() * USEC_PER_SEC;
+                                (uint64_t) arg_timeout * USEC_PER_SEC;
                 _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL;
                 _cleanup_free_ char *last_state = NULL;
 
@@ -492,7 +492,7 @@ int verb_start(sd_bus *bus, int argc, char *argv[]) {
                                                 -ETIMEDOUT,
                                                 "Instance %u did not boot within %u s (still %s).",
                                                 number,
-                                                cfctl_wait_timeout_sec(),
+                                                arg_timeout,
                                                 state);
                         /* Wait for the next change signal (bounded, in case one is missed), then look. */
                         r = sd_bus_wait(bus, USEC_PER_SEC);
@@ -531,7 +531,7 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
                                 number,
                                 path,
                                 jget_int(p, "Owner"));
-        if (cfctl_follow()) {
+        if (arg_follow) {
                 ino = inotify_init1(IN_CLOEXEC);
                 if (ino < 0 || inotify_add_watch(ino, path, IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
                         return log_error_errno(-errno, "Cannot follow %s: %m", path);
@@ -547,7 +547,7 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
                         continue;
                 }
                 (void) fflush(stdout);
-                if (!cfctl_follow())
+                if (!arg_follow)
                         return 0;
                 /* Wait for more, but notice when the instance stops or goes away. */
                 r = poll(&(struct pollfd){ .fd = ino, .events = POLLIN }, 1, 1000);
@@ -587,7 +587,7 @@ static int on_monitor_signal(sd_bus_message *m, void *userdata, sd_bus_error *er
                 if (sd_bus_message_read(m, "uo", &n, &p) >= 0)
                         json_object_object_add(o, "number", json_object_new_int64(n));
         }
-        if (cfctl_json_mode() != 0)
+        if (arg_json != JSON_OFF)
                 (void) cfctl_print_json(o);
         else {
                 printf("%s %s", strempty(member), strempty(path));
@@ -608,7 +608,7 @@ int verb_monitor(sd_bus *bus, int argc, char *argv[]) {
         r = sd_bus_match_signal(bus, NULL, BUS_NAME, NULL, NULL, NULL, on_monitor_signal, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to signals: %m");
-        if (!cfctl_quiet())
+        if (!arg_quiet)
                 fprintf(stderr, "Monitoring %s; ^C to stop.\n", BUS_NAME);
         for (;;) {
                 r = sd_bus_process(bus, NULL);
