@@ -2,7 +2,6 @@
 #pragma once
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdbool.h>
 
 #include <systemd/sd-bus.h>
@@ -10,13 +9,8 @@
 /* A verb's return for "the user asked wrongly": exit 2, not 1. Outside the errno range. */
 #define R_USAGE (-4096)
 
-/* The command line: cfctl_main() is all of cfctl; cfctl_parse() only reads the options and finds
- * the verb (*ret_verb, an index; -1 when none), so a fuzzer can drive it; cfctl_args_reset()
- * frees what it kept and restores the defaults. Returns >0 to go on, 0 when done (--help), <0 on a
- * usage error, with *ret_exit the exit code so far. */
-int cfctl_main(int argc, char *argv[]);
-int cfctl_parse(int argc, char *argv[], int *ret_verb, int *ret_exit);
-void cfctl_args_reset(void);
+/* What cfctl says of an instance number that does not exist (with the number). */
+#define NO_INSTANCE_MESSAGE "No instance %u. 'cfctl list' shows the instances that exist."
 
 typedef enum JsonMode {
         JSON_OFF,
@@ -36,6 +30,14 @@ extern unsigned arg_timeout;  /* start --wait: 300 s */
 extern bool arg_follow;       /* logs: false */
 extern int arg_signal;        /* kill: SIGTERM */
 
+/* The command line: cfctl_main() is all of cfctl; cfctl_parse() only reads the options and finds
+ * the verb (*ret_verb, an index; -1 when none), so a fuzzer can drive it; cfctl_args_reset()
+ * frees what it kept and restores the defaults. Returns >0 to go on, 0 when done (--help), <0 on a
+ * usage error, with *ret_exit the exit code so far. */
+int cfctl_main(int argc, char *argv[]);
+int cfctl_parse(int argc, char *argv[], int *ret_verb, int *ret_exit);
+void cfctl_args_reset(void);
+
 /* start's options as CreateInstance's a{sv}: only those given. */
 int cfctl_append_start_options(sd_bus_message *m);
 
@@ -47,12 +49,7 @@ static inline bool cfctl_ask_password(void) {
         return arg_ask_password;
 }
 
-int cfctl_print_json(struct json_object *o);
-int cfctl_compare_number(const void *a, const void *b);
-/* Logs "Failed to WHAT: message" once; returns r. */
-int cfctl_bus_error(int r, const sd_bus_error *error, const char *what);
-int cfctl_parse_number(const char *s, unsigned *ret);
-
+/* instances.c */
 int verb_start(sd_bus *bus, int argc, char *argv[]);
 int verb_stop(sd_bus *bus, int argc, char *argv[]);
 int verb_kill(sd_bus *bus, int argc, char *argv[]);
@@ -65,4 +62,10 @@ int verb_status(sd_bus *bus, int argc, char *argv[]);
 int verb_show(sd_bus *bus, int argc, char *argv[]);
 int verb_logs(sd_bus *bus, int argc, char *argv[]);
 int verb_monitor(sd_bus *bus, int argc, char *argv[]);
+/* doctor.c */
 int verb_doctor(sd_bus *bus, int argc, char *argv[]);
+/* network.c */
+int verb_network_status(sd_bus *bus, int argc, char *argv[]);
+int verb_network_up(sd_bus *bus, int argc, char *argv[]);
+int verb_network_down(sd_bus *bus, int argc, char *argv[]);
+int verb_reload(sd_bus *bus, int argc, char *argv[]);
