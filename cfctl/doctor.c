@@ -305,17 +305,29 @@ static void doctor_check_user(struct json_object *checks, struct json_object *ho
 
 /* result, check and detail; a fix on a line of its own below. */
 static int doctor_print_checks(struct json_object *checks) {
+        static const TableColumn columns[] = { { NULL, 8 }, { NULL, 15 }, { NULL, 0 } };
+        _cleanup_(table_freep) Table *t = NULL;
+        int r;
+
+        r = table_new(columns, ELEMENTSOF(columns), &t);
+        if (r < 0)
+                return log_oom();
         for (size_t k = 0; k < json_length(checks); k++) {
                 struct json_object *c = json_object_array_get_idx(checks, k);
                 const char *fix = json_get_string(c, "fix");
 
-                printf("%-8s %-15s %s\n",
-                       json_get_string(c, "result"),
-                       json_get_string(c, "check"),
-                       json_get_string(c, "detail"));
-                if (fix)
-                        printf("%-8s %-15s fix: %s\n", "", "", fix);
+                table_add_cell(t, json_get_string(c, "result"));
+                table_add_cell(t, json_get_string(c, "check"));
+                table_add_cell(t, json_get_string(c, "detail"));
+                if (fix) {
+                        table_add_cell(t, "");
+                        table_add_cell(t, "");
+                        table_add_cellf(t, "fix: %s", fix);
+                }
         }
+        r = table_print(t, false);
+        if (r < 0)
+                return log_oom();
         return 0;
 }
 

@@ -127,39 +127,38 @@ static int compare_by_number(const void *a, const void *b) {
 
 /* The list table of list entries. */
 static int list_print(struct json_object *entries) {
+        static const TableColumn columns[] = {
+                { "NUM", 4 },    { "OWNER", 6 }, { "BACKEND", 7 }, { "STATE", 10 }, { "REASON", 12 },
+                { "BOOTED", 6 }, { "PID", 8 },   { "CID", 4 },     { "TAPS", 0 },
+        };
+        _cleanup_(table_freep) Table *t = NULL;
         size_t n = json_object_array_length(entries);
+        int r;
 
-        if (arg_legend)
-                printf("%-4s %-6s %-7s %-10s %-12s %-6s %-8s %-4s %s\n",
-                       "NUM",
-                       "OWNER",
-                       "BACKEND",
-                       "STATE",
-                       "REASON",
-                       "BOOTED",
-                       "PID",
-                       "CID",
-                       "TAPS");
+        r = table_new(columns, ELEMENTSOF(columns), &t);
+        if (r < 0)
+                return log_oom();
         for (size_t k = 0; k < n; k++) {
                 struct json_object *o = json_object_array_get_idx(entries, k), *taps = json_get(o, "taps");
-                char tapbuf[64] = "";
 
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "number"));
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "owner"));
+                table_add_cell(t, json_get_string(o, "backend"));
+                table_add_cell(t, json_get_string(o, "state"));
+                table_add_cell(t, json_get_string(o, "reason"));
+                table_add_cell(t, yes_no(json_get_bool(o, "booted")));
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "pid"));
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "cid"));
                 if (taps && json_object_array_length(taps) > 0)
-                        (void) snprintf(tapbuf,
-                                        sizeof(tapbuf),
+                        table_add_cellf(t,
                                         "%s,...",
                                         json_object_get_string(json_object_array_get_idx(taps, 0)));
-                printf("%-4" PRIi64 " %-6" PRIi64 " %-7s %-10s %-12s %-6s %-8" PRIi64 " %-4" PRIi64 " %s\n",
-                       json_get_int64(o, "number"),
-                       json_get_int64(o, "owner"),
-                       instance_string(o, "backend"),
-                       instance_string(o, "state"),
-                       instance_string(o, "reason"),
-                       yes_no(json_get_bool(o, "booted")),
-                       json_get_int64(o, "pid"),
-                       json_get_int64(o, "cid"),
-                       tapbuf);
+                else
+                        table_add_cell(t, "");
         }
+        r = table_print(t, arg_legend);
+        if (r < 0)
+                return log_oom();
         if (arg_legend)
                 printf("\n%zu instances listed.\n", n);
         return 0;

@@ -59,56 +59,56 @@ static void network_print_summary(struct json_object *o) {
                 printf("  Conflict: %s\n", json_object_get_string(json_object_array_get_idx(conflicts, i)));
 }
 
-static const char *network_tap_cell(struct json_object *tap, char *buf, size_t n) {
-        if (!tap)
-                return "-";
-        (void) snprintf(buf,
-                        n,
-                        "%s%s",
-                        strempty(json_get_string(tap, "name")),
-                        json_get_bool(tap, "present") ? "" : "(missing)");
-        return buf;
+static void network_add_tap_cell(Table *t, struct json_object *tap) {
+        if (tap)
+                table_add_cellf(t,
+                                "%s%s",
+                                strempty(json_get_string(tap, "name")),
+                                json_get_bool(tap, "present") ? "" : "(missing)");
+        else
+                table_add_cell(t, "-");
 }
 
 /* One slot's row; returns whether a guest has a lease on it. */
-static bool network_print_slot(struct json_object *s) {
+static bool network_add_slot_row(Table *t, struct json_object *s) {
         struct json_object *e = slot_find_tap(s, "ethernet"), *w = slot_find_tap(s, "wifi");
         struct json_object *mo = slot_find_tap(s, "mobile"), *ap = slot_find_tap(s, "wifiap");
         struct json_object *le = json_get(e, "lease"), *lw = json_get(w, "lease");
-        char eb[32], wb[32], leases[96] = "";
+        const char *ip_e = strempty(json_get_string(le, "ip")), *ip_w = strempty(json_get_string(lw, "ip"));
 
-        if (le || lw)
-                (void) snprintf(leases,
-                                sizeof(leases),
-                                "%s%s%s",
-                                le ? strempty(json_get_string(le, "ip")) : "",
-                                le && lw ? "," : "",
-                                lw ? strempty(json_get_string(lw, "ip")) : "");
-        printf("%-4" PRIi64 " %-4" PRIi64 " %-15s %-15s %-18s %-18s %s\n",
-               json_get_int64(s, "number"),
-               json_get_int64(s, "vsock_cid"),
-               network_tap_cell(e, eb, sizeof(eb)),
-               network_tap_cell(w, wb, sizeof(wb)),
-               mo ? strempty(json_get_string(mo, "address")) : "-",
-               ap ? strempty(json_get_string(ap, "address")) : "-",
-               leases[0] ? leases : "-");
+        table_add_cellf(t, "%" PRIi64, json_get_int64(s, "number"));
+        table_add_cellf(t, "%" PRIi64, json_get_int64(s, "vsock_cid"));
+        network_add_tap_cell(t, e);
+        network_add_tap_cell(t, w);
+        table_add_cell(t, mo ? strempty(json_get_string(mo, "address")) : "-");
+        table_add_cell(t, ap ? strempty(json_get_string(ap, "address")) : "-");
+        if ((le && lw) || *ip_e || *ip_w)
+                table_add_cellf(t, "%s%s%s", ip_e, le && lw ? "," : "", ip_w);
+        else
+                table_add_cell(t, "-");
         return le || lw;
 }
 
 static int network_print_slots(struct json_object *slots) {
+        static const TableColumn columns[] = {
+                { "SLOT", 4 },    { "CID", 4 },     { "ETHERNET", 15 }, { "WIFI", 15 },
+                { "MOBILE", 18 }, { "WIFIAP", 18 }, { "LEASES", 0 },
+        };
+        _cleanup_(table_freep) Table *t = NULL;
         size_t n_leases = 0;
+        int r;
+
+        r = table_new(columns, ELEMENTSOF(columns), &t);
+        if (r < 0)
+                return log_oom();
+        for (size_t i = 0; i < json_length(slots); i++)
+                n_leases += network_add_slot_row(t, json_object_array_get_idx(slots, i));
 
         if (arg_legend)
-                printf("\n%-4s %-4s %-15s %-15s %-18s %-18s %s\n",
-                       "SLOT",
-                       "CID",
-                       "ETHERNET",
-                       "WIFI",
-                       "MOBILE",
-                       "WIFIAP",
-                       "LEASES");
-        for (size_t i = 0; i < json_length(slots); i++)
-                n_leases += network_print_slot(json_object_array_get_idx(slots, i));
+                putchar('\n');
+        r = table_print(t, arg_legend);
+        if (r < 0)
+                return log_oom();
         if (arg_legend)
                 printf("\n%zu slots listed, %zu with a guest lease.\n", json_length(slots), n_leases);
         return 0;
