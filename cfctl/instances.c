@@ -14,117 +14,26 @@
 
 #include <systemd/sd-bus.h>
 
+#include "cfctl/bus-call.h"
 #include "cfctl/cfctl.h"
+#include "cfctl/json.h"
+#include "cfctl/output.h"
+#include "common/bus-api.h"
 #include "common/json-util.h"
 #include "common/log.h"
-#include "common/bus-api.h"
 #include "common/macro.h"
 #include "common/parse-util.h"
-#include "common/strv.h"
 #include "common/time-util.h"
 
-
-/* A variant of a basic type or an array of strings, as JSON. */
-static int variant_to_json(sd_bus_message *m, struct json_object **ret) {
-        const char *contents;
-        char type;
+/* Adds the Instance properties of each object of a GetManagedObjects reply to array. */
+static int instances_from_managed_objects(sd_bus_message *reply, struct json_object *array) {
         int r;
-
-        r = sd_bus_message_peek_type(m, &type, &contents);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
-
-        if (streq(contents, "s") || streq(contents, "o")) {
-                const char *s;
-                r = sd_bus_message_read_basic(m, contents[0], &s);
-                *ret = r >= 0 ? json_object_new_string(s) : NULL;
-        } else if (streq(contents, "u")) {
-                uint32_t u;
-                r = sd_bus_message_read_basic(m, 'u', &u);
-                *ret = json_object_new_int64(u);
-        } else if (streq(contents, "i")) {
-                int32_t i;
-                r = sd_bus_message_read_basic(m, 'i', &i);
-                *ret = json_object_new_int(i);
-        } else if (streq(contents, "t")) {
-                uint64_t t;
-                r = sd_bus_message_read_basic(m, 't', &t);
-                *ret = json_object_new_int64((int64_t) t);
-        } else if (streq(contents, "b")) {
-                int b;
-                r = sd_bus_message_read_basic(m, 'b', &b);
-                *ret = json_object_new_boolean(b);
-        } else if (streq(contents, "as")) {
-                _cleanup_(strv_freep) char **l = NULL;
-                r = sd_bus_message_read_strv(m, &l);
-                *ret = json_object_new_array();
-                STRV_FOREACH (s, l)
-                        json_object_array_add(*ret, json_object_new_string(*s));
-        } else {
-                r = sd_bus_message_skip(m, contents);
-                *ret = NULL;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-/* Properties of interface from an a{sv} into a JSON object. */
-static int props_to_json(sd_bus_message *m, struct json_object *o) {
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                struct json_object *v = NULL;
-                const char *name;
-
-                r = sd_bus_message_read(m, "s", &name);
-                if (r < 0)
-                        return r;
-                r = variant_to_json(m, &v);
-                if (r < 0)
-                        return r;
-                json_object_object_add(o, name, v);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(m);
-}
-
-/* All instances' properties, by number, from one GetManagedObjects call. */
-static int fetch_instances(sd_bus *bus, struct json_object **ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(json_object_putp) struct json_object *arr = json_object_new_array();
-        int r;
-
-        r = sd_bus_call_method(
-                        bus,
-                        BUS_NAME,
-                        MANAGER_PATH,
-                        "org.freedesktop.DBus.ObjectManager",
-                        "GetManagedObjects",
-                        &error,
-                        &reply,
-                        NULL);
-        if (r < 0)
-                return cfctl_bus_error(r, &error, "list instances");
 
         r = sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}")) > 0) {
-                const char *path;
-
-                r = sd_bus_message_read(reply, "o", &path);
+                r = sd_bus_message_skip(reply, "o");
                 if (r < 0)
                         return r;
                 r = sd_bus_message_enter_container(reply, 'a', "{sa{sv}}");
@@ -137,13 +46,12 @@ static int fetch_instances(sd_bus *bus, struct json_object **ret) {
                         if (r < 0)
                                 return r;
                         if (streq(iface, INSTANCE_INTERFACE)) {
-                                struct json_object *o = json_object_new_object();
-                                r = props_to_json(reply, o);
-                                if (r < 0) {
-                                        json_object_put(o);
+                                _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+
+                                r = json_add_bus_properties(o, reply);
+                                if (r < 0)
                                         return r;
-                                }
-                                json_object_array_add(arr, o);
+                                json_object_array_add(array, TAKE_PTR(o));
                         } else {
                                 r = sd_bus_message_skip(reply, "a{sv}");
                                 if (r < 0)
@@ -164,108 +72,126 @@ static int fetch_instances(sd_bus *bus, struct json_object **ret) {
         }
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(arr);
+        return sd_bus_message_exit_container(reply);
+}
+
+/* All instances' properties, by number, from one GetManagedObjects call. */
+static int fetch_instances(sd_bus *bus, struct json_object **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_object_putp) struct json_object *array = json_object_new_array();
+        int r;
+
+        r = bus_call(bus,
+                     &(const BusCall){ .interface = "org.freedesktop.DBus.ObjectManager",
+                                       .method = "GetManagedObjects",
+                                       .what = "list instances" },
+                     &reply,
+                     NULL);
+        if (r < 0)
+                return r;
+        r = instances_from_managed_objects(reply, array);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse reply: %m");
+        *ret = TAKE_PTR(array);
         return 0;
 }
 
-static int64_t jget_int(struct json_object *o, const char *k) {
-        struct json_object *v;
-        return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-static const char *jget_str(struct json_object *o, const char *k) {
-        struct json_object *v;
-        return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-static bool jget_bool(struct json_object *o, const char *k) {
-        struct json_object *v;
-        return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
+static const char *instance_string(struct json_object *p, const char *key) {
+        return strempty(json_get_string(p, key));
 }
 
 /* The keys DESIGN.md §10 fixes for list --json. */
 static struct json_object *list_entry(struct json_object *p) {
-        struct json_object *o = json_object_new_object(), *taps;
+        struct json_object *o = json_object_new_object(), *taps = json_get(p, "Taps");
 
-        json_object_object_add(o, "number", json_object_new_int64(jget_int(p, "Number")));
-        json_object_object_add(o, "owner", json_object_new_int64(jget_int(p, "Owner")));
-        json_object_object_add(o, "backend", json_object_new_string(jget_str(p, "Backend")));
-        json_object_object_add(o, "state", json_object_new_string(jget_str(p, "State")));
-        json_object_object_add(o, "reason", json_object_new_string(jget_str(p, "StateReason")));
-        json_object_object_add(o, "booted", json_object_new_boolean(jget_bool(p, "Booted")));
-        json_object_object_add(o, "pid", json_object_new_int64(jget_int(p, "MainPid")));
-        json_object_object_add(o, "cid", json_object_new_int64(jget_int(p, "VsockCid")));
-        json_object_object_add(
-                        o,
-                        "taps",
-                        json_object_object_get_ex(p, "Taps", &taps) ? json_object_get(taps)
-                                                                    : json_object_new_array());
-        json_object_object_add(o, "restart_count", json_object_new_int64(jget_int(p, "RestartCount")));
-        json_object_object_add(o, "status", json_object_new_string(jget_str(p, "StatusText")));
+        json_object_object_add(o, "number", json_object_new_int64(json_get_int64(p, "Number")));
+        json_object_object_add(o, "owner", json_object_new_int64(json_get_int64(p, "Owner")));
+        json_object_object_add(o, "backend", json_object_new_string(instance_string(p, "Backend")));
+        json_object_object_add(o, "state", json_object_new_string(instance_string(p, "State")));
+        json_object_object_add(o, "reason", json_object_new_string(instance_string(p, "StateReason")));
+        json_object_object_add(o, "booted", json_object_new_boolean(json_get_bool(p, "Booted")));
+        json_object_object_add(o, "pid", json_object_new_int64(json_get_int64(p, "MainPid")));
+        json_object_object_add(o, "cid", json_object_new_int64(json_get_int64(p, "VsockCid")));
+        json_object_object_add(o, "taps", taps ? json_object_get(taps) : json_object_new_array());
+        json_object_object_add(o, "restart_count", json_object_new_int64(json_get_int64(p, "RestartCount")));
+        json_object_object_add(o, "status", json_object_new_string(instance_string(p, "StatusText")));
         return o;
 }
 
+static int compare_by_number(const void *a, const void *b) {
+        int64_t x = json_get_int64(*(struct json_object *const *) a, "number"),
+                y = json_get_int64(*(struct json_object *const *) b, "number");
+
+        return x < y ? -1 : x > y;
+}
+
+/* The list table of list entries. */
+static int list_print(struct json_object *entries) {
+        static const TableColumn columns[] = {
+                { "NUM", 4 },    { "OWNER", 6 }, { "BACKEND", 7 }, { "STATE", 10 }, { "REASON", 12 },
+                { "BOOTED", 6 }, { "PID", 8 },   { "CID", 4 },     { "TAPS", 0 },
+        };
+        _cleanup_(table_freep) Table *t = NULL;
+        size_t n = json_object_array_length(entries);
+        int r;
+
+        r = table_new(columns, ELEMENTSOF(columns), &t);
+        if (r < 0)
+                return log_oom();
+        for (size_t k = 0; k < n; k++) {
+                struct json_object *o = json_object_array_get_idx(entries, k), *taps = json_get(o, "taps");
+
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "number"));
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "owner"));
+                table_add_cell(t, json_get_string(o, "backend"));
+                table_add_cell(t, json_get_string(o, "state"));
+                table_add_cell(t, json_get_string(o, "reason"));
+                table_add_cell(t, yes_no(json_get_bool(o, "booted")));
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "pid"));
+                table_add_cellf(t, "%" PRIi64, json_get_int64(o, "cid"));
+                if (taps && json_object_array_length(taps) > 0)
+                        table_add_cellf(t,
+                                        "%s,...",
+                                        json_object_get_string(json_object_array_get_idx(taps, 0)));
+                else
+                        table_add_cell(t, "");
+        }
+        r = table_print(t, arg_legend);
+        if (r < 0)
+                return log_oom();
+        if (arg_legend)
+                printf("\n%zu instances listed.\n", n);
+        return 0;
+}
+
 int verb_list(sd_bus *bus, int argc, char *argv[]) {
-        _cleanup_(json_object_putp) struct json_object *all = NULL, *out = json_object_new_array();
-        size_t n;
+        _cleanup_(json_object_putp) struct json_object *all = NULL, *entries = json_object_new_array();
         int r;
 
         r = fetch_instances(bus, &all);
         if (r < 0)
                 return r;
-        n = json_object_array_length(all);
-        for (size_t k = 0; k < n; k++)
-                json_object_array_add(out, list_entry(json_object_array_get_idx(all, k)));
-        json_object_array_sort(out, cfctl_compare_number);
+        for (size_t k = 0; k < json_object_array_length(all); k++)
+                json_object_array_add(entries, list_entry(json_object_array_get_idx(all, k)));
+        json_object_array_sort(entries, compare_by_number);
 
-        if (cfctl_json_mode() != 0)
-                return cfctl_print_json(out);
-        if (cfctl_legend())
-                printf("%-4s %-6s %-7s %-10s %-12s %-6s %-8s %-4s %s\n",
-                       "NUM",
-                       "OWNER",
-                       "BACKEND",
-                       "STATE",
-                       "REASON",
-                       "BOOTED",
-                       "PID",
-                       "CID",
-                       "TAPS");
-        for (size_t k = 0; k < n; k++) {
-                struct json_object *o = json_object_array_get_idx(out, k), *taps;
-                char tapbuf[64] = "";
-
-                if (json_object_object_get_ex(o, "taps", &taps) && json_object_array_length(taps) > 0)
-                        (void) snprintf(tapbuf,
-                                        sizeof(tapbuf),
-                                        "%s,...",
-                                        json_object_get_string(json_object_array_get_idx(taps, 0)));
-                printf("%-4" PRIi64 " %-6" PRIi64 " %-7s %-10s %-12s %-6s %-8" PRIi64 " %-4" PRIi64 " %s\n",
-                       jget_int(o, "number"),
-                       jget_int(o, "owner"),
-                       jget_str(o, "backend"),
-                       jget_str(o, "state"),
-                       jget_str(o, "reason"),
-                       yes_no(jget_bool(o, "booted")),
-                       jget_int(o, "pid"),
-                       jget_int(o, "cid"),
-                       tapbuf);
+        if (arg_json != JSON_OFF) {
+                output_json(entries);
+                return 0;
         }
-        if (cfctl_legend())
-                printf("\n%zu instances listed.\n", n);
-        return 0;
+        return list_print(entries);
 }
 
 static struct json_object *find_instance(struct json_object *all, unsigned number) {
         for (size_t k = 0; k < json_object_array_length(all); k++) {
                 struct json_object *p = json_object_array_get_idx(all, k);
-                if ((unsigned) jget_int(p, "Number") == number)
+                if ((unsigned) json_get_int64(p, "Number") == number)
                         return p;
         }
         return NULL;
 }
 
-int cfctl_parse_number(const char *s, unsigned *ret) {
+static int parse_instance_number(const char *s, unsigned *ret) {
         uint32_t n;
 
         if (parse_uint32(s, &n) < 0 || n < 1) {
@@ -287,10 +213,7 @@ static int instance_props(sd_bus *bus, unsigned number, struct json_object **ret
                 return r;
         p = find_instance(all, number);
         if (!p)
-                return log_error_errno(
-                                -ENOENT,
-                                "No instance %u. 'cfctl list' shows the instances that exist.",
-                                number);
+                return log_error_errno(-ENOENT, NO_INSTANCE_MESSAGE, number);
         *ret = json_object_get(p);
         return 0;
 }
@@ -300,14 +223,16 @@ int verb_show(sd_bus *bus, int argc, char *argv[]) {
         unsigned number;
         int r;
 
-        r = cfctl_parse_number(argv[1], &number);
+        r = parse_instance_number(argv[1], &number);
         if (r < 0)
                 return r;
         r = instance_props(bus, number, &p);
         if (r < 0)
                 return r;
-        if (cfctl_json_mode() != 0)
-                return cfctl_print_json(p);
+        if (arg_json != JSON_OFF) {
+                output_json(p);
+                return 0;
+        }
         json_object_object_foreach(p, key, val)
                         printf("%s=%s\n", key, val ? json_object_get_string(val) : "");
         return 0;
@@ -320,190 +245,187 @@ int verb_status(sd_bus *bus, int argc, char *argv[]) {
 
         if (argc < 2)
                 return verb_list(bus, argc, argv);
-        r = cfctl_parse_number(argv[1], &number);
+        r = parse_instance_number(argv[1], &number);
         if (r < 0)
                 return r;
         r = instance_props(bus, number, &p);
         if (r < 0)
                 return r;
-        if (cfctl_json_mode() != 0) {
+        if (arg_json != JSON_OFF) {
                 _cleanup_(json_object_putp) struct json_object *o = list_entry(p);
-                return cfctl_print_json(o);
+                output_json(o);
+                return 0;
         }
-        printf("Instance %u (%s, uid %" PRIi64 ")\n", number, jget_str(p, "Backend"), jget_int(p, "Owner"));
+        printf("Instance %u (%s, uid %" PRIi64 ")\n",
+               number,
+               instance_string(p, "Backend"),
+               json_get_int64(p, "Owner"));
         printf("     State: %s (%s)%s%s\n",
-               jget_str(p, "State"),
-               jget_str(p, "StateReason"),
-               *jget_str(p, "StatusText") ? ": " : "",
-               jget_str(p, "StatusText"));
-        printf("    Booted: %s\n", yes_no(jget_bool(p, "Booted")));
-        printf("  Main PID: %" PRIi64 "\n", jget_int(p, "MainPid"));
-        printf(" Vsock CID: %" PRIi64 "\n", jget_int(p, "VsockCid"));
+               instance_string(p, "State"),
+               instance_string(p, "StateReason"),
+               *instance_string(p, "StatusText") ? ": " : "",
+               instance_string(p, "StatusText"));
+        printf("    Booted: %s\n", yes_no(json_get_bool(p, "Booted")));
+        printf("  Main PID: %" PRIi64 "\n", json_get_int64(p, "MainPid"));
+        printf(" Vsock CID: %" PRIi64 "\n", json_get_int64(p, "VsockCid"));
         printf("  Restarts: %" PRIi64 " (policy %s)\n",
-               jget_int(p, "RestartCount"),
-               jget_str(p, "RestartPolicy"));
-        printf("   Console: %s\n", jget_str(p, "ConsoleLog"));
+               json_get_int64(p, "RestartCount"),
+               instance_string(p, "RestartPolicy"));
+        printf("   Console: %s\n", instance_string(p, "ConsoleLog"));
         return 0;
 }
 
-static int call_instance(
-                sd_bus *bus, unsigned number, const char *method, const char *what, const char *sig, ...) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        path = cf_instance_path(number);
-        if (!path)
-                return log_oom();
-        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, path, INSTANCE_INTERFACE, method);
-        if (r < 0)
-                return r;
-        (void) sd_bus_message_set_allow_interactive_authorization(m, cfctl_ask_password());
-        if (sig) {
-                va_list ap;
-                va_start(ap, sig);
-                r = sd_bus_message_appendv(m, sig, ap);
-                va_end(ap);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_call(bus, m, 330 * USEC_PER_SEC, &error, &reply);
-        if (r < 0) {
-                if (sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
-                    sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD))
-                        return log_error_errno(
-                                        -ENOENT,
-                                        "No instance %u. 'cfctl list' shows the instances that exist.",
-                                        number);
-                return cfctl_bus_error(r, &error, what);
-        }
-        return 0;
-}
-
-#define DEFINE_SIMPLE_VERB(verb, method, what)                              \
-        int verb_##verb(sd_bus *bus, int argc, char *argv[]) {              \
-                for (int k = 1; k < argc; k++) {                            \
-                        unsigned number;                                    \
-                        int r = cfctl_parse_number(argv[k], &number);       \
-                        if (r < 0)                                          \
-                                return r;                                   \
-                        r = call_instance(bus, number, method, what, NULL); \
-                        if (r < 0)                                          \
-                                return r;                                   \
-                }                                                           \
-                return 0;                                                   \
-        }
-
-DEFINE_SIMPLE_VERB(stop, "Stop", "stop the instance");
-DEFINE_SIMPLE_VERB(restart, "Restart", "restart the instance");
-DEFINE_SIMPLE_VERB(suspend, "Suspend", "suspend the instance");
-DEFINE_SIMPLE_VERB(resume, "Resume", "resume the instance");
-DEFINE_SIMPLE_VERB(rm, "Remove", "remove the instance");
-
-int verb_kill(sd_bus *bus, int argc, char *argv[]) {
+/* method on each instance argv[1...] names, in turn, up to the first failure. */
+static int call_instances(sd_bus *bus, int argc, char *argv[], const char *method, const char *what) {
         for (int k = 1; k < argc; k++) {
                 unsigned number;
-                int r = cfctl_parse_number(argv[k], &number);
+                int r;
+
+                r = parse_instance_number(argv[k], &number);
                 if (r < 0)
                         return r;
-                r = call_instance(bus, number, "Kill", "kill the instance", "i", cfctl_signal());
+                const BusCall c = {
+                        .instance = number, .method = method, .what = what, .flags = BUS_CALL_MAY_AUTHORIZE
+                };
+                /* Kill(i signal) is the one method with an argument. */
+                if (streq(method, "Kill"))
+                        r = bus_call(bus, &c, NULL, "i", arg_signal);
+                else
+                        r = bus_call(bus, &c, NULL, NULL);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+int verb_stop(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Stop", "stop the instance");
+}
+
+int verb_kill(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Kill", "kill the instance");
+}
+
+int verb_restart(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Restart", "restart the instance");
+}
+
+int verb_suspend(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Suspend", "suspend the instance");
+}
+
+int verb_resume(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Resume", "resume the instance");
+}
+
+int verb_rm(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Remove", "remove the instance");
+}
+
+/* start --wait: progress on stderr until instance number (at path) has booted, failed or stopped, or
+ * --timeout passed. */
+static int start_wait_booted(sd_bus *bus, unsigned number, const char *path) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) arg_timeout * USEC_PER_SEC;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL;
+        _cleanup_free_ char *last_state = NULL;
+        int r;
+
+        /* Wake up on the instance's PropertiesChanged rather than polling. */
+        r = sd_bus_match_signal(
+                        bus,
+                        &match,
+                        BUS_NAME,
+                        path,
+                        "org.freedesktop.DBus.Properties",
+                        "PropertiesChanged",
+                        NULL,
+                        NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to instance %u's changes: %m", number);
+
+        for (;;) {
+                _cleanup_(json_object_putp) struct json_object *p = NULL;
+                const char *state, *status;
+
+                r = instance_props(bus, number, &p);
+                if (r < 0)
+                        return r;
+                state = instance_string(p, "State");
+                status = instance_string(p, "StatusText");
+                if (!streq_ptr(last_state, state)) {
+                        fprintf(stderr, "Instance %u: %s%s%s\n", number, state, *status ? ": " : "", status);
+                        free(last_state);
+                        last_state = strdup(state);
+                }
+                if (json_get_bool(p, "Booted")) {
+                        fprintf(stderr, "Instance %u: booted\n", number);
+                        return 0;
+                }
+                if (streq(state, "failed") || streq(state, "stopped"))
+                        return log_error_errno(
+                                        -EIO,
+                                        "Instance %u %s (%s) before it booted. 'cfctl logs %u' shows its console.",
+                                        number,
+                                        state,
+                                        instance_string(p, "StateReason"),
+                                        number);
+                if (now_usec(CLOCK_MONOTONIC) > deadline)
+                        return log_error_errno(
+                                        -ETIMEDOUT,
+                                        "Instance %u did not boot within %u s (still %s).",
+                                        number,
+                                        arg_timeout,
+                                        state);
+                /* Wait for the next change signal (bounded, in case one is missed), then look. */
+                r = sd_bus_wait(bus, USEC_PER_SEC);
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_process(bus, NULL)) > 0)
+                        ;
+        }
 }
 
 int verb_start(sd_bus *bus, int argc, char *argv[]) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        static const BusCall c = { .method = "CreateInstance",
+                                   .what = "create the instance",
+                                   .flags = BUS_CALL_MAY_AUTHORIZE };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         const char *path;
         uint32_t number;
         int r;
 
-        r = sd_bus_message_new_method_call(
-                        bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
+        r = bus_call_new(bus, &c, &m);
         if (r < 0)
                 return r;
-        (void) sd_bus_message_set_allow_interactive_authorization(m, cfctl_ask_password());
         r = cfctl_append_start_options(m);
         if (r < 0)
-                return r;
-        r = sd_bus_call(bus, m, 330 * USEC_PER_SEC, &error, &reply);
+                return log_error_errno(r, "Failed to create %s() call: %m", c.method);
+        r = bus_call_send(bus, &c, m, &reply);
         if (r < 0)
-                return cfctl_bus_error(r, &error, "create the instance");
+                return r;
         r = sd_bus_message_read(reply, "uo", &number, &path);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to parse reply: %m");
 
-        if (cfctl_wait()) {
-                uint64_t deadline = now_usec(CLOCK_MONOTONIC) +
-                                (uint64_t) cfctl_wait_timeout_sec() * USEC_PER_SEC;
-                _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL;
-                _cleanup_free_ char *last_state = NULL;
-
-                /* Wake up on the instance's PropertiesChanged rather than polling. */
-                r = sd_bus_match_signal(
-                                bus,
-                                &match,
-                                BUS_NAME,
-                                path,
-                                "org.freedesktop.DBus.Properties",
-                                "PropertiesChanged",
-                                NULL,
-                                NULL);
+        if (arg_wait) {
+                r = start_wait_booted(bus, number, path);
                 if (r < 0)
-                        return log_error_errno(
-                                        r, "Failed to subscribe to instance %u's changes: %m", number);
-
-                for (;;) {
-                        _cleanup_(json_object_putp) struct json_object *p = NULL;
-                        const char *state;
-
-                        r = instance_props(bus, number, &p);
-                        if (r < 0)
-                                return r;
-                        state = jget_str(p, "State");
-                        if (!last_state || !streq(last_state, state)) {
-                                fprintf(stderr,
-                                        "Instance %u: %s%s%s\n",
-                                        number,
-                                        state,
-                                        *jget_str(p, "StatusText") ? ": " : "",
-                                        jget_str(p, "StatusText"));
-                                free(last_state);
-                                last_state = strdup(state);
-                        }
-                        if (jget_bool(p, "Booted")) {
-                                fprintf(stderr, "Instance %u: booted\n", number);
-                                break;
-                        }
-                        if (streq(state, "failed") || streq(state, "stopped"))
-                                return log_error_errno(
-                                                -EIO,
-                                                "Instance %u %s (%s) before it booted. 'cfctl logs %u' "
-                                                "shows its console.",
-                                                number,
-                                                state,
-                                                jget_str(p, "StateReason"),
-                                                number);
-                        if (now_usec(CLOCK_MONOTONIC) > deadline)
-                                return log_error_errno(
-                                                -ETIMEDOUT,
-                                                "Instance %u did not boot within %u s (still %s).",
-                                                number,
-                                                cfctl_wait_timeout_sec(),
-                                                state);
-                        /* Wait for the next change signal (bounded, in case one is missed), then look. */
-                        r = sd_bus_wait(bus, USEC_PER_SEC);
-                        if (r < 0)
-                                return r;
-                        while ((r = sd_bus_process(bus, NULL)) > 0)
-                                ;
-                }
+                        return r;
         }
         printf("%u\n", number);
         return 0;
+}
+
+/* A console log that got no more output for a second: false when its instance stopped, failed or
+ * went away. */
+static bool logs_instance_active(sd_bus *bus, unsigned number) {
+        _cleanup_(json_object_putp) struct json_object *p = NULL;
+        const char *state;
+
+        if (instance_props(bus, number, &p) < 0)
+                return false;
+        state = instance_string(p, "State");
+        return !streq(state, "stopped") && !streq(state, "failed");
 }
 
 int verb_logs(sd_bus *bus, int argc, char *argv[]) {
@@ -514,13 +436,13 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
         const char *path;
         int r;
 
-        r = cfctl_parse_number(argv[1], &number);
+        r = parse_instance_number(argv[1], &number);
         if (r < 0)
                 return r;
         r = instance_props(bus, number, &p);
         if (r < 0)
                 return r;
-        path = jget_str(p, "ConsoleLog");
+        path = instance_string(p, "ConsoleLog");
         /* Opened with the caller's own rights: the console belongs to the instance's owner. */
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -530,8 +452,8 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
                                 "its owner (uid %" PRIi64 ") and root.",
                                 number,
                                 path,
-                                jget_int(p, "Owner"));
-        if (cfctl_follow()) {
+                                json_get_int64(p, "Owner"));
+        if (arg_follow) {
                 ino = inotify_init1(IN_CLOEXEC);
                 if (ino < 0 || inotify_add_watch(ino, path, IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
                         return log_error_errno(-errno, "Cannot follow %s: %m", path);
@@ -547,27 +469,22 @@ int verb_logs(sd_bus *bus, int argc, char *argv[]) {
                         continue;
                 }
                 (void) fflush(stdout);
-                if (!cfctl_follow())
+                if (!arg_follow)
                         return 0;
                 /* Wait for more, but notice when the instance stops or goes away. */
                 r = poll(&(struct pollfd){ .fd = ino, .events = POLLIN }, 1, 1000);
                 if (r > 0) {
                         char ev[4096];
                         (void) !read(ino, ev, sizeof(ev));
-                } else if (r == 0) {
-                        _cleanup_(json_object_putp) struct json_object *q = NULL;
-                        if (instance_props(bus, number, &q) < 0)
-                                return 0;
-                        const char *st = jget_str(q, "State");
-                        if (streq(st, "stopped") || streq(st, "failed"))
-                                return 0;
-                }
+                } else if (r == 0 && !logs_instance_active(bus, number))
+                        return 0;
         }
 }
 
 static int on_monitor_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *member = sd_bus_message_get_member(m), *path = sd_bus_message_get_path(m);
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        struct json_object *changed;
         int r;
 
         json_object_object_add(o, "signal", json_object_new_string(strempty(member)));
@@ -578,7 +495,7 @@ static int on_monitor_signal(sd_bus_message *m, void *userdata, sd_bus_error *er
 
                 r = sd_bus_message_read(m, "s", &iface);
                 if (r >= 0)
-                        r = props_to_json(m, props);
+                        r = json_add_bus_properties(props, m);
                 json_object_object_add(o, "interface", json_object_new_string(r >= 0 ? iface : ""));
                 json_object_object_add(o, "changed", props);
         } else if (streq_ptr(member, "InstanceNew") || streq_ptr(member, "InstanceRemoved")) {
@@ -587,13 +504,13 @@ static int on_monitor_signal(sd_bus_message *m, void *userdata, sd_bus_error *er
                 if (sd_bus_message_read(m, "uo", &n, &p) >= 0)
                         json_object_object_add(o, "number", json_object_new_int64(n));
         }
-        if (cfctl_json_mode() != 0)
-                (void) cfctl_print_json(o);
+        if (arg_json != JSON_OFF)
+                output_json(o);
         else {
                 printf("%s %s", strempty(member), strempty(path));
-                struct json_object *ch;
-                if (json_object_object_get_ex(o, "changed", &ch)) {
-                        json_object_object_foreach(ch, k, v)
+                changed = json_get(o, "changed");
+                if (changed) {
+                        json_object_object_foreach(changed, k, v)
                                         printf(" %s=%s", k, v ? json_object_get_string(v) : "");
                 }
                 putchar('\n');
@@ -608,7 +525,7 @@ int verb_monitor(sd_bus *bus, int argc, char *argv[]) {
         r = sd_bus_match_signal(bus, NULL, BUS_NAME, NULL, NULL, NULL, on_monitor_signal, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to signals: %m");
-        if (!cfctl_quiet())
+        if (!arg_quiet)
                 fprintf(stderr, "Monitoring %s; ^C to stop.\n", BUS_NAME);
         for (;;) {
                 r = sd_bus_process(bus, NULL);

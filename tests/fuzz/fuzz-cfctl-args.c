@@ -7,6 +7,7 @@
  * arguments). Nothing is sent to a bus: the parser stops before connecting. */
 #undef NDEBUG
 #include <assert.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -49,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 assert(code == 2 && verb < 0);
 
         cfctl_args_reset();
-        assert(cfctl_json_mode() == 0 && cfctl_legend() && !cfctl_quiet() && cfctl_ask_password() &&
-               !cfctl_wait() && cfctl_wait_timeout_sec() == 300 && !cfctl_follow());
+        assert(arg_json == JSON_OFF && arg_legend && !arg_quiet && arg_ask_password && !arg_wait &&
+               arg_timeout == 300 && !arg_follow && arg_signal == SIGTERM);
         return 0;
 }
