@@ -195,8 +195,9 @@ static int rearrange_stdio(const int fds[3]) {
 
         for (int i = 0; i < 3 && r >= 0; i++)
                 if (src[i] == i) {
-                        /* Kept where it is: it is stdio now, so not close-on-exec. */
-                        if (fcntl(i, F_SETFD, 0) < 0)
+                        /* Kept where it is: it is stdio now, so not close-on-exec (and one the
+                         * parent had closed stays closed). */
+                        if (fcntl(i, F_SETFD, 0) < 0 && errno != EBADF)
                                 r = -errno;
                 } else if (dup2(src[i], i) < 0)
                         r = -errno;

@@ -31,15 +31,17 @@ typedef enum ForkFlags {
         FORK_DEATHSIG_SIGTERM = 1 << 2, /* PR_SET_PDEATHSIG; if the parent already died, the */
         FORK_DEATHSIG_SIGKILL = 1 << 3, /* child raises the signal itself */
         FORK_NULL_STDIO = 1 << 4,       /* stdin, stdout and stderr to /dev/null */
-        FORK_REARRANGE_STDIO = 1 << 5,  /* stdin, stdout, stderr from stdio_fds[] (-1: /dev/null) */
+        FORK_REARRANGE_STDIO = 1 << 5,  /* stdin, stdout, stderr from stdio_fds[] (see below) */
         FORK_NEW_SESSION = 1 << 6,      /* setsid() */
         FORK_LOG = 1 << 7,              /* log a failure at error level, with the name */
 } ForkFlags;
 
 /* Returns 1 in the parent, 0 in the child, a negative errno if no child was made. *ret_pid (may
- * be NULL) is the child's pid, in both. stdio_fds is read with FORK_REARRANGE_STDIO only (an fd
- * may appear there that is also closed by FORK_CLOSE_ALL_FDS: it is copied first); except_fds with
- * FORK_CLOSE_ALL_FDS only, and they keep their close-on-exec flag. name is for the log. */
+ * be NULL) is the child's pid, in both: test the return value, not the pid. stdio_fds is read with
+ * FORK_REARRANGE_STDIO only: a negative entry is /dev/null, i at [i] is left as it is (no longer
+ * close-on-exec), anything else is dup2()ed there (it may be an fd that FORK_CLOSE_ALL_FDS then
+ * closes). except_fds is read with FORK_CLOSE_ALL_FDS only; the kept fds keep their close-on-exec
+ * flag. name is for the log. */
 int safe_fork_full(
                 const char *name,
                 ForkFlags flags,
