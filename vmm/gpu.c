@@ -22,6 +22,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/process-util.h"
+#include "common/string-table.h"
 
 static const char *const gpu_mode_table[_GPU_MODE_MAX] = {
         [GPU_MODE_DRM_VIRGL] = "drm_virgl",
@@ -30,20 +31,7 @@ static const char *const gpu_mode_table[_GPU_MODE_MAX] = {
         [GPU_MODE_NONE] = "none",
 };
 
-const char *gpu_mode_to_string(GpuMode m) {
-        if (m < 0 || m >= _GPU_MODE_MAX)
-                return NULL;
-        return gpu_mode_table[m];
-}
-
-GpuMode gpu_mode_from_string(const char *s) {
-        if (!s)
-                return _GPU_MODE_INVALID;
-        for (GpuMode m = 0; m < _GPU_MODE_MAX; m++)
-                if (streq(gpu_mode_table[m], s))
-                        return m;
-        return _GPU_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(gpu_mode, GpuMode);
 
 #if HAVE_VIRGLRENDERER
 #define VIRGLRENDERER_SONAME "libvirglrenderer.so.1"
