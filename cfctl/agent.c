@@ -6,12 +6,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cfctl/cfctl.h"
 #include "common/macro.h"
+#include "common/process-util.h"
 
 #define PKTTYAGENT "/usr/bin/pkttyagent"
 
@@ -19,7 +19,7 @@ static pid_t agent_pid = 0;
 
 void cfctl_agent_open(void) {
         char notify[16], pid_arg[16];
-        int fds[2];
+        int fds[2], r;
         pid_t pid;
 
         if (agent_pid > 0 || !cfctl_ask_password() || geteuid() == 0 || !isatty(STDIN_FILENO) ||
@@ -28,15 +28,14 @@ void cfctl_agent_open(void) {
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return;
 
-        pid = fork();
-        if (pid < 0) {
+        r = safe_fork("pkttyagent", FORK_DEATHSIG_SIGTERM, &pid);
+        if (r < 0) {
                 close(fds[0]);
                 close(fds[1]);
                 return;
         }
-        if (pid == 0) {
+        if (r == 0) {
                 /* The agent tells us it is ready by closing the notify fd. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 (void) fcntl(fds[1], F_SETFD, 0);
                 (void) snprintf(notify, sizeof(notify), "%i", fds[1]);
                 (void) snprintf(pid_arg, sizeof(pid_arg), "%i", (int) getppid());

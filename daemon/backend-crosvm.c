@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "daemon/manager.h"
 #include "common/macro.h"
+#include "common/string-table.h"
 #include "common/strv.h"
 #include "common/time-util.h"
 #include "vmm/vhost.h"
@@ -24,13 +25,17 @@ typedef enum CrosvmAction {
         CROSVM_STOP,
         CROSVM_SUSPEND,
         CROSVM_RESUME,
+        _CROSVM_ACTION_MAX,
+        _CROSVM_ACTION_INVALID = -EINVAL,
 } CrosvmAction;
 
-static const char *const action_table[] = {
+static const char *const crosvm_action_table[_CROSVM_ACTION_MAX] = {
         [CROSVM_STOP] = "stop",
         [CROSVM_SUSPEND] = "suspend",
         [CROSVM_RESUME] = "resume",
 };
+
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_TO_STRING(crosvm_action, CrosvmAction);
 
 int instance_vsock_busy(Instance *i, char **ret_error) {
         _cleanup_free_ char *users = NULL;
@@ -149,7 +154,7 @@ static int crosvm_run(Instance *i, CrosvmAction action) {
 
         if (!i->exe)
                 return -ENOTCONN;
-        r = crosvm_control_argv(i->exe, action_table[action], i->control_path, &argv);
+        r = crosvm_control_argv(i->exe, crosvm_action_to_string(action), i->control_path, &argv);
         if (r < 0)
                 return r;
         return instance_run_control(i, action, argv, NULL);
@@ -174,7 +179,7 @@ static void crosvm_control_done(Instance *i, int action, int status) {
                 instance_log(i,
                              LOG_WARNING,
                              "crosvm %s failed (%s %i)",
-                             action_table[action],
+                             strempty(crosvm_action_to_string(action)),
                              status < 0 ? "signal" : "exit status",
                              status < 0 ? -status : status);
                 return;

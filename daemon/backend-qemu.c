@@ -48,6 +48,8 @@ static void on_qmp_event(QmpEvent ev, const char *detail, void *userdata) {
                 break;
         case QMP_EVENT_REPLY:
         case QMP_EVENT_NONE:
+        case _QMP_EVENT_MAX:
+        case _QMP_EVENT_INVALID:
                 break;
         }
 }

@@ -11,6 +11,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/parse-util.h"
+#include "common/string-table.h"
 #include "common/strv.h"
 
 int config_init_defaults(Config *c) {
@@ -26,6 +27,54 @@ void config_done(Config *c) {
         net_config_done(&c->net);
 }
 
+typedef enum ConfigKey {
+        K_NUM_CVD_ACCOUNTS,
+        K_BRIDGE_INTERFACE,
+        K_IPV4_BRIDGE,
+        K_IPV6_BRIDGE,
+        K_DNS_SERVERS,
+        K_DNS6_SERVERS,
+        K_WIFI_IPV6_PREFIX,
+        K_WIFI_IPV6_PREFIX_LENGTH,
+        K_ETHERNET_IPV6_PREFIX,
+        K_ETHERNET_IPV6_PREFIX_LENGTH,
+        K_MAX_INSTANCES_PER_USER,
+        K_DEFAULT_BACKEND,
+        K_MOBILE_IPV4_POOLS,
+        K_WIFIAP_IPV4_POOLS,
+        K_FIREWALL,
+        K_RESTORE_SYSCTLS,
+        K_DNSMASQ_USER,
+        K_VMM_SECCOMP,
+        K_DHCP_PING,
+        _K_MAX,
+        _K_INVALID = -EINVAL,
+} ConfigKey;
+
+static const char *const config_key_table[_K_MAX] = {
+        [K_NUM_CVD_ACCOUNTS] = "num_cvd_accounts",
+        [K_BRIDGE_INTERFACE] = "bridge_interface",
+        [K_IPV4_BRIDGE] = "ipv4_bridge",
+        [K_IPV6_BRIDGE] = "ipv6_bridge",
+        [K_DNS_SERVERS] = "dns_servers",
+        [K_DNS6_SERVERS] = "dns6_servers",
+        [K_WIFI_IPV6_PREFIX] = "wifi_ipv6_prefix",
+        [K_WIFI_IPV6_PREFIX_LENGTH] = "wifi_ipv6_prefix_length",
+        [K_ETHERNET_IPV6_PREFIX] = "ethernet_ipv6_prefix",
+        [K_ETHERNET_IPV6_PREFIX_LENGTH] = "ethernet_ipv6_prefix_length",
+        [K_MAX_INSTANCES_PER_USER] = "max_instances_per_user",
+        [K_DEFAULT_BACKEND] = "default_backend",
+        [K_MOBILE_IPV4_POOLS] = "mobile_ipv4_pools",
+        [K_WIFIAP_IPV4_POOLS] = "wifiap_ipv4_pools",
+        [K_FIREWALL] = "firewall",
+        [K_RESTORE_SYSCTLS] = "restore_sysctls",
+        [K_DNSMASQ_USER] = "dnsmasq_user",
+        [K_VMM_SECCOMP] = "vmm_seccomp",
+        [K_DHCP_PING] = "dhcp_ping",
+};
+
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP(config_key, ConfigKey);
+
 typedef struct Parser {
         const char *source;
         unsigned line;
@@ -34,7 +83,7 @@ typedef struct Parser {
         char *error;
         char **warnings;
         Config *config;
-        unsigned key_lines[32]; /* line of each key in the table, for cross-key errors */
+        unsigned key_lines[_K_MAX]; /* line of each key, for cross-key errors */
 } Parser;
 
 static int fail(Parser *p, const char *fmt, ...) _printf_(2, 3);
@@ -222,52 +271,7 @@ static int parse_dnsmasq_user(Parser *p, const char *v) {
         return parse_string_key(p, v, &p->config->net.dnsmasq_user);
 }
 
-enum {
-        K_NUM_CVD_ACCOUNTS,
-        K_BRIDGE_INTERFACE,
-        K_IPV4_BRIDGE,
-        K_IPV6_BRIDGE,
-        K_DNS_SERVERS,
-        K_DNS6_SERVERS,
-        K_WIFI_IPV6_PREFIX,
-        K_WIFI_IPV6_PREFIX_LENGTH,
-        K_ETHERNET_IPV6_PREFIX,
-        K_ETHERNET_IPV6_PREFIX_LENGTH,
-        K_MAX_INSTANCES_PER_USER,
-        K_DEFAULT_BACKEND,
-        K_MOBILE_IPV4_POOLS,
-        K_WIFIAP_IPV4_POOLS,
-        K_FIREWALL,
-        K_RESTORE_SYSCTLS,
-        K_DNSMASQ_USER,
-        K_VMM_SECCOMP,
-        K_DHCP_PING,
-        _K_MAX,
-};
-
-static const char *const key_table[_K_MAX] = {
-        [K_NUM_CVD_ACCOUNTS] = "num_cvd_accounts",
-        [K_BRIDGE_INTERFACE] = "bridge_interface",
-        [K_IPV4_BRIDGE] = "ipv4_bridge",
-        [K_IPV6_BRIDGE] = "ipv6_bridge",
-        [K_DNS_SERVERS] = "dns_servers",
-        [K_DNS6_SERVERS] = "dns6_servers",
-        [K_WIFI_IPV6_PREFIX] = "wifi_ipv6_prefix",
-        [K_WIFI_IPV6_PREFIX_LENGTH] = "wifi_ipv6_prefix_length",
-        [K_ETHERNET_IPV6_PREFIX] = "ethernet_ipv6_prefix",
-        [K_ETHERNET_IPV6_PREFIX_LENGTH] = "ethernet_ipv6_prefix_length",
-        [K_MAX_INSTANCES_PER_USER] = "max_instances_per_user",
-        [K_DEFAULT_BACKEND] = "default_backend",
-        [K_MOBILE_IPV4_POOLS] = "mobile_ipv4_pools",
-        [K_WIFIAP_IPV4_POOLS] = "wifiap_ipv4_pools",
-        [K_FIREWALL] = "firewall",
-        [K_RESTORE_SYSCTLS] = "restore_sysctls",
-        [K_DNSMASQ_USER] = "dnsmasq_user",
-        [K_VMM_SECCOMP] = "vmm_seccomp",
-        [K_DHCP_PING] = "dhcp_ping",
-};
-
-static int parse_key(Parser *p, int k, const char *v) {
+static int parse_key(Parser *p, ConfigKey k, const char *v) {
         NetConfig *n = &p->config->net;
 
         switch (k) {
@@ -309,6 +313,9 @@ static int parse_key(Parser *p, int k, const char *v) {
                 return parse_bool_key(p, v, &p->config->vmm_seccomp);
         case K_DHCP_PING:
                 return parse_bool_key(p, v, &n->dhcp_ping);
+        case _K_MAX:
+        case _K_INVALID:
+                break;
         }
         return -EINVAL;
 }
@@ -398,7 +405,7 @@ static int config_validate(Parser *p) {
         for (int pass = 0; pass < 2; pass++) {
                 const struct in_addr *pools = pass == 0 ? n->mobile_pools : n->wifiap_pools;
                 size_t np = pass == 0 ? n->n_mobile_pools : n->n_wifiap_pools;
-                int k = pass == 0 ? K_MOBILE_IPV4_POOLS : K_WIFIAP_IPV4_POOLS;
+                ConfigKey k = pass == 0 ? K_MOBILE_IPV4_POOLS : K_WIFIAP_IPV4_POOLS;
 
                 for (size_t i = 0; i < np; i++) {
                         for (size_t j = 0; j < n_all; j++)
@@ -414,7 +421,10 @@ static int config_validate(Parser *p) {
                                         if (asprintf(&p->error,
                                                      "%s:%u: %s: %s/24 is already used by a bridge or another "
                                                      "pool. Every /24 may appear once.",
-                                                     p->source, p->key_lines[k], key_table[k], s) < 0)
+                                                     p->source,
+                                                     p->key_lines[k],
+                                                     config_key_to_string(k),
+                                                     s) < 0)
                                                 p->error = NULL;
                                         return -EINVAL;
                                 }
@@ -425,11 +435,16 @@ static int config_validate(Parser *p) {
 
         if ((n->ethernet_ipv6_prefix && n->ethernet_ipv6_prefix_length == 0) ||
             (n->wifi_ipv6_prefix && n->wifi_ipv6_prefix_length == 0)) {
-                int k = n->ethernet_ipv6_prefix && n->ethernet_ipv6_prefix_length == 0 ? K_ETHERNET_IPV6_PREFIX
-                                                                                         : K_WIFI_IPV6_PREFIX;
+                ConfigKey k = n->ethernet_ipv6_prefix && n->ethernet_ipv6_prefix_length == 0
+                                ? K_ETHERNET_IPV6_PREFIX
+                                : K_WIFI_IPV6_PREFIX;
                 free(p->error);
-                if (asprintf(&p->error, "%s:%u: %s is set without %s_length. Set the prefix length too (e.g. 64).",
-                             p->source, p->key_lines[k], key_table[k], key_table[k]) < 0)
+                if (asprintf(&p->error,
+                             "%s:%u: %s is set without %s_length. Set the prefix length too (e.g. 64).",
+                             p->source,
+                             p->key_lines[k],
+                             config_key_to_string(k),
+                             config_key_to_string(k)) < 0)
                         p->error = NULL;
                 return -EINVAL;
         }
@@ -485,7 +500,7 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
         for (size_t i = 0; lines[i]; i++) {
                 const char *reason = NULL;
                 char *key, *value;
-                int k;
+                ConfigKey k;
 
                 p.line = (unsigned) i + 1;
                 if (strlen(lines[i]) > 4096) {
@@ -507,10 +522,8 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
 
                 p.key = key;
                 p.value = value;
-                for (k = 0; k < _K_MAX; k++)
-                        if (streq(key, key_table[k]))
-                                break;
-                if (k == _K_MAX) {
+                k = config_key_from_string(key);
+                if (k < 0) {
                         warn(&p, "unknown key '%s' ignored. Known keys are listed in cuttlefish-host-resourcesd(8).", key);
                         continue;
                 }

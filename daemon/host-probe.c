@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,17 +174,8 @@ static int on_worker_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
 _noreturn_ static void worker_run(int fd) {
         _cleanup_(json_object_putp) struct json_object *o = NULL;
         const char *s;
-        sigset_t none;
         size_t len;
 
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* Only the pipe: a worker (or a probe child of it) still running when the daemon is
-         * SIGKILLed must not hold the runtime dir's lock and keep the next daemon out. */
-        if (dup2(fd, 3) < 0 || close_from(4) < 0)
-                _exit(EXIT_FAILURE);
-        fd = 3;
-        (void) sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
         if (host_probe_run(&o) < 0)
                 _exit(EXIT_FAILURE);
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
@@ -216,15 +206,22 @@ int host_probe_start(HostProbe *p) {
                 return log_error_errno(-errno, "Failed to create the host probe pipe: %m");
         (void) fcntl(fds[1], F_SETPIPE_SZ, HOST_PROBE_OUTPUT_MAX);
 
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
+        /* Only the pipe: a worker (or a probe child of it) still running when the daemon is
+         * SIGKILLed must not hold the runtime dir's lock and keep the next daemon out. The
+         * daemon's blocked signals are not the probes' business. */
+        r =
+                        safe_fork_full("host probe",
+                                       FORK_DEATHSIG_SIGKILL | FORK_RESET_SIGNALS | FORK_CLOSE_ALL_FDS,
+                                       NULL,
+                                       &fds[1],
+                                       1,
+                                       &pid);
+        if (r < 0) {
                 safe_close(fds[0]);
                 safe_close(fds[1]);
                 return log_error_errno(r, "Failed to start the host probe: %m");
         }
-        if (pid == 0) {
-                safe_close(fds[0]);
+        if (r == 0) {
                 (void) fcntl(fds[1], F_SETFL, 0); /* blocking writes in the worker */
                 worker_run(fds[1]);
         }

@@ -8,6 +8,7 @@
 #include "netsetup/plan.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "vmm/gpu.h"
 
 typedef enum OptKind {
         OPT_STRING,
@@ -45,8 +46,6 @@ static const Option options[] = {
         { "bios", OPT_PATH },
         { "crosvm_disable_sandbox", OPT_BOOL },
 };
-
-static const char *const gpu_modes[] = { "auto", "drm_virgl", "gfxstream", "guest_swiftshader", "none" };
 
 static const char *kind_signature(OptKind k) {
         switch (k) {
@@ -287,10 +286,7 @@ static int apply_string(InstanceSpec *s, const Option *o, const char *v, sd_bus_
                 return 0;
         }
         if (streq(o->name, "gpu_mode")) {
-                bool known = false;
-                for (size_t k = 0; k < ELEMENTSOF(gpu_modes); k++)
-                        known = known || streq(v, gpu_modes[k]);
-                if (!known)
+                if (!streq(v, "auto") && gpu_mode_from_string(v) < 0)
                         return invalid(error,
                                        o->name,
                                        "unknown mode '%s'. Use auto, drm_virgl, gfxstream, guest_swiftshader or none.",

@@ -112,8 +112,6 @@ static int on_job_exit(sd_event_source *s, int fd, uint32_t revents, void *userd
 static _noreturn_ void job_child(const char *path) {
         int r;
 
-        /* Nothing of the daemon's (the bus, the runtime dir's lock) stays open here. */
-        (void) close_from(3);
         (void) setpriority(PRIO_PROCESS, 0, 10);
         r = rm_rf(path);
         if (r < 0) {
@@ -133,13 +131,13 @@ static int job_start(Trash *t, char *path) {
         if (!j)
                 return -ENOMEM;
         *j = (TrashJob){ .trash = t, .path = TAKE_PTR(p), .pidfd = -EBADF };
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
+        /* Nothing of the daemon's (the bus, the runtime dir's lock) stays open in the child. */
+        r = safe_fork("trash", FORK_CLOSE_ALL_FDS, &pid);
+        if (r < 0) {
                 job_free(j);
                 return r;
         }
-        if (pid == 0)
+        if (r == 0)
                 job_child(j->path);
         j->pid = pid;
         j->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);

@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "netsetup/dnsmasq.h"
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/parse-util.h"
+#include "common/process-util.h"
 #include "common/strv.h"
 
 int dnsmasq_config_path(const char *runtime_dir, const char *bridge, char **ret) {
@@ -139,43 +137,28 @@ int dnsmasq_find(char **ret) {
         return -ENOENT;
 }
 
-static void close_all_fds_from(int from) {
-        if (close_range((unsigned) from, ~0U, 0) >= 0)
-                return;
-        for (int fd = from; fd < 65536; fd++)
-                (void) close(fd);
-}
-
 int dnsmasq_spawn(const char *exe, const char *config_path, pid_t *ret) {
         _cleanup_free_ char *arg = NULL;
-        pid_t parent = getpid(), pid;
+        pid_t pid;
+        int r;
 
         if (asprintf(&arg, "--conf-file=%s", config_path) < 0)
                 return -ENOMEM;
 
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
+        /* The child must not outlive the daemon: a restarted daemon starts a fresh one. stdout
+         * and stderr stay the daemon's. */
+        r =
+                        safe_fork_full("dnsmasq",
+                                       FORK_DEATHSIG_SIGTERM | FORK_RESET_SIGNALS | FORK_REARRANGE_STDIO |
+                                                       FORK_CLOSE_ALL_FDS | FORK_NEW_SESSION,
+                                       (const int[]){ -EBADF, STDOUT_FILENO, STDERR_FILENO },
+                                       NULL,
+                                       0,
+                                       &pid);
+        if (r < 0)
+                return r;
+        if (r == 0) {
                 char *const argv[] = { (char *) "dnsmasq", (char *) "--keep-in-foreground", arg, NULL };
-                sigset_t all;
-                int null;
-
-                /* The child must not outlive the daemon: a restarted daemon starts a fresh one. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (getppid() != parent)
-                        _exit(EXIT_FAILURE);
-
-                for (int sig = 1; sig < _NSIG; sig++)
-                        (void) signal(sig, SIG_DFL);
-                (void) sigemptyset(&all);
-                (void) sigprocmask(SIG_SETMASK, &all, NULL);
-
-                null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (null >= 0 && null != STDIN_FILENO)
-                        (void) dup2(null, STDIN_FILENO);
-                close_all_fds_from(3);
-                (void) setsid();
 
                 execv(exe, argv);
                 _exit(127);

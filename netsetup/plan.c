@@ -7,6 +7,7 @@
 #include "netsetup/plan.h"
 #include "common/macro.h"
 #include "common/parse-util.h"
+#include "common/string-table.h"
 #include "common/strv.h"
 
 static const char *const tap_kind_table[_TAP_KIND_MAX] = {
@@ -22,36 +23,13 @@ static const uint8_t tap_kind_mac_byte[_TAP_KIND_MAX] = {
         [TAP_WIFI] = 0xe2,
 };
 
-static const char *const firewall_table[_FIREWALL_MAX] = {
+static const char *const firewall_mode_table[_FIREWALL_MAX] = {
         [FIREWALL_NFTABLES] = "nftables",
         [FIREWALL_NONE] = "none",
 };
 
-const char *tap_kind_to_string(TapKind k) {
-        if (k < 0 || k >= _TAP_KIND_MAX)
-                return NULL;
-        return tap_kind_table[k];
-}
-
-TapKind tap_kind_from_string(const char *s) {
-        for (TapKind k = 0; k < _TAP_KIND_MAX; k++)
-                if (streq_ptr(s, tap_kind_table[k]))
-                        return k;
-        return _TAP_KIND_INVALID;
-}
-
-const char *firewall_mode_to_string(FirewallMode m) {
-        if (m < 0 || m >= _FIREWALL_MAX)
-                return NULL;
-        return firewall_table[m];
-}
-
-FirewallMode firewall_mode_from_string(const char *s) {
-        for (FirewallMode m = 0; m < _FIREWALL_MAX; m++)
-                if (streq_ptr(s, firewall_table[m]))
-                        return m;
-        return _FIREWALL_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(tap_kind, TapKind);
+DEFINE_STRING_TABLE_LOOKUP(firewall_mode, FirewallMode);
 
 static struct in_addr ipv4(const char *s) {
         struct in_addr a = {};

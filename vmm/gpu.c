@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -22,6 +21,8 @@
 #include "vmm/gpu.h"
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/process-util.h"
+#include "common/string-table.h"
 
 static const char *const gpu_mode_table[_GPU_MODE_MAX] = {
         [GPU_MODE_DRM_VIRGL] = "drm_virgl",
@@ -30,20 +31,7 @@ static const char *const gpu_mode_table[_GPU_MODE_MAX] = {
         [GPU_MODE_NONE] = "none",
 };
 
-const char *gpu_mode_to_string(GpuMode m) {
-        if (m < 0 || m >= _GPU_MODE_MAX)
-                return NULL;
-        return gpu_mode_table[m];
-}
-
-GpuMode gpu_mode_from_string(const char *s) {
-        if (!s)
-                return _GPU_MODE_INVALID;
-        for (GpuMode m = 0; m < _GPU_MODE_MAX; m++)
-                if (streq(gpu_mode_table[m], s))
-                        return m;
-        return _GPU_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(gpu_mode, GpuMode);
 
 #if HAVE_VIRGLRENDERER
 #define VIRGLRENDERER_SONAME "libvirglrenderer.so.1"
@@ -59,23 +47,8 @@ _noreturn_ static void virgl_probe_child(int fd, char *const *test_env) {
         void (*get_cap_set)(uint32_t set, uint32_t * max_ver, uint32_t * max_size);
         uint32_t max_ver = 0, max_size = 0;
         void *lib;
-        int null, r;
+        int r;
 
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* A crash must end the child by its signal, so the parent can name it, even where a
-         * sanitizer runtime has installed handlers of its own. */
-        (void) signal(SIGSEGV, SIG_DFL);
-        (void) signal(SIGBUS, SIG_DFL);
-        (void) signal(SIGILL, SIG_DFL);
-        (void) signal(SIGFPE, SIG_DFL);
-        (void) signal(SIGABRT, SIG_DFL);
-        /* virglrenderer and Mesa talk on stderr ("gl_version 45 - core profile enabled"). */
-        null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) {
-                (void) dup2(null, STDIN_FILENO);
-                (void) dup2(null, STDOUT_FILENO);
-                (void) dup2(null, STDERR_FILENO);
-        }
         for (size_t i = 0; test_env && test_env[i]; i++)
                 (void) putenv(test_env[i]);
 
@@ -109,14 +82,16 @@ int gpu_probe_virgl(char *const *test_env, int timeout_msec, char *reason, size_
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
+        /* A crash must end the child by its signal, so the parent can name it, even where a
+         * sanitizer runtime has installed handlers of its own: default dispositions. virglrenderer
+         * and Mesa talk on stderr ("gl_version 45 - core profile enabled"): /dev/null. */
+        r = safe_fork("virgl probe", FORK_DEATHSIG_SIGKILL | FORK_RESET_SIGNALS | FORK_NULL_STDIO, &pid);
+        if (r < 0) {
                 safe_close(fds[0]);
                 safe_close(fds[1]);
                 return r;
         }
-        if (pid == 0) {
+        if (r == 0) {
                 safe_close(fds[0]);
                 virgl_probe_child(fds[1], test_env);
         }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +22,7 @@
 #include "common/fs-util.h"
 #include "common/macro.h"
 #include "common/parse-util.h"
+#include "common/process-util.h"
 #include "common/strv.h"
 
 static char *find_in_path(const char *name) {
@@ -143,20 +143,19 @@ int host_program_version(char *const argv[], int timeout_msec, char **ret) {
 
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
+        r =
+                        safe_fork_full("version probe",
+                                       FORK_DEATHSIG_SIGKILL | FORK_REARRANGE_STDIO,
+                                       (const int[]){ -EBADF, fds[1], fds[1] },
+                                       NULL,
+                                       0,
+                                       &pid);
+        if (r < 0) {
                 safe_close(fds[0]);
                 safe_close(fds[1]);
                 return r;
         }
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                (void) dup2(null, STDIN_FILENO);
-                (void) dup2(fds[1], STDOUT_FILENO);
-                (void) dup2(fds[1], STDERR_FILENO);
+        if (r == 0) {
                 execv(argv[0], argv);
                 _exit(127);
         }

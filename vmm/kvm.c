@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -66,7 +65,7 @@ static int probe_bios_fd(void) {
 }
 
 int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
-        int serial[2], err[2], status = 0;
+        int serial[2], err[2], status = 0, r;
         char buf[2];
         ssize_t n;
         pid_t pid;
@@ -85,19 +84,26 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
                 return -errno;
         }
 
-        pid = fork();
-        if (pid < 0) {
+        /* Nothing of ours but the firmware, made below (it lands at 3). */
+        r =
+                        safe_fork_full("KVM probe",
+                                       FORK_DEATHSIG_SIGKILL | FORK_REARRANGE_STDIO | FORK_CLOSE_ALL_FDS,
+                                       (const int[]){ -EBADF, serial[1], err[1] },
+                                       NULL,
+                                       0,
+                                       &pid);
+        if (r < 0) {
                 safe_close(serial[0]);
                 safe_close(serial[1]);
                 safe_close(err[0]);
                 safe_close(err[1]);
-                return -errno;
+                return r;
         }
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC), bios = probe_bios_fd();
+        if (r == 0) {
+                int bios = probe_bios_fd();
                 char bios_path[] = "/proc/self/fd/3";
 
-                if (bios < 0 || null < 0)
+                if (bios < 0)
                         _exit(126);
                 char *const argv[] = { (char *) qemu,
                                        (char *) "-accel",
@@ -116,13 +122,9 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
                                        (char *) "stdio",
                                        NULL };
 
-                (void) dup2(null, STDIN_FILENO);
-                (void) dup2(serial[1], STDOUT_FILENO);
-                (void) dup2(err[1], STDERR_FILENO);
-                /* The firmware at 3 (not close-on-exec after dup2), nothing else of ours. */
+                /* The firmware at 3 (not close-on-exec: memfd_create() without MFD_CLOEXEC). */
                 if (dup2(bios, 3) < 0 || close_from(4) < 0)
                         _exit(126);
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 execv(qemu, argv);
                 _exit(127);
         }

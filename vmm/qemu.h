@@ -39,6 +39,8 @@ typedef enum QmpEvent {
         QMP_EVENT_RESUME,
         QMP_EVENT_REPLY, /* a command returned */
         QMP_EVENT_ERROR, /* a command failed */
+        _QMP_EVENT_MAX,
+        _QMP_EVENT_INVALID = -EINVAL,
 } QmpEvent;
 
 int qmp_connect(const char *path, Qmp **ret); /* non-blocking connect; -ECONNREFUSED/-ENOENT: retry later */

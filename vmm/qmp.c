@@ -21,6 +21,7 @@
 #include "common/json-util.h"
 #include "vmm/qemu.h"
 #include "common/macro.h"
+#include "common/string-table.h"
 
 #define QMP_MESSAGE_MAX (1024 * 1024) /* one incoming message, whitespace before it included */
 #define QMP_QUEUE_MAX 64              /* commands queued or awaiting their answer */
@@ -211,32 +212,33 @@ static void qmp_emit(QmpCallback cb, QmpEvent ev, const char *detail, void *user
                 cb(ev, detail, userdata);
 }
 
+/* The QMP events we track, by their names on the wire; the others are ours alone. */
+static const char *const qmp_event_table[_QMP_EVENT_MAX] = {
+        [QMP_EVENT_SHUTDOWN] = "SHUTDOWN",
+        [QMP_EVENT_RESET] = "RESET",
+        [QMP_EVENT_GUEST_PANICKED] = "GUEST_PANICKED",
+        [QMP_EVENT_STOP] = "STOP",
+        [QMP_EVENT_RESUME] = "RESUME",
+};
+
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_FROM_STRING(qmp_event, QmpEvent);
+
 static int qmp_handle_event(struct json_object *m, QmpCallback cb, void *userdata) {
-        static const struct {
-                const char *name;
-                QmpEvent ev;
-        } table[] = {
-                { "SHUTDOWN", QMP_EVENT_SHUTDOWN },
-                { "RESET", QMP_EVENT_RESET },
-                { "GUEST_PANICKED", QMP_EVENT_GUEST_PANICKED },
-                { "STOP", QMP_EVENT_STOP },
-                { "RESUME", QMP_EVENT_RESUME },
-        };
         struct json_object *data = NULL;
         const char *name;
+        QmpEvent ev;
 
         name = json_get_string(m, "event");
         if (!name)
                 return -EPROTO;
         (void) json_object_object_get_ex(m, "data", &data);
 
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (streq(name, table[i].name)) {
-                        /* SHUTDOWN and RESET carry a "reason" ("guest-shutdown", "host-qmp-quit", ...). */
-                        qmp_emit(cb, table[i].ev, json_get_string(data, "reason"), userdata);
-                        return 0;
-                }
-        return 0; /* an event we do not track */
+        ev = qmp_event_from_string(name);
+        if (ev < 0)
+                return 0; /* an event we do not track */
+        /* SHUTDOWN and RESET carry a "reason" ("guest-shutdown", "host-qmp-quit", ...). */
+        qmp_emit(cb, ev, json_get_string(data, "reason"), userdata);
+        return 0;
 }
 
 static int qmp_handle(Qmp *q, struct json_object *m, QmpCallback cb, void *userdata) {

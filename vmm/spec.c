@@ -6,6 +6,7 @@
 
 #include "vmm/spec.h"
 #include "common/macro.h"
+#include "common/string-table.h"
 #include "common/strv.h"
 
 static const char *const backend_table[_BACKEND_MAX] = {
@@ -14,37 +15,14 @@ static const char *const backend_table[_BACKEND_MAX] = {
         [BACKEND_CVD] = "cvd",
 };
 
-static const char *const restart_table[_RESTART_MAX] = {
+static const char *const restart_policy_table[_RESTART_MAX] = {
         [RESTART_NO] = "no",
         [RESTART_ON_FAILURE] = "on-failure",
         [RESTART_ALWAYS] = "always",
 };
 
-const char *backend_to_string(Backend b) {
-        if (b < 0 || b >= _BACKEND_MAX)
-                return NULL;
-        return backend_table[b];
-}
-
-Backend backend_from_string(const char *s) {
-        for (Backend b = 0; b < _BACKEND_MAX; b++)
-                if (streq_ptr(s, backend_table[b]))
-                        return b;
-        return _BACKEND_INVALID;
-}
-
-const char *restart_policy_to_string(RestartPolicy p) {
-        if (p < 0 || p >= _RESTART_MAX)
-                return NULL;
-        return restart_table[p];
-}
-
-RestartPolicy restart_policy_from_string(const char *s) {
-        for (RestartPolicy p = 0; p < _RESTART_MAX; p++)
-                if (streq_ptr(s, restart_table[p]))
-                        return p;
-        return _RESTART_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(backend, Backend);
+DEFINE_STRING_TABLE_LOOKUP(restart_policy, RestartPolicy);
 
 void instance_spec_init(InstanceSpec *s, Backend default_backend) {
         *s = (InstanceSpec){

@@ -80,6 +80,8 @@ static const char *event_name(QmpEvent ev) {
         case QMP_EVENT_RESUME:          return "RESUME";
         case QMP_EVENT_REPLY:           return "REPLY";
         case QMP_EVENT_ERROR:           return "ERROR";
+        case _QMP_EVENT_MAX:
+        case _QMP_EVENT_INVALID:        break;
         }
         return "?";
 }
