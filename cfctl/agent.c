@@ -22,7 +22,7 @@ void cfctl_agent_open(void) {
         int fds[2], r;
         pid_t pid;
 
-        if (agent_pid > 0 || !cfctl_ask_password() || geteuid() == 0 || !isatty(STDIN_FILENO) ||
+        if (agent_pid > 0 || !arg_ask_password || geteuid() == 0 || !isatty(STDIN_FILENO) ||
             access(PKTTYAGENT, X_OK) < 0)
                 return;
         if (pipe2(fds, O_CLOEXEC) < 0)

@@ -44,10 +44,6 @@ int cfctl_append_start_options(sd_bus_message *m);
 /* polkit's pkttyagent while a call may need a password (terminal, not root, asked for). */
 void cfctl_agent_open(void);
 void cfctl_agent_close(void);
-/* For agent.c, until its fork is rewritten: read arg_ask_password instead. */
-static inline bool cfctl_ask_password(void) {
-        return arg_ask_password;
-}
 
 /* instances.c */
 int verb_start(sd_bus *bus, int argc, char *argv[]);

@@ -18,12 +18,22 @@
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/string-table.h"
 
 typedef enum Severity {
         CHECK_OK,
         CHECK_NOTE, /* works, with a limitation */
         CHECK_PROBLEM,
+        _CHECK_MAX,
+        _CHECK_INVALID = -EINVAL,
 } Severity;
+
+static const char *const severity_table[_CHECK_MAX] = {
+        [CHECK_OK] = "ok",
+        [CHECK_NOTE] = "note",
+        [CHECK_PROBLEM] = "problem",
+};
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_TO_STRING(severity, Severity);
 
 /* Appends one check to the doctor's list (fix NULL: nothing to do). */
 static void doctor_add_check(
@@ -32,11 +42,10 @@ static void doctor_add_check(
                 Severity sev,
                 const char *detail,
                 const char *fix) {
-        static const char *const sev_names[] = { "ok", "note", "problem" };
         struct json_object *c = json_object_new_object();
 
         json_object_object_add(c, "check", json_object_new_string(name));
-        json_object_object_add(c, "result", json_object_new_string(sev_names[sev]));
+        json_object_object_add(c, "result", json_object_new_string(severity_to_string(sev)));
         json_object_object_add(c, "detail", json_object_new_string(detail));
         json_object_object_add(c, "fix", fix ? json_object_new_string(fix) : NULL);
         json_object_array_add(checks, c);

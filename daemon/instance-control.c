@@ -53,21 +53,10 @@ static int on_control_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* In the child safe_fork() made: the daemon's blocked signals, its fds and its session are not
+ * the command's business any more. */
 static _noreturn_ void control_child(Instance *i, int action, char **argv, int (*func)(Instance *i, int action)) {
         static char *const env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
-        sigset_t none;
-        int null;
-
-        /* The daemon's blocked signals and its fds are not the command's business. */
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) signal(sig, SIG_DFL);
-        null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-                _exit(125);
-        (void) close_from(3);
-        (void) setsid();
 
         /* The owner's credentials: the socket is in the owner's directory, talked to as them. */
         if (setgroups(i->n_groups, i->n_groups > 0 ? i->groups : NULL) < 0 ||
@@ -94,10 +83,11 @@ int instance_run_control(Instance *i, int action, char **argv, int (*func)(Insta
         if (!argv && !func)
                 return -EINVAL;
 
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0)
+        r = safe_fork("control command",
+                      FORK_RESET_SIGNALS | FORK_NULL_STDIO | FORK_CLOSE_ALL_FDS | FORK_NEW_SESSION | FORK_LOG, &pid);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 control_child(i, action, argv, func);
 
         i->control.pid = pid;

@@ -349,15 +349,18 @@ static int spawn_prepare(Instance *i, SpawnPlan *plan, char ***ret_procs, int *r
 
 static int spawn_fork(Instance *i, SpawnChild *c, int *report_pipe, int *go_pipe, pid_t *ret_pid) {
         pid_t pid;
+        int r;
 
         if (pipe2(report_pipe, O_CLOEXEC) < 0)
                 return -errno;
         if (manager_use_scopes(i->manager) && pipe2(go_pipe, O_CLOEXEC) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
+        /* No death signal: a VMM outlives a daemon restart (KillMode=process). Fds, signals and the
+         * session are the sandbox's steps (vmm/sandbox.c), in its order. */
+        r = safe_fork("VMM", FORK_LOG, &pid);
+        if (r < 0)
+                return r;
+        if (r == 0) {
                 c->report_fd = report_pipe[1];
                 c->go_fd = go_pipe[0];
                 safe_close(go_pipe[1]);

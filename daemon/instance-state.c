@@ -3,15 +3,16 @@
 #include <stddef.h>
 
 #include "common/macro.h"
+#include "common/string-table.h"
 #include "daemon/instance-state.h"
 
-static const char *const state_table[_INSTANCE_STATE_MAX] = {
+static const char *const instance_state_table[_INSTANCE_STATE_MAX] = {
         [INSTANCE_CREATING] = "creating",   [INSTANCE_STARTING] = "starting", [INSTANCE_RUNNING] = "running",
         [INSTANCE_SUSPENDED] = "suspended", [INSTANCE_STOPPING] = "stopping", [INSTANCE_STOPPED] = "stopped",
         [INSTANCE_FAILED] = "failed",
 };
 
-static const char *const reason_table[_INSTANCE_REASON_MAX] = {
+static const char *const instance_reason_table[_INSTANCE_REASON_MAX] = {
         [REASON_REQUESTED] = "requested",
         [REASON_EXITED] = "exited",
         [REASON_CRASHED] = "crashed",
@@ -27,7 +28,7 @@ static const char *const reason_table[_INSTANCE_REASON_MAX] = {
         [REASON_LEAKED_PROCESSES] = "leaked-processes",
 };
 
-static const char *const sub_state_table[_INSTANCE_SUB_MAX] = {
+static const char *const instance_sub_state_table[_INSTANCE_SUB_MAX] = {
         [INSTANCE_SUB_NEW] = "new",
         [INSTANCE_SUB_SPAWNING] = "spawning",
         [INSTANCE_SUB_STARTING] = "starting",
@@ -42,32 +43,9 @@ static const char *const sub_state_table[_INSTANCE_SUB_MAX] = {
         [INSTANCE_SUB_LEAKED] = "leaked",
 };
 
-static const char *table_lookup(const char *const *table, size_t n, int v) {
-        return v >= 0 && (size_t) v < n ? table[v] : NULL;
-}
-
-static int table_find(const char *const *table, size_t n, const char *s) {
-        for (size_t k = 0; s && k < n; k++)
-                if (table[k] && streq(table[k], s))
-                        return (int) k;
-        return -EINVAL;
-}
-
-const char *instance_state_to_string(InstanceState s) {
-        return table_lookup(state_table, ELEMENTSOF(state_table), s);
-}
-InstanceState instance_state_from_string(const char *s) {
-        return table_find(state_table, ELEMENTSOF(state_table), s);
-}
-const char *instance_reason_to_string(InstanceReason r) {
-        return table_lookup(reason_table, ELEMENTSOF(reason_table), r);
-}
-InstanceReason instance_reason_from_string(const char *s) {
-        return table_find(reason_table, ELEMENTSOF(reason_table), s);
-}
-const char *instance_sub_state_to_string(InstanceSubState s) {
-        return table_lookup(sub_state_table, ELEMENTSOF(sub_state_table), s);
-}
+DEFINE_STRING_TABLE_LOOKUP(instance_state, InstanceState);
+DEFINE_STRING_TABLE_LOOKUP(instance_reason, InstanceReason);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(instance_sub_state, InstanceSubState);
 
 /* Does a run that ended this way count as a failure (State "failed")? */
 bool instance_reason_is_failure(InstanceReason r) {

@@ -524,18 +524,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* What the spawn, the console, the backends and the control channel saw */
 
+/* What the kernel says runs, for re-adoption: no path of the caller's is resolved later. */
 static void instance_read_exe(Instance *i) {
-        char link[64], target[PATH_MAX];
-        ssize_t k;
+        char *exe = NULL;
 
-        /* What the kernel says runs, for re-adoption: no path of the caller's is resolved later. */
-        (void) snprintf(link, sizeof(link), "/proc/%i/exe", (int) i->pid);
-        k = readlink(link, target, sizeof(target) - 1);
-        if (k <= 0)
+        if (pid_get_exe(i->pid, &exe) < 0)
                 return;
-        target[k] = 0;
         free(i->exe);
-        i->exe = strdup(target);
+        i->exe = exe;
 }
 
 void instance_notify_spawned(Instance *i, pid_t pid) {

@@ -7,20 +7,20 @@
 #include "common/macro.h"
 #include "common/strv.h"
 #include "daemon/network-describe.h"
+#include "common/string-table.h"
 
 static struct json_object *json_str_or_null(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
-static const char *tap_kind_name(TapKind k) {
-        static const char *const names[_TAP_KIND_MAX] = {
-                [TAP_ETHERNET] = "ethernet",
-                [TAP_WIFI] = "wifi",
-                [TAP_MOBILE] = "mobile",
-                [TAP_WIFIAP] = "wifiap",
-        };
-        return names[k];
-}
+/* The tap kinds as DescribeNetwork names them. */
+static const char *const tap_kind_json_table[_TAP_KIND_MAX] = {
+        [TAP_ETHERNET] = "ethernet",
+        [TAP_WIFI] = "wifi",
+        [TAP_MOBILE] = "mobile",
+        [TAP_WIFIAP] = "wifiap",
+};
+DEFINE_PRIVATE_STRING_TABLE_LOOKUP_TO_STRING(tap_kind_json, TapKind);
 
 static const LinkInfo *describe_find_link(const NetworkDescribeInput *in, const char *name) {
         return in->links ? link_table_find(in->links, name) : NULL;
@@ -106,7 +106,7 @@ static struct json_object *describe_tap(
         master = li && li->master > 0 ? link_table_find_index(in->links, li->master) : NULL;
 
         json_object_object_add(to, "name", json_object_new_string(name));
-        json_object_object_add(to, "kind", json_object_new_string(tap_kind_name(k)));
+        json_object_object_add(to, "kind", json_object_new_string(tap_kind_json_to_string(k)));
         json_object_object_add(to, "present", json_object_new_boolean(li && li->group == NET_NETDEV_GROUP));
         json_object_object_add(to, "up", json_object_new_boolean(li && (li->flags & IFF_UP)));
         json_object_object_add(to, "bridge", master ? json_object_new_string(master->name) : NULL);

@@ -217,11 +217,9 @@ void dnsmasq_child_done(DnsmasqChild *d) {
  * PR_SET_PDEATHSIG, so it can outlive a crashed daemon). Only a process whose start time and
  * executable match the record is stopped. */
 static void dnsmasq_kill_stale(DnsmasqChild *d) {
-        _cleanup_free_ char *path = dnsmasq_pid_path(d->env, d->bridge), *rec = NULL, *link = NULL;
+        _cleanup_free_ char *path = dnsmasq_pid_path(d->env, d->bridge), *rec = NULL, *target = NULL;
         unsigned long long st;
         uint64_t now_st;
-        char target[4096];
-        ssize_t k;
         int pid;
 
         if (!path || read_one_line_file(path, &rec) < 0)
@@ -231,12 +229,8 @@ static void dnsmasq_kill_stale(DnsmasqChild *d) {
                 return;
         if (pid_get_starttime(pid, &now_st) < 0 || now_st != st)
                 return;
-        if (asprintf(&link, "/proc/%i/exe", pid) < 0)
+        if (pid_get_exe(pid, &target) < 0)
                 return;
-        k = readlink(link, target, sizeof(target) - 1);
-        if (k < 0)
-                return;
-        target[k] = 0;
         if (!strstr(target, "dnsmasq"))
                 return;
 

@@ -14,6 +14,7 @@
 #include "common/time-util.h"
 #include "daemon/network-describe.h"
 #include "daemon/network.h"
+#include "common/string-table.h"
 #include "netsetup/dnsmasq.h"
 #include "netsetup/links.h"
 #include "netsetup/monitor.h"
@@ -30,11 +31,7 @@ static const char *const network_state_table[_NETWORK_STATE_MAX] = {
         [NETWORK_DEGRADED] = "degraded", [NETWORK_FAILED] = "failed",
 };
 
-const char *network_state_to_string(NetworkState s) {
-        if (s < 0 || s >= _NETWORK_STATE_MAX)
-                return NULL;
-        return network_state_table[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(network_state, NetworkState);
 
 static void network_set_state(Network *n, NetworkState s) {
         if (n->state == s)

@@ -172,24 +172,17 @@ static void recover_collect_orphans(Manager *m) {
  * /proc/PID/exe said at spawn; older records hold argv[0], resolved here, except for the cvd
  * backend whose launch_cvd sits in the caller's host package: root does not walk that path. */
 static bool vmm_verified(pid_t pid, uint64_t starttime, const char *exe, Backend backend) {
-        _cleanup_free_ char *link = NULL, *real = NULL;
-        char target[PATH_MAX];
+        _cleanup_free_ char *target = NULL, *real = NULL;
         uint64_t st;
-        ssize_t k;
 
         if (pid <= 1 || !exe)
                 return false;
         if (pid_get_starttime(pid, &st) < 0 || st != starttime)
                 return false;
-        if (asprintf(&link, "/proc/%i/exe", (int) pid) < 0)
+        /* A package upgrade replaces the binary under a running VMM: " (deleted)" is still it
+         * (pid_get_exe() cuts it off). */
+        if (pid_get_exe(pid, &target) < 0)
                 return false;
-        k = readlink(link, target, sizeof(target) - 1);
-        if (k < 0)
-                return false;
-        target[k] = 0;
-        /* A package upgrade replaces the binary under a running VMM: " (deleted)" is still it. */
-        if (k > 10 && streq(target + k - 10, " (deleted)"))
-                target[k - 10] = 0;
         if (backend != BACKEND_CVD)
                 real = realpath(exe, NULL);
         return streq(target, real ?: exe) || streq(target, exe);
