@@ -322,6 +322,7 @@ static int property_get_main_pid(
         return sd_bus_message_append(reply, "u", (uint32_t) (i->pid > 0 ? i->pid : 0));
 }
 
+/* clang-format off */
 static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Number", "u", NULL, offsetof(Instance, number), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -335,73 +336,23 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("VsockCid", "u", NULL, offsetof(Instance, vsock_cid), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Taps", "as", property_get_nic_strings, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Macs", "as", property_get_nic_strings, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("RuntimeDirectory",
-                        "s",
-                        NULL,
-                        offsetof(Instance, runtime_dir),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ConsoleLog",
-                        "s",
-                        NULL,
-                        offsetof(Instance, console_log),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("CreatedTimestamp",
-                        "t",
-                        NULL,
-                        offsetof(Instance, created_realtime),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("StartedTimestamp",
-                        "t",
-                        NULL,
-                        offsetof(Instance, started_realtime),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ExitStatus",
-                        "i",
-                        NULL,
-                        offsetof(Instance, exit_status),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("RestartCount",
-                        "u",
-                        NULL,
-                        offsetof(Instance, restart_count),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RuntimeDirectory", "s", NULL, offsetof(Instance, runtime_dir), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConsoleLog", "s", NULL, offsetof(Instance, console_log), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedTimestamp", "t", NULL, offsetof(Instance, created_realtime), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StartedTimestamp", "t", NULL, offsetof(Instance, started_realtime), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Instance, exit_status), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RestartCount", "u", NULL, offsetof(Instance, restart_count), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RestartPolicy", "s", property_get_restart_policy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Kill",
-                        SD_BUS_ARGS("i", signal),
-                        SD_BUS_NO_RESULT,
-                        method_kill,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Restart",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_restart,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Suspend",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_suspend,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Resume",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_resume,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Remove",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_remove,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Restart", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_restart, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_suspend, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
+/* clang-format on */
 
 int bus_register_instances(Manager *m, sd_bus *bus) {
         int r;

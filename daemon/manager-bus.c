@@ -518,84 +518,28 @@ static int method_describe_host(sd_bus_message *message, void *userdata, sd_bus_
                         message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
+/* clang-format off */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("NetworkState",
-                        "s",
-                        property_get_network_state,
-                        0,
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NetworkState", "s", property_get_network_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Slots", "u", property_get_slots, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("InstanceCount",
-                        "u",
-                        property_get_instance_count,
-                        0,
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "CreateInstance",
-                        SD_BUS_ARGS("a{sv}", options),
-                        SD_BUS_RESULT("u", number, "o", path),
-                        method_create_instance,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "ListInstances",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_RESULT("a(uusso)", instances),
-                        method_list_instances,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "GetInstance",
-                        SD_BUS_ARGS("u", number),
-                        SD_BUS_RESULT("o", path),
-                        method_get_instance,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "StopInstance",
-                        SD_BUS_ARGS("u", number),
-                        SD_BUS_NO_RESULT,
-                        method_stop_instance,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "RemoveInstance",
-                        SD_BUS_ARGS("u", number),
-                        SD_BUS_NO_RESULT,
-                        method_remove_instance,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "SetupNetwork",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_setup_network,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "TeardownNetwork",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_teardown_network,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "Reload",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_NO_RESULT,
-                        method_reload,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "DescribeNetwork",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_RESULT("s", json),
-                        method_describe_network,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS(
-                        "DescribeHost",
-                        SD_BUS_NO_ARGS,
-                        SD_BUS_RESULT("s", json),
-                        method_describe_host,
-                        SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("InstanceCount", "u", property_get_instance_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("u", number, "o", path), method_create_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(uusso)", instances), method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("u", number), SD_BUS_RESULT("o", path), method_get_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopInstance", SD_BUS_ARGS("u", number), SD_BUS_NO_RESULT, method_stop_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveInstance", SD_BUS_ARGS("u", number), SD_BUS_NO_RESULT, method_remove_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetupNetwork", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_setup_network, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("TeardownNetwork", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_teardown_network, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DescribeNetwork", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_describe_network, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DescribeHost", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", json), method_describe_host, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("u", number, "o", path), 0),
         SD_BUS_VTABLE_END
 };
+/* clang-format on */
 
 int bus_register_objects(Manager *m, sd_bus *bus) {
         int r;
