@@ -34,7 +34,9 @@ static int property_get_network_state(sd_bus *bus, const char *path, const char 
                                       sd_bus_error *error) {
         Manager *m = userdata;
 
-        return sd_bus_message_append(reply, "s", network_state_to_string(m->network->state));
+        /* Before manager_startup() (a unit test's Manager) there is no Network yet: down. */
+        return sd_bus_message_append(
+                        reply, "s", network_state_to_string(m->network ? m->network->state : NETWORK_DOWN));
 }
 
 static int property_get_slots(sd_bus *bus, const char *path, const char *interface, const char *property,
