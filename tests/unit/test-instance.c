@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -487,6 +488,14 @@ int main(void) {
         (void) sigaddset(&mask, SIGCHLD);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
+
+        /* The supervisor watches its VMM through a pidfd; valgrind 3.19 does not know pidfd_open(). */
+        int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        if (pidfd < 0 && errno == ENOSYS) {
+                printf("test-instance: pidfd_open() is not available here (valgrind?): skipped\n");
+                return EXIT_TEST_SKIP;
+        }
+        safe_close(pidfd);
 
         tmp = mkdtemp(tmpl);
         assert(tmp);
