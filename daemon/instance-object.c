@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* An Instance's allocation, its paths and names, and its end: the state machine is instance.c. */
+/* An Instance's allocation, paths, small accessors and end; the state machine is instance.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "common/bus-api.h"
+#include "common/escape.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "common/time-util.h"
 #include "daemon/backend.h"
@@ -126,4 +133,53 @@ Instance *instance_free(Instance *i) {
         free(i->home_dir);
         free(i->tmp_dir);
         return mfree(i);
+}
+
+void instance_log(Instance *i, int level, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        log_full(level, "Instance %u (uid %u): %s", i->number, (unsigned) i->owner, buf);
+}
+
+
+void instance_set_status(Instance *i, const char *text) {
+        free(i->status_text);
+        /* It is sent over D-Bus: a path cut mid-character would make the bus drop us. */
+        i->status_text = text ? escape_nonprintable(strdup(text)) : NULL;
+}
+
+/* Signals go through the pidfd: an adopted VMM is not our child, and its pid could be reused. */
+int instance_signal(Instance *i, int sig) {
+        if (i->pidfd >= 0)
+                return syscall(SYS_pidfd_send_signal, i->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+        return kill(i->pid, sig) < 0 ? -errno : 0;
+}
+
+bool instance_is_active(const Instance *i) {
+        return i->pid > 0;
+}
+
+bool instance_is_removing(const Instance *i) {
+        return i->removing;
+}
+
+bool instance_is_reaping(const Instance *i) {
+        return i->sub == INSTANCE_SUB_REAPING;
+}
+
+int instance_leaf_name(unsigned number, char *buf, size_t size) {
+        int n = snprintf(buf, size, "instance-%u", number);
+
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+void instance_add_to_gc_queue(Instance *i) {
+        if (i->in_gc_queue)
+                return;
+        i->in_gc_queue = true;
+        manager_queue_gc(i->manager, i);
 }
