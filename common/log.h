@@ -18,11 +18,10 @@ void log_open(void);
 
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 
-#define log_full_errno(level, error, ...)                                               \
-        ({                                                                              \
-                int _l_ = (level), _e_ = (error);                                       \
-                (_l_ <= log_get_max_level()) ? log_internal(_l_, _e_, __VA_ARGS__)      \
-                                             : -abs(_e_);                               \
+#define log_full_errno(level, error, ...)                                                       \
+        ({                                                                                      \
+                int _l_ = (level), _e_ = (error);                                               \
+                (_l_ <= log_get_max_level()) ? log_internal(_l_, _e_, __VA_ARGS__) : -abs(_e_); \
         })
 #define log_full(level, ...) (void) log_full_errno((level), 0, __VA_ARGS__)
 

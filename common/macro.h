@@ -18,24 +18,24 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Takes ownership out of a cleanup-guarded local. */
-#define TAKE_PTR(p)                                     \
-        ({                                              \
-                __typeof__(p) _ptr_ = (p);              \
-                (p) = NULL;                             \
-                _ptr_;                                  \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
-#define TAKE_FD(fd)                                     \
-        ({                                              \
-                int _fd_ = (fd);                        \
-                (fd) = -EBADF;                          \
-                _fd_;                                   \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -EBADF;   \
+                _fd_;            \
         })
 
 /* Gives func##p(), usable with _cleanup_(), for a "T *func(T *)" destructor. */
-#define DEFINE_CLEANUP(type, func)                      \
-        static inline void func##p(type *p) {           \
-                if (*p)                                 \
-                        (void) func(*p);                \
+#define DEFINE_CLEANUP(type, func)            \
+        static inline void func##p(type *p) { \
+                if (*p)                       \
+                        (void) func(*p);      \
         }
 
 static inline void freep(void *p) {

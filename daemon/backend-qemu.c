@@ -96,8 +96,14 @@ static int qemu_connect(Instance *i) {
                         return r;
                 }
                 /* The accuracy is explicit: sd-event's default (250 ms) would make each retry late. */
-                return sd_event_add_time_relative(i->manager->event, &i->control.retry_source, CLOCK_MONOTONIC,
-                                                  QMP_RETRY_USEC, USEC_PER_MSEC, on_qmp_retry, i);
+                return sd_event_add_time_relative(
+                                i->manager->event,
+                                &i->control.retry_source,
+                                CLOCK_MONOTONIC,
+                                QMP_RETRY_USEC,
+                                USEC_PER_MSEC,
+                                on_qmp_retry,
+                                i);
         }
         if (r < 0)
                 return r;
@@ -161,8 +167,11 @@ static int qemu_plan_vhost(Instance *i, SpawnPlan *p, QemuPlan *plan, char **ret
                 r = vhost_net_open(NULL, &fd);
                 if (r < 0) {
                         if (k == 0)
-                                instance_log(i, r == -ENOENT ? LOG_DEBUG : LOG_WARNING,
-                                             "%s: %s; virtio-net runs in userspace", VHOST_NET_DEVICE, strerror(-r));
+                                instance_log(i,
+                                             r == -ENOENT ? LOG_DEBUG : LOG_WARNING,
+                                             "%s: %s; virtio-net runs in userspace",
+                                             VHOST_NET_DEVICE,
+                                             strerror(-r));
                         break;
                 }
                 plan->vhost_net_fds[k] = 3 + (int) p->n_fds;
@@ -172,8 +181,11 @@ static int qemu_plan_vhost(Instance *i, SpawnPlan *p, QemuPlan *plan, char **ret
         if (r == -EADDRINUSE)
                 return instance_vsock_busy(i, ret_error);
         if (r < 0) {
-                instance_log(i, r == -ENOENT ? LOG_NOTICE : LOG_WARNING, "%s: %s; the guest runs without vsock",
-                             VHOST_VSOCK_DEVICE, strerror(-r));
+                instance_log(i,
+                             r == -ENOENT ? LOG_NOTICE : LOG_WARNING,
+                             "%s: %s; the guest runs without vsock",
+                             VHOST_VSOCK_DEVICE,
+                             strerror(-r));
                 return 0;
         }
         plan->vsock_fd = 3 + (int) p->n_fds;

@@ -15,7 +15,7 @@
 #include "common/strv.h"
 
 int config_init_defaults(Config *c) {
-        *c = (Config) {
+        *c = (Config){
                 .max_instances_per_user = CONFIG_MAX_INSTANCES_PER_USER_DEFAULT,
                 .default_backend = BACKEND_QEMU,
                 .vmm_seccomp = true,
@@ -121,10 +121,14 @@ static int parse_num_slots(Parser *p, const char *v) {
         int r = parse_uint32(v, &n);
 
         if (r < 0)
-                return fail(p, "not a number. Use a whole number of instance slots between 1 and %u.", NET_SLOTS_MAX);
+                return fail(p,
+                            "not a number. Use a whole number of instance slots between 1 and %u.",
+                            NET_SLOTS_MAX);
         if (n < 1 || n > NET_SLOTS_MAX)
-                return fail(p, "out of range. Use between 1 and %u slots (%u is the number of guests a /24 bridge can serve).",
-                            NET_SLOTS_MAX, NET_SLOTS_MAX);
+                return fail(p,
+                            "out of range. Use between 1 and %u slots (%u is the number of guests a /24 bridge can serve).",
+                            NET_SLOTS_MAX,
+                            NET_SLOTS_MAX);
         p->config->net.n_slots = n;
         return 0;
 }
@@ -169,12 +173,14 @@ static int parse_dns(Parser *p, const char *v, int family) {
                 return fail(p, "too many servers. Give at most %u, separated by commas.", NET_DNS_MAX);
 
         *n = 0;
-        STRV_FOREACH(s, l) {
+        STRV_FOREACH (s, l) {
                 void *dst = family == AF_INET ? (void *) &p->config->net.dns_servers[*n]
                                               : (void *) &p->config->net.dns6_servers[*n];
                 if (inet_pton(family, *s, dst) != 1)
-                        return fail(p, "'%s' is not an %s address. Give addresses separated by commas, no spaces.",
-                                    *s, family == AF_INET ? "IPv4" : "IPv6");
+                        return fail(p,
+                                    "'%s' is not an %s address. Give addresses separated by commas, no spaces.",
+                                    *s,
+                                    family == AF_INET ? "IPv4" : "IPv6");
                 (*n)++;
         }
         return 0;
@@ -190,8 +196,10 @@ static int parse_ipv6_prefix(Parser *p, const char *v, char **ret) {
                         return -ENOMEM;
                 if (inet_pton(AF_INET6, probe, &a) != 1 || IN6_IS_ADDR_LOOPBACK(&a) ||
                     IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_LINKLOCAL(&a))
-                        return fail(p, "not an IPv6 prefix the bridge address '%s' can be made from. "
-                                       "Write it ending in '::', e.g. 2001:db8:1::", probe);
+                        return fail(p,
+                                    "not an IPv6 prefix the bridge address '%s' can be made from. "
+                                    "Write it ending in '::', e.g. 2001:db8:1::",
+                                    probe);
         }
         return parse_string_key(p, v, ret);
 }
@@ -218,7 +226,7 @@ static int parse_pools(Parser *p, const char *v, struct in_addr *pools, size_t *
                 return fail(p, "too many pools. Give at most %u /24 networks.", NET_POOLS_MAX);
 
         *n_pools = 0;
-        STRV_FOREACH(s, l) {
+        STRV_FOREACH (s, l) {
                 char *slash = strchr(*s, '/');
                 struct in_addr a;
 
@@ -391,8 +399,13 @@ static int config_validate(Parser *p) {
                              "%s:%u: num_cvd_accounts=%u: past the address pools, which hold %u slots "
                              "(%zu mobile and %zu wifiap /24s, 64 slots each). Add /24s to mobile_ipv4_pools "
                              "and wifiap_ipv4_pools, or lower num_cvd_accounts to %u.",
-                             p->source, p->key_lines[K_NUM_CVD_ACCOUNTS], n->n_slots, cap, n->n_mobile_pools,
-                             n->n_wifiap_pools, cap) < 0)
+                             p->source,
+                             p->key_lines[K_NUM_CVD_ACCOUNTS],
+                             n->n_slots,
+                             cap,
+                             n->n_mobile_pools,
+                             n->n_wifiap_pools,
+                             cap) < 0)
                         p->error = NULL;
                 return -EINVAL;
         }
@@ -453,7 +466,8 @@ static int config_validate(Parser *p) {
                 p->line =
                                 p->key_lines[n->ethernet_ipv6_prefix ? K_ETHERNET_IPV6_PREFIX
                                                                      : K_WIFI_IPV6_PREFIX];
-                warn(p, "IPv6 prefixes apply to the managed bridges only; with bridge_interface they are ignored.");
+                warn(p,
+                     "IPv6 prefixes apply to the managed bridges only; with bridge_interface they are ignored.");
         }
         if (!n->bridge_interface && (!n->ipv4_bridge || !n->ipv6_bridge)) {
                 p->line = p->key_lines[!n->ipv4_bridge ? K_IPV4_BRIDGE : K_IPV6_BRIDGE];
@@ -505,7 +519,10 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
                 p.line = (unsigned) i + 1;
                 if (strlen(lines[i]) > 4096) {
                         free(p.error);
-                        if (asprintf(&p.error, "%s:%u: line too long (over 4096 characters).", source, p.line) < 0)
+                        if (asprintf(&p.error,
+                                     "%s:%u: line too long (over 4096 characters).",
+                                     source,
+                                     p.line) < 0)
                                 p.error = NULL;
                         r = -EINVAL;
                         goto fail;
@@ -524,11 +541,16 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
                 p.value = value;
                 k = config_key_from_string(key);
                 if (k < 0) {
-                        warn(&p, "unknown key '%s' ignored. Known keys are listed in cuttlefish-host-resourcesd(8).", key);
+                        warn(&p,
+                             "unknown key '%s' ignored. Known keys are listed in cuttlefish-host-resourcesd(8).",
+                             key);
                         continue;
                 }
                 if (p.key_lines[k] > 0)
-                        warn(&p, "%s set again (first on line %u); the last value counts.", key, p.key_lines[k]);
+                        warn(&p,
+                             "%s set again (first on line %u); the last value counts.",
+                             key,
+                             p.key_lines[k]);
                 p.key_lines[k] = p.line;
 
                 r = parse_key(&p, k, value);
@@ -573,7 +595,8 @@ int config_load(const char *path, bool must_exist, Config *ret, char **ret_error
                 return r;
         }
         if (strlen(text) != size) {
-                if (ret_error && asprintf(ret_error, "%s: contains NUL bytes; this is not a text file.", path) < 0)
+                if (ret_error &&
+                    asprintf(ret_error, "%s: contains NUL bytes; this is not a text file.", path) < 0)
                         *ret_error = NULL;
                 return -EINVAL;
         }

@@ -14,7 +14,6 @@
 #include "common/parse-util.h"
 #include "common/strv.h"
 
-
 static int instance_from_path(Manager *m, const char *path, Instance **ret) {
         const char *prefix = INSTANCE_PATH_PREFIX;
         uint32_t n;
@@ -405,13 +404,19 @@ bool instance_bus_send_start_reply(Instance *i, const char *error) {
                 return false;
         }
         if (create)
-                (void) sd_bus_reply_method_errorf(m, BUS_ERROR_SPAWN_FAILED,
-                                                  "The VMM did not start: %s. Nothing was kept; fix it and "
-                                                  "create the instance again.",
-                                                  error);
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                BUS_ERROR_SPAWN_FAILED,
+                                "The VMM did not start: %s. Nothing was kept; fix it and "
+                                "create the instance again.",
+                                error);
         else
-                (void) sd_bus_reply_method_errorf(m, BUS_ERROR_SPAWN_FAILED, "Instance %u did not start: %s.",
-                                                  i->number, error);
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                BUS_ERROR_SPAWN_FAILED,
+                                "Instance %u did not start: %s.",
+                                i->number,
+                                error);
         return create;
 }
 
@@ -423,15 +428,22 @@ void instance_bus_send_remove_reply(Instance *i, const char *error_name, const c
         if (!error_name)
                 (void) sd_bus_reply_method_return(m, NULL);
         else
-                (void) sd_bus_reply_method_errorf(m, error_name, "Instance %u was not removed: %s.", i->number,
-                                                  strempty(text));
+                (void) sd_bus_reply_method_errorf(
+                                m,
+                                error_name,
+                                "Instance %u was not removed: %s.",
+                                i->number,
+                                strempty(text));
 }
 
 void instance_bus_cancel_replies(Instance *i) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *start = TAKE_PTR(i->start_reply);
 
         if (start)
-                (void) sd_bus_reply_method_errorf(start, BUS_ERROR_NO_SUCH_INSTANCE,
-                                                  "Instance %u was removed while it was starting.", i->number);
+                (void) sd_bus_reply_method_errorf(
+                                start,
+                                BUS_ERROR_NO_SUCH_INSTANCE,
+                                "Instance %u was removed while it was starting.",
+                                i->number);
         instance_bus_send_remove_reply(i, BUS_ERROR_INVALID_STATE, "the daemon is exiting");
 }

@@ -115,8 +115,12 @@ static int on_console(sd_event_source *s, const struct inotify_event *ev, void *
         return 0;
 }
 
-int console_watch_start(ConsoleWatch *c, sd_event *e, const char *marker, console_marker_t on_marker,
-                        void *userdata) {
+int console_watch_start(
+                ConsoleWatch *c,
+                sd_event *e,
+                const char *marker,
+                console_marker_t on_marker,
+                void *userdata) {
         int r;
 
         console_watch_stop(c);

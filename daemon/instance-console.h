@@ -18,10 +18,10 @@ typedef struct ConsoleWatch ConsoleWatch;
 typedef void (*console_marker_t)(ConsoleWatch *c, void *userdata);
 
 struct ConsoleWatch {
-        char *path;      /* the log; owned */
-        uid_t owner;     /* who may own the file besides root */
-        uint64_t start;  /* where the current run's output begins (the log spans runs) */
-        uint64_t offset; /* next byte to scan */
+        char *path;                    /* the log; owned */
+        uid_t owner;                   /* who may own the file besides root */
+        uint64_t start;                /* where the current run's output begins (the log spans runs) */
+        uint64_t offset;               /* next byte to scan */
         char tail[CONSOLE_MARKER_MAX]; /* last bytes read, for a marker split across reads */
         size_t tail_len;
         const char *marker; /* borrowed; NULL: not watching */
@@ -41,8 +41,12 @@ void console_watch_new_run(ConsoleWatch *c, int fd);
 void console_watch_skip_to_end(ConsoleWatch *c);
 /* Scans this run's output for marker, now and on every write (inotify); on_marker is called once
  * when it shows (possibly from inside this call), then the watch stops. */
-int console_watch_start(ConsoleWatch *c, sd_event *e, const char *marker, console_marker_t on_marker,
-                        void *userdata);
+int console_watch_start(
+                ConsoleWatch *c,
+                sd_event *e,
+                const char *marker,
+                console_marker_t on_marker,
+                void *userdata);
 /* One scan now (bounded per call); true when the marker was seen. */
 bool console_watch_scan(ConsoleWatch *c);
 void console_watch_stop(ConsoleWatch *c);

@@ -55,7 +55,8 @@ static int on_control_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* In the child safe_fork() made: the daemon's blocked signals, its fds and its session are not
  * the command's business any more. */
-static _noreturn_ void control_child(Instance *i, int action, char **argv, int (*func)(Instance *i, int action)) {
+static _noreturn_ void control_child(
+                Instance *i, int action, char **argv, int (*func)(Instance *i, int action)) {
         static char *const env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
 
         /* The owner's credentials: the socket is in the owner's directory, talked to as them. */
@@ -84,7 +85,9 @@ int instance_run_control(Instance *i, int action, char **argv, int (*func)(Insta
                 return -EINVAL;
 
         r = safe_fork("control command",
-                      FORK_RESET_SIGNALS | FORK_NULL_STDIO | FORK_CLOSE_ALL_FDS | FORK_NEW_SESSION | FORK_LOG, &pid);
+                      FORK_RESET_SIGNALS | FORK_NULL_STDIO | FORK_CLOSE_ALL_FDS | FORK_NEW_SESSION |
+                                      FORK_LOG,
+                      &pid);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -95,10 +98,17 @@ int instance_run_control(Instance *i, int action, char **argv, int (*func)(Insta
         i->control.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         r = i->control.pidfd < 0 ? -errno : 0;
         if (r >= 0)
-                r = sd_event_add_io(e, &i->control.exit_source, i->control.pidfd, EPOLLIN, on_control_exit, i);
+                r = sd_event_add_io(
+                                e, &i->control.exit_source, i->control.pidfd, EPOLLIN, on_control_exit, i);
         if (r >= 0)
-                r = sd_event_add_time_relative(e, &i->control.timeout_source, CLOCK_MONOTONIC,
-                                               CONTROL_TIMEOUT_USEC, USEC_PER_MSEC, on_control_timeout, i);
+                r = sd_event_add_time_relative(
+                                e,
+                                &i->control.timeout_source,
+                                CLOCK_MONOTONIC,
+                                CONTROL_TIMEOUT_USEC,
+                                USEC_PER_MSEC,
+                                on_control_timeout,
+                                i);
         if (r < 0) {
                 instance_control_abort(i);
                 return r;
@@ -143,8 +153,14 @@ int instance_wait_control_socket(Instance *i, uint64_t interval_usec, unsigned a
                 return -ETIMEDOUT;
         }
         /* The accuracy is explicit: sd-event's default (250 ms) would make each retry late. */
-        return sd_event_add_time_relative(i->manager->event, &i->control.retry_source, CLOCK_MONOTONIC,
-                                          interval_usec, USEC_PER_MSEC, on_control_socket_retry, i);
+        return sd_event_add_time_relative(
+                        i->manager->event,
+                        &i->control.retry_source,
+                        CLOCK_MONOTONIC,
+                        interval_usec,
+                        USEC_PER_MSEC,
+                        on_control_socket_retry,
+                        i);
 }
 
 void instance_control_stop_waiting(Instance *i) {

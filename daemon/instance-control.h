@@ -22,7 +22,8 @@ typedef struct InstanceControl {
         unsigned attempts;
 } InstanceControl;
 
-#define INSTANCE_CONTROL_NULL { .pidfd = -EBADF }
+#define INSTANCE_CONTROL_NULL \
+        { .pidfd = -EBADF }
 
 /* Runs a control command as the instance's owner, in a child: argv is exec'd, or else func runs
  * and its return value is the exit code. The backend's control_done() gets the outcome (exit

@@ -82,7 +82,8 @@ int instance_new(
                 .result = _INSTANCE_REASON_INVALID,
                 .vsock_cid = slot_vsock_cid(number),
                 .created_realtime = now_usec(CLOCK_REALTIME),
-                .stop_timeout_sec = spec->stop_timeout_sec > 0 ? spec->stop_timeout_sec : STOP_TIMEOUT_DEFAULT_SEC,
+                .stop_timeout_sec = spec->stop_timeout_sec > 0 ? spec->stop_timeout_sec
+                                                               : STOP_TIMEOUT_DEFAULT_SEC,
         };
         if (n_groups > 0) {
                 i->groups = calloc(n_groups, sizeof(gid_t));
@@ -144,7 +145,6 @@ void instance_log(Instance *i, int level, const char *fmt, ...) {
         va_end(ap);
         log_full(level, "Instance %u (uid %u): %s", i->number, (unsigned) i->owner, buf);
 }
-
 
 void instance_set_status(Instance *i, const char *text) {
         free(i->status_text);

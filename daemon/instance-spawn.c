@@ -108,10 +108,12 @@ int instance_open_taps(Instance *i, int *ret_fds, char **ret_error) {
         for (size_t k = 0; k < INSTANCE_NICS && r >= 0; k++) {
                 r = tap_open(i->taps[k], &fds[k]);
                 if (r < 0) {
-                        (void) asprintf(ret_error, "%s: %s", i->taps[k],
-                                        r == -EBUSY    ? "held by another process (a VMM or launch_cvd started by hand?)"
-                                        : r == -ENODEV ? "missing; run 'cfctl network up'"
-                                                       : strerror(-r));
+                        (void) asprintf(ret_error,
+                                        "%s: %s",
+                                        i->taps[k],
+                                        r == -EBUSY ? "held by another process (a VMM or launch_cvd started by hand?)"
+                                                        : r == -ENODEV ? "missing; run 'cfctl network up'"
+                                                                       : strerror(-r));
                         break;
                 }
                 /* The kernel lets a process attach only if it is the owner AND in the group: with
@@ -259,10 +261,20 @@ static void spawn_ask_for_scope(Instance *i, pid_t pid, uint64_t memory_max, uin
         free(i->scope);
         if (asprintf(&i->scope, "cuttlefish-instance-%u-%i.scope", i->number, (int) pid) >= 0 &&
             asprintf(&description, "Cuttlefish instance %u of uid %u", i->number, (unsigned) i->owner) >= 0)
-                r = scope_start(i->manager->bus, i->manager->event, i->scope, description, pid, memory_max,
-                                tasks_max, on_scope_ready, i, &i->spawn.scope);
+                r = scope_start(i->manager->bus,
+                                i->manager->event,
+                                i->scope,
+                                description,
+                                pid,
+                                memory_max,
+                                tasks_max,
+                                on_scope_ready,
+                                i,
+                                &i->spawn.scope);
         if (r < 0) {
-                instance_log(i, LOG_NOTICE, "cannot ask systemd for a scope: %s; using the cgroupfs subtree",
+                instance_log(i,
+                             LOG_NOTICE,
+                             "cannot ask systemd for a scope: %s; using the cgroupfs subtree",
                              strerror(-r));
                 spawn_go(i, 'C');
         }
@@ -310,7 +322,8 @@ static int on_spawn_report(sd_event_source *s, int fd, uint32_t revents, void *u
 }
 
 /* The runtime dir, the plan, the console and the cgroup leaf: everything the child needs. */
-static int spawn_prepare(Instance *i, SpawnPlan *plan, char ***ret_procs, int *ret_console, char **ret_error) {
+static int spawn_prepare(
+                Instance *i, SpawnPlan *plan, char ***ret_procs, int *ret_console, char **ret_error) {
         _cleanup_close_ int console = -EBADF;
         char leaf[32];
         int r;
@@ -335,12 +348,18 @@ static int spawn_prepare(Instance *i, SpawnPlan *plan, char ***ret_procs, int *r
          * runs the host it owns the cgroup tree: the VMM goes into a transient scope instead. */
         r = instance_leaf_name(i->number, leaf, sizeof(leaf));
         if (r >= 0 && !manager_use_scopes(i->manager))
-                r = cgroup_leaf_create(manager_cgroups(i->manager), leaf,
-                                       ((uint64_t) i->spec.memory_mb + plan->memory_overhead_mb) * 1024 * 1024,
-                                       plan->tasks_max, ret_procs);
+                r = cgroup_leaf_create(
+                                manager_cgroups(i->manager),
+                                leaf,
+                                ((uint64_t) i->spec.memory_mb + plan->memory_overhead_mb) * 1024 * 1024,
+                                plan->tasks_max,
+                                ret_procs);
         if (r < 0) {
-                (void) asprintf(ret_error, "cannot make cgroup %s: %s", leaf,
-                                r == -EBUSY ? "processes of an earlier instance are still in it" : strerror(-r));
+                (void) asprintf(ret_error,
+                                "cannot make cgroup %s: %s",
+                                leaf,
+                                r == -EBUSY ? "processes of an earlier instance are still in it"
+                                            : strerror(-r));
                 return r;
         }
         *ret_console = TAKE_FD(console);
@@ -384,7 +403,8 @@ int instance_spawn(Instance *i, char **ret_error) {
         if (instance_spawn_hook)
                 return instance_spawn_hook(i, ret_error);
         if (!i->ops) {
-                (void) asprintf(ret_error, "backend %s is not available yet; use qemu",
+                (void) asprintf(ret_error,
+                                "backend %s is not available yet; use qemu",
                                 backend_to_string(i->spec.backend));
                 return -EOPNOTSUPP;
         }
@@ -413,16 +433,24 @@ int instance_spawn(Instance *i, char **ret_error) {
         free(i->exe);
         i->exe = strdup(plan.argv[0]);
         report_pipe[1] = safe_close(report_pipe[1]);
-        r = sd_event_add_io(i->manager->event, &i->spawn.report_source, i->spawn.report_fd, EPOLLIN,
-                            on_spawn_report, i);
+        r =
+                        sd_event_add_io(i->manager->event,
+                                        &i->spawn.report_source,
+                                        i->spawn.report_fd,
+                                        EPOLLIN,
+                                        on_spawn_report,
+                                        i);
         if (r < 0) {
                 instance_spawn_abandon(i);
                 (void) asprintf(ret_error, "cannot watch the starting VMM: %s", strerror(-r));
                 return r;
         }
         if (i->spawn.go_fd >= 0)
-                spawn_ask_for_scope(i, pid, ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 * 1024,
-                                    plan.tasks_max);
+                spawn_ask_for_scope(
+                                i,
+                                pid,
+                                ((uint64_t) i->spec.memory_mb + plan.memory_overhead_mb) * 1024 * 1024,
+                                plan.tasks_max);
         return 0;
 }
 
@@ -462,7 +490,11 @@ static void instance_release_taps(Instance *i) {
         for (size_t k = 0; k < n_names; k++) {
                 r = tap_reset_owner(names[k], network_tap_group(n));
                 if (r < 0 && r != -ENODEV)
-                        instance_log(i, LOG_DEBUG, "could not reset owner of %s: %s", names[k], strerror(-r));
+                        instance_log(i,
+                                     LOG_DEBUG,
+                                     "could not reset owner of %s: %s",
+                                     names[k],
+                                     strerror(-r));
         }
 }
 

@@ -49,7 +49,8 @@ typedef struct InstanceSpawn {
         const char *note;
 } InstanceSpawn;
 
-#define INSTANCE_SPAWN_NULL { .report_fd = -EBADF, .go_fd = -EBADF }
+#define INSTANCE_SPAWN_NULL \
+        { .report_fd = -EBADF, .go_fd = -EBADF }
 
 /* Forks the VMM's child. 0: under way (the outcome is notified later); <0: nothing was started
  * and *ret_error says why. */

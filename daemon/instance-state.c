@@ -98,4 +98,3 @@ InstanceState instance_sub_state_public(InstanceSubState s, InstanceReason resul
         }
         return _INSTANCE_STATE_INVALID;
 }
-

@@ -79,8 +79,14 @@ static int instance_arm_timer(Instance *i) {
                         r = sd_event_source_set_enabled(i->timer_source, SD_EVENT_ONESHOT);
                 return r;
         }
-        return sd_event_add_time(i->manager->event, &i->timer_source, CLOCK_MONOTONIC, deadline, USEC_PER_MSEC,
-                                 on_timer, i);
+        return sd_event_add_time(
+                        i->manager->event,
+                        &i->timer_source,
+                        CLOCK_MONOTONIC,
+                        deadline,
+                        USEC_PER_MSEC,
+                        on_timer,
+                        i);
 }
 
 /* The one state setter */
@@ -131,13 +137,19 @@ static void instance_set_state(Instance *i, InstanceSubState s, InstanceReason r
         }
         r = instance_arm_timer(i);
         if (r < 0)
-                instance_log(i, LOG_WARNING, "cannot arm the %s timer: %s", instance_sub_state_to_string(s),
+                instance_log(i,
+                             LOG_WARNING,
+                             "cannot arm the %s timer: %s",
+                             instance_sub_state_to_string(s),
                              strerror(-r));
 
         if (state == i->state && result == i->reason)
                 return;
-        instance_log(i, state == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO, "%s (%s)",
-                     instance_state_to_string(state), instance_reason_to_string(result));
+        instance_log(i,
+                     state == INSTANCE_FAILED ? LOG_WARNING : LOG_INFO,
+                     "%s (%s)",
+                     instance_state_to_string(state),
+                     instance_reason_to_string(result));
         i->state = state;
         i->reason = result;
         instance_changed(i);
@@ -146,10 +158,10 @@ static void instance_set_state(Instance *i, InstanceSubState s, InstanceReason r
 /* The run's outcome so far, by precedence: a boot timeout beats a request to stop (or restart),
  * which beats a signal someone sent. */
 static int result_rank(InstanceReason r) {
-        return r == REASON_BOOT_TIMEOUT ? 3
-             : r == REASON_REQUESTED || r == REASON_RESTARTING ? 2
-             : r == REASON_KILLED ? 1
-                                  : 0;
+        return r == REASON_BOOT_TIMEOUT                                   ? 3
+                        : r == REASON_REQUESTED || r == REASON_RESTARTING ? 2
+                        : r == REASON_KILLED                              ? 1
+                                                                          : 0;
 }
 
 static void instance_set_result(Instance *i, InstanceReason r) {
@@ -215,7 +227,8 @@ static void instance_enter_leaked(Instance *i, const char *what) {
         (void) asprintf(&text,
                         "processes of the VMM did not end within %u s of SIGKILL: %s; the slot stays reserved "
                         "until they are gone (remove the instance again)",
-                        (unsigned) (REAP_TIMEOUT_USEC / USEC_PER_SEC), strempty(what));
+                        (unsigned) (REAP_TIMEOUT_USEC / USEC_PER_SEC),
+                        strempty(what));
         instance_log(i, LOG_ERR, "%s", strempty(text));
         instance_set_status(i, text);
         i->removing = false;
@@ -234,7 +247,9 @@ static bool restart_rate_exceeded(Instance *i) {
                         recent++;
         if (recent >= INSTANCE_RESTART_BURST)
                 return true;
-        memmove(i->restart_times + 1, i->restart_times, sizeof(i->restart_times[0]) * (INSTANCE_RESTART_BURST - 1));
+        memmove(i->restart_times + 1,
+                i->restart_times,
+                sizeof(i->restart_times[0]) * (INSTANCE_RESTART_BURST - 1));
         i->restart_times[0] = now;
         return false;
 }
@@ -275,14 +290,19 @@ static void instance_enter_dead(Instance *i, InstanceReason result) {
         }
         if (restart_rate_exceeded(i)) {
                 instance_set_state(i, INSTANCE_SUB_DEAD, result);
-                instance_log(i, LOG_WARNING, "restarted %u times within %llu s; giving up", INSTANCE_RESTART_BURST,
+                instance_log(i,
+                             LOG_WARNING,
+                             "restarted %u times within %llu s; giving up",
+                             INSTANCE_RESTART_BURST,
                              (unsigned long long) (INSTANCE_RESTART_INTERVAL_USEC / USEC_PER_SEC));
                 instance_set_state(i, INSTANCE_SUB_DEAD, REASON_RESTART_LIMIT);
                 return;
         }
         i->restart_delay_usec = restart_delay(i);
         instance_set_state(i, INSTANCE_SUB_AUTO_RESTART, result);
-        instance_log(i, LOG_INFO, "restarting in %llu ms (policy %s)",
+        instance_log(i,
+                     LOG_INFO,
+                     "restarting in %llu ms (policy %s)",
                      (unsigned long long) (i->restart_delay_usec / USEC_PER_MSEC),
                      restart_policy_to_string(i->spec.restart));
 }
@@ -335,10 +355,18 @@ static bool instance_enter_reaping(Instance *i, InstanceReason result) {
 
         if (i->scope || instance_leaf_name(i->number, leaf, sizeof(leaf)) < 0)
                 return false;
-        r = reap_start(i->manager->event, manager_cgroups(i->manager), leaf, REAP_TIMEOUT_USEC, on_tree_reaped, i,
+        r = reap_start(i->manager->event,
+                       manager_cgroups(i->manager),
+                       leaf,
+                       REAP_TIMEOUT_USEC,
+                       on_tree_reaped,
+                       i,
                        &i->reap);
         if (r < 0)
-                instance_log(i, LOG_WARNING, "cannot end the processes left in its cgroup: %s", strerror(-r));
+                instance_log(i,
+                             LOG_WARNING,
+                             "cannot end the processes left in its cgroup: %s",
+                             strerror(-r));
         if (r <= 0)
                 return false;
         instance_log(i, LOG_INFO, "ending the processes the VMM left in its cgroup");
@@ -414,8 +442,10 @@ static int instance_watch(Instance *i) {
         i->boot_deadline = 0;
         if (i->spec.boot_marker && !i->booted) {
                 if (i->spec.boot_timeout_sec > 0)
-                        i->boot_deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) i->spec.boot_timeout_sec * USEC_PER_SEC;
-                r = console_watch_start(&i->console, i->manager->event, i->spec.boot_marker, on_boot_marker, i);
+                        i->boot_deadline = now_usec(CLOCK_MONOTONIC) +
+                                        (uint64_t) i->spec.boot_timeout_sec * USEC_PER_SEC;
+                r = console_watch_start(
+                                &i->console, i->manager->event, i->spec.boot_marker, on_boot_marker, i);
                 if (r < 0)
                         instance_log(i, LOG_WARNING, "cannot follow the console: %s", strerror(-r));
         }
@@ -431,8 +461,11 @@ static void on_timeout_boot(Instance *i) {
                 instance_set_booted(i, true);
                 return;
         }
-        instance_log(i, LOG_WARNING, "no boot marker \"%s\" on the console within %u s; killing the VMM",
-                     i->spec.boot_marker, i->spec.boot_timeout_sec);
+        instance_log(i,
+                     LOG_WARNING,
+                     "no boot marker \"%s\" on the console within %u s; killing the VMM",
+                     i->spec.boot_marker,
+                     i->spec.boot_timeout_sec);
         instance_set_status(i, "boot timeout");
         instance_set_result(i, REASON_BOOT_TIMEOUT);
         instance_enter_stop_kill(i, REASON_BOOT_TIMEOUT);
@@ -444,8 +477,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         switch (i->sub) {
         case INSTANCE_SUB_SPAWNING:
-                instance_notify_spawn_failed(i, "the sandboxed child did not reach exec within 10 s (is a kernel, "
-                                                "initrd or disk path on a stalled mount?)");
+                instance_notify_spawn_failed(
+                                i,
+                                "the sandboxed child did not reach exec within 10 s (is a kernel, "
+                                "initrd or disk path on a stalled mount?)");
                 break;
         case INSTANCE_SUB_STARTING:
         case INSTANCE_SUB_RUNNING:
@@ -453,7 +488,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 on_timeout_boot(i);
                 break;
         case INSTANCE_SUB_STOP_GRACEFUL:
-                instance_log(i, LOG_INFO, "guest did not power off within %u s; quitting the VMM", i->stop_timeout_sec);
+                instance_log(i,
+                             LOG_INFO,
+                             "guest did not power off within %u s; quitting the VMM",
+                             i->stop_timeout_sec);
                 instance_enter_stop_quit(i, i->reason);
                 break;
         case INSTANCE_SUB_STOP_QUIT:
@@ -501,8 +539,13 @@ void instance_notify_spawned(Instance *i, pid_t pid) {
         instance_read_exe(i);
         i->started_realtime = now_usec(CLOCK_REALTIME);
         i->exit_status = 0;
-        instance_log(i, LOG_INFO, "VMM started (pid %i, %s%s%s)", (int) pid, strempty(i->exe),
-                     i->spawn.note ? ", " : "", strempty(i->spawn.note));
+        instance_log(i,
+                     LOG_INFO,
+                     "VMM started (pid %i, %s%s%s)",
+                     (int) pid,
+                     strempty(i->exe),
+                     i->spawn.note ? ", " : "",
+                     strempty(i->spawn.note));
         instance_set_state(i, INSTANCE_SUB_STARTING, REASON_REQUESTED);
         r = instance_watch(i);
         if (r < 0) {
@@ -540,7 +583,8 @@ void instance_notify_guest_reset(Instance *i) {
                 /* The next boot's marker is what counts now. */
                 console_watch_skip_to_end(&i->console);
                 instance_set_booted(i, false);
-                (void) console_watch_start(&i->console, i->manager->event, i->spec.boot_marker, on_boot_marker, i);
+                (void) console_watch_start(
+                                &i->console, i->manager->event, i->spec.boot_marker, on_boot_marker, i);
         }
         if (i->sub == INSTANCE_SUB_RUNNING)
                 instance_set_state(i, INSTANCE_SUB_RUNNING, REASON_GUEST_RESET);
@@ -568,7 +612,8 @@ int instance_start(Instance *i, char **ret_error) {
         _cleanup_free_ char *e = NULL, *w = NULL;
         int r;
 
-        if (instance_is_active(i) || instance_spawn_running(i) || instance_is_removing(i) || instance_is_reaping(i))
+        if (instance_is_active(i) || instance_spawn_running(i) || instance_is_removing(i) ||
+            instance_is_reaping(i))
                 return -EBUSY;
 
         i->result = _INSTANCE_REASON_INVALID;
@@ -672,7 +717,6 @@ int instance_remove(Instance *i, sd_bus_message *message) {
         return 1;
 }
 
-
 /* Recovery */
 
 int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe, bool suspended) {
@@ -706,9 +750,9 @@ void instance_enter_created(Instance *i) {
 }
 
 void instance_enter_recovered(Instance *i, InstanceState state, InstanceReason reason) {
-        InstanceSubState s = state == INSTANCE_CREATING          ? INSTANCE_SUB_NEW
-                           : reason == REASON_LEAKED_PROCESSES ? INSTANCE_SUB_LEAKED
-                                                               : INSTANCE_SUB_DEAD;
+        InstanceSubState s = state == INSTANCE_CREATING     ? INSTANCE_SUB_NEW
+                        : reason == REASON_LEAKED_PROCESSES ? INSTANCE_SUB_LEAKED
+                                                            : INSTANCE_SUB_DEAD;
 
         if (state != INSTANCE_CREATING && state != INSTANCE_STOPPED && state != INSTANCE_FAILED) {
                 /* It ran when the record was written, and does no more. */

@@ -72,10 +72,10 @@ struct Instance {
         InstanceSpawn spawn;
         ConsoleWatch console;
         InstanceControl control;
-        Reap *reap;     /* the VMM is gone, the rest of its cgroup is being ended */
-        bool dir_fresh; /* runtime_dir was made for this instance (never an old one reused) */
+        Reap *reap;                  /* the VMM is gone, the rest of its cgroup is being ended */
+        bool dir_fresh;              /* runtime_dir was made for this instance (never an old one reused) */
         bool release_after_recovery; /* recovery found it dead: its resources go after the orphan pass */
-        Qmp *qmp;       /* the qemu backend's */
+        Qmp *qmp;                    /* the qemu backend's */
         sd_event_source *qmp_source;
 
         /* The bus (replies are written by instance-bus.c). */

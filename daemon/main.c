@@ -34,7 +34,9 @@ static void help(void) {
                "The daemon acts on the network namespace it is started in. To try it without touching\n"
                "the host, start it inside 'unshare --net --mount'. DBUS_SYSTEM_BUS_ADDRESS selects the bus.\n"
                "See cuttlefish-host-resourcesd(8) and cfctl(1).\n",
-               DEFAULT_CONFIG_PATH, DEFAULT_RUNTIME_DIR, DEFAULT_STATE_DIR);
+               DEFAULT_CONFIG_PATH,
+               DEFAULT_RUNTIME_DIR,
+               DEFAULT_STATE_DIR);
 }
 
 static bool arg_check_config = false;
@@ -48,16 +50,14 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_LOG_LEVEL,
                 ARG_CHECK_CONFIG,
         };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "config", required_argument, NULL, ARG_CONFIG },
-                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
-                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
-                {}
-        };
+        static const struct option options[] = { { "help", no_argument, NULL, 'h' },
+                                                 { "version", no_argument, NULL, ARG_VERSION },
+                                                 { "config", required_argument, NULL, ARG_CONFIG },
+                                                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+                                                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                                                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                                                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                                                 {} };
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -81,8 +81,11 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_LOG_LEVEL: {
                         int l = log_parse_level(optarg);
                         if (l < 0)
-                                return log_error_errno(-EINVAL, "Unknown log level '%s': use err, warning, notice, "
-                                                                "info or debug.", optarg);
+                                return log_error_errno(
+                                                -EINVAL,
+                                                "Unknown log level '%s': use err, warning, notice, "
+                                                "info or debug.",
+                                                optarg);
                         log_set_max_level(l);
                         break;
                 }
@@ -118,7 +121,7 @@ static int run(int argc, char *argv[]) {
                 Config c;
 
                 r = config_load(arg_config, arg_config_given, &c, &e, &warnings);
-                STRV_FOREACH(w, warnings)
+                STRV_FOREACH (w, warnings)
                         log_warning("%s", *w);
                 if (r < 0)
                         return log_error_errno(r, "%s", strempty(e));

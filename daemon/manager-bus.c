@@ -24,14 +24,25 @@
 
 #define NGROUPS_MAX_LOCAL 256
 
-static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_version(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
 }
 
-static int property_get_network_state(sd_bus *bus, const char *path, const char *interface,
-                                      const char *property, sd_bus_message *reply, void *userdata,
-                                      sd_bus_error *error) {
+static int property_get_network_state(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         Manager *m = userdata;
 
         /* Before manager_startup() (a unit test's Manager) there is no Network yet: down. */
@@ -39,16 +50,27 @@ static int property_get_network_state(sd_bus *bus, const char *path, const char 
                         reply, "s", network_state_to_string(m->network ? m->network->state : NETWORK_DOWN));
 }
 
-static int property_get_slots(sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_slots(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         Manager *m = userdata;
 
         return sd_bus_message_append(reply, "u", (uint32_t) m->config.net.n_slots);
 }
 
-static int property_get_instance_count(sd_bus *bus, const char *path, const char *interface,
-                                       const char *property, sd_bus_message *reply, void *userdata,
-                                       sd_bus_error *error) {
+static int property_get_instance_count(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
         Manager *m = userdata;
 
         return sd_bus_message_append(reply, "u", (uint32_t) m->n_instances);
@@ -156,9 +178,11 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         if (e && *e && e[strlen(e) - 1] == '.')
                 e[strlen(e) - 1] = 0;
         if (r == -EBADMSG)
-                return sd_bus_error_setf(error, BUS_ERROR_INVALID_CONFIG,
-                                         "%s. The running configuration is unchanged; fix the file and reload again.",
-                                         strempty(e));
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_CONFIG,
+                                "%s. The running configuration is unchanged; fix the file and reload again.",
+                                strempty(e));
         if (r < 0)
                 return reply_network_error(message, m, "Reload");
         return reply_network_done(message, m, "Reload");
@@ -172,7 +196,8 @@ static int method_describe_network(sd_bus_message *message, void *userdata, sd_b
         r = network_describe(m->network, &m->config.net, &o);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        return sd_bus_reply_method_return(
+                        message, "s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
 /* The GPU mode, against what the host probe found. Before its first result, the call waits for
@@ -215,8 +240,13 @@ static int create_resolve_gpu(Manager *m, sd_bus_message *message, InstanceSpec 
 }
 
 /* Who the VMM runs as: the caller's uid, primary group and supplementary groups. */
-static int create_caller_ids(sd_bus_message *message, uid_t *ret_uid, gid_t *ret_gid, gid_t *groups,
-                             int *n_groups, sd_bus_error *error) {
+static int create_caller_ids(
+                sd_bus_message *message,
+                uid_t *ret_uid,
+                gid_t *ret_gid,
+                gid_t *groups,
+                int *n_groups,
+                sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         const gid_t *g = NULL;
         uid_t uid;
@@ -567,8 +597,10 @@ int manager_connect_bus(Manager *m) {
 
         r = sd_bus_default_system(&m->bus);
         if (r < 0)
-                return log_error_errno(r, "Failed to connect to the system bus: %m. Is dbus running? "
-                                          "(DBUS_SYSTEM_BUS_ADDRESS selects another bus.)");
+                return log_error_errno(
+                                r,
+                                "Failed to connect to the system bus: %m. Is dbus running? "
+                                "(DBUS_SYSTEM_BUS_ADDRESS selects another bus.)");
 
         r = sd_bus_error_add_map(cf_bus_errors);
         if (r < 0)
@@ -580,12 +612,17 @@ int manager_connect_bus(Manager *m) {
 
         r = sd_bus_request_name(m->bus, BUS_NAME, 0);
         if (r == -EEXIST)
-                return log_error_errno(r, "%s is already owned on this bus: another cuttlefish-host-resourcesd "
-                                          "is running. Stop it first.", BUS_NAME);
+                return log_error_errno(
+                                r,
+                                "%s is already owned on this bus: another cuttlefish-host-resourcesd "
+                                "is running. Stop it first.",
+                                BUS_NAME);
         if (r == -EACCES || r == -EPERM)
-                return log_error_errno(r, "Not allowed to own %s: install the bus policy "
-                                          "org.cuttlefish.HostResources1.conf into /usr/share/dbus-1/system.d/.",
-                                          BUS_NAME);
+                return log_error_errno(
+                                r,
+                                "Not allowed to own %s: install the bus policy "
+                                "org.cuttlefish.HostResources1.conf into /usr/share/dbus-1/system.d/.",
+                                BUS_NAME);
         if (r < 0)
                 return log_error_errno(r, "Failed to request bus name %s: %m", BUS_NAME);
 
@@ -603,14 +640,21 @@ void manager_network_changed(Manager *m) {
         manager_update_status(m);
         if (!manager_bus_ready(m))
                 return;
-        (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "NetworkState", "Slots", NULL);
+        (void) sd_bus_emit_properties_changed(
+                        m->bus, MANAGER_PATH, MANAGER_INTERFACE, "NetworkState", "Slots", NULL);
 }
 
 void manager_bus_emit_instance_new(Manager *m, Instance *i) {
         if (!manager_bus_ready(m))
                 return;
-        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceNew", "uo", i->number,
-                                  i->object_path);
+        (void) sd_bus_emit_signal(
+                        m->bus,
+                        MANAGER_PATH,
+                        MANAGER_INTERFACE,
+                        "InstanceNew",
+                        "uo",
+                        i->number,
+                        i->object_path);
         (void) sd_bus_emit_object_added(m->bus, i->object_path);
         manager_bus_emit_instance_count(m);
 }
@@ -619,12 +663,19 @@ void manager_bus_emit_instance_removed(Manager *m, Instance *i) {
         if (!manager_bus_ready(m))
                 return;
         (void) sd_bus_emit_object_removed(m->bus, i->object_path);
-        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceRemoved", "uo", i->number,
-                                  i->object_path);
+        (void) sd_bus_emit_signal(
+                        m->bus,
+                        MANAGER_PATH,
+                        MANAGER_INTERFACE,
+                        "InstanceRemoved",
+                        "uo",
+                        i->number,
+                        i->object_path);
 }
 
 void manager_bus_emit_instance_count(Manager *m) {
         if (!manager_bus_ready(m))
                 return;
-        (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
+        (void) sd_bus_emit_properties_changed(
+                        m->bus, MANAGER_PATH, MANAGER_INTERFACE, "InstanceCount", NULL);
 }

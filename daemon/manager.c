@@ -54,9 +54,12 @@ static int manager_lock_runtime_dir(Manager *m) {
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno == EWOULDBLOCK) {
                         (void) read_one_line_file(path, &holder);
-                        return log_error_errno(-EBUSY, "Another cuttlefish-host-resourcesd (pid %s) is using %s. "
-                                                       "Stop it first, or give this one another --runtime-dir.",
-                                               holder ?: "?", m->runtime_dir);
+                        return log_error_errno(
+                                        -EBUSY,
+                                        "Another cuttlefish-host-resourcesd (pid %s) is using %s. "
+                                        "Stop it first, or give this one another --runtime-dir.",
+                                        holder ?: "?",
+                                        m->runtime_dir);
                 }
                 return log_error_errno(-errno, "Failed to lock %s: %m", path);
         }
@@ -70,7 +73,10 @@ static void on_network_changed(Network *n, void *userdata) {
         manager_network_changed(userdata);
 }
 
-int manager_new(const char *config_path, bool config_must_exist, const char *runtime_dir, const char *state_dir,
+int manager_new(const char *config_path,
+                bool config_must_exist,
+                const char *runtime_dir,
+                const char *state_dir,
                 Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -176,7 +182,7 @@ static int manager_read_config(Manager *m, Config *ret, char **ret_error) {
         int r;
 
         r = config_load(m->config_path, m->config_must_exist, ret, &e, &warnings);
-        STRV_FOREACH(w, warnings)
+        STRV_FOREACH (w, warnings)
                 log_warning("%s", *w);
         if (r < 0) {
                 log_error("%s", strempty(e));
@@ -204,8 +210,10 @@ int manager_reload(Manager *m, char **ret_error) {
         Config c;
         int r;
 
-        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=Reloading configuration\nMONOTONIC_USEC=%llu",
-                          (unsigned long long) now_usec(CLOCK_MONOTONIC));
+        (void) sd_notifyf(
+                        false,
+                        "RELOADING=1\nSTATUS=Reloading configuration\nMONOTONIC_USEC=%llu",
+                        (unsigned long long) now_usec(CLOCK_MONOTONIC));
 
         r = manager_read_config(m, &c, ret_error);
         if (r < 0) {
@@ -215,7 +223,10 @@ int manager_reload(Manager *m, char **ret_error) {
         }
         config_done(&m->config);
         m->config = c;
-        log_info("Configuration reloaded from %s: %u slots (was %u).", m->config_path, c.net.n_slots, old_slots);
+        log_info("Configuration reloaded from %s: %u slots (was %u).",
+                 m->config_path,
+                 c.net.n_slots,
+                 old_slots);
         /* Packages may have come or gone: versions, GPU modes and KVM are probed again. */
         (void) host_probe_start(m->host_probe);
 
@@ -261,8 +272,9 @@ int manager_cgroup_parent(const char *runtime_dir, char **ret) {
                                 c++;
                         if (c[1])
                                 fputc('-', f);
-                } else if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                           *c == ':' || *c == '_' || (*c == '.' && c != runtime_dir))
+                } else if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                           (*c >= '0' && *c <= '9') || *c == ':' || *c == '_' ||
+                           (*c == '.' && c != runtime_dir))
                         fputc(*c, f);
                 else
                         fprintf(f, "\\x%02x", (unsigned char) *c);
@@ -390,8 +402,9 @@ unsigned manager_count_active(Manager *m) {
         unsigned n = 0;
 
         for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
-                if (m->instances[k] && (instance_is_active(m->instances[k]) || instance_spawn_running(m->instances[k]) ||
-                                        instance_is_reaping(m->instances[k])))
+                if (m->instances[k] &&
+                    (instance_is_active(m->instances[k]) || instance_spawn_running(m->instances[k]) ||
+                     instance_is_reaping(m->instances[k])))
                         n++;
         return n;
 }
@@ -473,8 +486,9 @@ static int slot_probe(Manager *m, unsigned slot, char **ret_why) {
         r = manager_reap_slot(m, slot);
         if (r != 0) {
                 if (ret_why && r > 0)
-                        *ret_why = strdup("processes an earlier instance left in its cgroup are being ended; try "
-                                          "again in a moment");
+                        *ret_why = strdup(
+                                        "processes an earlier instance left in its cgroup are being ended; try "
+                                        "again in a moment");
                 else if (ret_why)
                         (void) asprintf(ret_why, "its cgroup cannot be read: %s", strerror(-r));
                 return -EBUSY;

@@ -17,7 +17,6 @@
 #include "daemon/reap.h"
 #include "daemon/trash.h"
 
-
 /* The only long-lived state. */
 struct Manager {
         sd_event *event;
@@ -32,8 +31,8 @@ struct Manager {
         Network *network;
         Instance *instances[NET_SLOTS_MAX + 1]; /* by slot number */
         unsigned n_instances;
-        sd_event_source *emit_source;       /* coalesces instance change signals */
-        Instance *gc_queue;                 /* instances to remove after the current callback */
+        sd_event_source *emit_source; /* coalesces instance change signals */
+        Instance *gc_queue;           /* instances to remove after the current callback */
         /* Tests only: called on each change of an instance's properties (tests/unit/test-instance.c). */
         void (*instance_observer)(Instance *i, void *userdata);
         void *instance_observer_userdata;
@@ -46,13 +45,16 @@ struct Manager {
         AuthQuery *auth_queries; /* polkit checks in flight (daemon/bus-auth.c) */
         unsigned n_auth_queries;
         bool teardown_on_exit;
-        CgroupLayout cgroups;                 /* our subtree in each hierarchy (vmm/cgroup.h) */
+        CgroupLayout cgroups;                /* our subtree in each hierarchy (vmm/cgroup.h) */
         Reap *slot_reaps[NET_SLOTS_MAX + 1]; /* leftovers in a free slot's leaf being ended */
-        Trash *trash;                         /* instance directories being deleted (daemon/trash.h) */
-        bool state_untrusted;                 /* state.json was unreadable: kill nothing at start */
+        Trash *trash;                        /* instance directories being deleted (daemon/trash.h) */
+        bool state_untrusted;                /* state.json was unreadable: kill nothing at start */
 };
 
-int manager_new(const char *config_path, bool config_must_exist, const char *runtime_dir, const char *state_dir,
+int manager_new(const char *config_path,
+                bool config_must_exist,
+                const char *runtime_dir,
+                const char *state_dir,
                 Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_CLEANUP(Manager *, manager_free);

@@ -203,7 +203,8 @@ static InstanceReason record_reason(const StateRecord *rec) {
 }
 
 static bool state_active(InstanceState s) {
-        return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_SUSPENDED || s == INSTANCE_STOPPING;
+        return s == INSTANCE_STARTING || s == INSTANCE_RUNNING || s == INSTANCE_SUSPENDED ||
+                        s == INSTANCE_STOPPING;
 }
 
 /* One record back as an instance: its VMM re-adopted if it is still the one we started, otherwise
@@ -229,15 +230,20 @@ static int load_instance(Manager *m, StateRecord *rec) {
 
         if (rec->pid > 0) {
                 if (vmm_verified(rec->pid, rec->starttime, rec->exe, i->spec.backend) &&
-                    instance_adopt(i, rec->pid, rec->starttime, rec->exe, state == INSTANCE_SUSPENDED) >= 0) {
-                        log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)", rec->number,
-                                 (unsigned) i->owner, (int) rec->pid);
+                    instance_adopt(i, rec->pid, rec->starttime, rec->exe, state == INSTANCE_SUSPENDED) >=
+                                    0) {
+                        log_info("Instance %u (uid %u): re-adopted running VMM (pid %i)",
+                                 rec->number,
+                                 (unsigned) i->owner,
+                                 (int) rec->pid);
                         return 0;
                 }
                 /* Gone, or not the process we started: never touch it, release the slot. */
                 log_warning("Instance %u (uid %u): VMM (pid %i) could not be verified after the daemon restart; "
                             "marking it failed",
-                            rec->number, (unsigned) i->owner, (int) rec->pid);
+                            rec->number,
+                            (unsigned) i->owner,
+                            (int) rec->pid);
                 instance_set_status(i, "the VMM was lost while the daemon was not running");
                 instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
                 instance_release(i);
@@ -248,7 +254,9 @@ static int load_instance(Manager *m, StateRecord *rec) {
                  * starting. Its slot's resources go back after the orphan pass. */
                 log_warning("Instance %u (uid %u): was %s when the daemon stopped, with no VMM to re-adopt; "
                             "marking it failed",
-                            rec->number, (unsigned) i->owner, instance_state_to_string(state));
+                            rec->number,
+                            (unsigned) i->owner,
+                            instance_state_to_string(state));
                 instance_set_status(i, "the daemon stopped while the VMM was starting");
                 instance_enter_recovered(i, INSTANCE_FAILED, REASON_DAEMON_LOST);
                 i->release_after_recovery = true;
@@ -298,7 +306,8 @@ static int recover_load_state(Manager *m) {
                 return log_oom();
         if (skipped != 0) {
                 /* Nothing is lost to a bad file: it is kept for a post-mortem, and what it no longer
-                 * says is recovered from what the daemon can check on its own (recover_collect_orphans()). */
+                 * says is recovered from what the daemon can check on its own (recover_collect_orphans()).
+                 */
                 m->state_untrusted = true;
                 if (skipped > 0)
                         log_warning("Skipping %i malformed instance records of the state: %s",

@@ -64,8 +64,14 @@ static int on_check(sd_event_source *source, uint64_t usec, void *userdata) {
                 scope_done(s, false, "systemd did not move the process into it within 1 s");
                 return 0;
         }
-        if (sd_event_add_time_relative(s->event, &s->check_source, CLOCK_MONOTONIC, SCOPE_CHECK_USEC,
-                                       USEC_PER_MSEC, on_check, s) < 0)
+        if (sd_event_add_time_relative(
+                            s->event,
+                            &s->check_source,
+                            CLOCK_MONOTONIC,
+                            SCOPE_CHECK_USEC,
+                            USEC_PER_MSEC,
+                            on_check,
+                            s) < 0)
                 scope_done(s, false, "cannot wait for systemd");
         return 0;
 }
@@ -86,13 +92,24 @@ static int on_started(sd_bus_message *reply, void *userdata, sd_bus_error *ret_e
         return on_check(NULL, 0, s);
 }
 
-static int scope_message(sd_bus *bus, const char *name, const char *description, pid_t pid,
-                         uint64_t memory_max, uint64_t tasks_max, sd_bus_message **ret) {
+static int scope_message(
+                sd_bus *bus,
+                const char *name,
+                const char *description,
+                pid_t pid,
+                uint64_t memory_max,
+                uint64_t tasks_max,
+                sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        r = sd_bus_message_new_method_call(
+                        bus,
+                        &m,
+                        "org.freedesktop.systemd1",
+                        "/org/freedesktop/systemd1",
+                        "org.freedesktop.systemd1.Manager",
+                        "StartTransientUnit");
         if (r < 0)
                 return r;
         /* clang-format off */
@@ -149,7 +166,17 @@ int scope_start(sd_bus *bus,
 }
 
 int scope_kill(sd_bus *bus, const char *name, int sig) {
-        return sd_bus_call_method_async(bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                        "org.freedesktop.systemd1.Manager", "KillUnit", NULL, NULL, "ssi",
-                                        name, "all", sig);
+        return sd_bus_call_method_async(
+                        bus,
+                        NULL,
+                        "org.freedesktop.systemd1",
+                        "/org/freedesktop/systemd1",
+                        "org.freedesktop.systemd1.Manager",
+                        "KillUnit",
+                        NULL,
+                        NULL,
+                        "ssi",
+                        name,
+                        "all",
+                        sig);
 }

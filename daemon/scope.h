@@ -31,6 +31,5 @@ int scope_start(sd_bus *bus,
 /* Cancels what is in flight; the callback is not called. */
 Scope *scope_free(Scope *s);
 
-
 /* Every process of the unit gets sig (asynchronously; systemd does the killing). */
 int scope_kill(sd_bus *bus, const char *name, int sig);

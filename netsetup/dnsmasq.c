@@ -85,7 +85,10 @@ int dnsmasq_config_build(const NetConfig *c, const BridgePlan *b, const char *le
                 fputc('\n', f);
         }
         if (b->ipv6_prefix)
-                fprintf(f, "dhcp-range=%s,ra-stateless,%u\nenable-ra\n", b->ipv6_prefix, b->ipv6_prefix_length);
+                fprintf(f,
+                        "dhcp-range=%s,ra-stateless,%u\nenable-ra\n",
+                        b->ipv6_prefix,
+                        b->ipv6_prefix_length);
 
         if (ferror(f)) {
                 fclose(f);
@@ -97,8 +100,12 @@ int dnsmasq_config_build(const NetConfig *c, const BridgePlan *b, const char *le
         return 0;
 }
 
-int dnsmasq_config_write(const NetConfig *c, const BridgePlan *b, const char *runtime_dir,
-                         const char *state_dir, char **ret_config_path) {
+int dnsmasq_config_write(
+                const NetConfig *c,
+                const BridgePlan *b,
+                const char *runtime_dir,
+                const char *state_dir,
+                char **ret_config_path) {
         _cleanup_free_ char *conf = NULL, *leases = NULL, *contents = NULL;
         int r;
 
@@ -206,7 +213,7 @@ int dnsmasq_leases_parse(const char *contents, DnsmasqLease **ret, size_t *ret_n
         if (!leases)
                 return -ENOMEM;
 
-        STRV_FOREACH(l, lines) {
+        STRV_FOREACH (l, lines) {
                 _cleanup_(strv_freep) char **w = NULL;
                 DnsmasqLease *le = &leases[n];
                 uint32_t expires;

@@ -21,8 +21,12 @@ int dnsmasq_config_path(const char *runtime_dir, const char *bridge, char **ret)
 int dnsmasq_lease_path(const char *state_dir, const char *bridge, char **ret);
 
 int dnsmasq_config_build(const NetConfig *c, const BridgePlan *b, const char *lease_path, char **ret);
-int dnsmasq_config_write(const NetConfig *c, const BridgePlan *b, const char *runtime_dir,
-                         const char *state_dir, char **ret_config_path);
+int dnsmasq_config_write(
+                const NetConfig *c,
+                const BridgePlan *b,
+                const char *runtime_dir,
+                const char *state_dir,
+                char **ret_config_path);
 
 /* Finds the dnsmasq executable: $CF_DNSMASQ, else /usr/sbin, /sbin, /usr/bin. */
 int dnsmasq_find(char **ret);

@@ -46,12 +46,12 @@ bool link_table_has_addr(const LinkTable *t, int ifindex, int family, const void
 size_t link_table_count_group(const LinkTable *t, uint32_t group);
 
 typedef struct LinkReport {
-        unsigned created;       /* links created */
-        unsigned deleted;       /* links of ours removed (stale slots, wrong kind) */
-        unsigned modified;      /* links re-enslaved, re-grouped or set up */
-        unsigned addresses;     /* addresses added or removed */
-        char **changes;         /* one line per change, for the log */
-        char **conflicts;       /* a name we need is held by a link that is not ours */
+        unsigned created;   /* links created */
+        unsigned deleted;   /* links of ours removed (stale slots, wrong kind) */
+        unsigned modified;  /* links re-enslaved, re-grouped or set up */
+        unsigned addresses; /* addresses added or removed */
+        char **changes;     /* one line per change, for the log */
+        char **conflicts;   /* a name we need is held by a link that is not ours */
 } LinkReport;
 
 void link_report_done(LinkReport *r);
@@ -61,8 +61,12 @@ static inline unsigned link_report_total(const LinkReport *r) {
 
 /* Makes the kernel match the plan for c. Slots above c->n_slots that are in keep_slots (busy
  * slots, 1-based, may be NULL) are kept. On failure ret_error names the step. */
-int links_apply(struct nl_sock *sk, const NetConfig *c, gid_t tap_group, const bool *keep_slots,
-                LinkReport *report, char **ret_error);
+int links_apply(struct nl_sock *sk,
+                const NetConfig *c,
+                gid_t tap_group,
+                const bool *keep_slots,
+                LinkReport *report,
+                char **ret_error);
 
 /* Removes every link in our netdev group, with their addresses: one request. */
 int links_teardown(struct nl_sock *sk, char **ret_error);

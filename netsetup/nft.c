@@ -69,7 +69,7 @@ static void nft_table_inet(FILE *f, char **sources) {
         fputs("table inet " NET_TABLE_NAME " {\n", f);
         if (sources[0]) {
                 fputs("\tset nat_sources {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ", f);
-                STRV_FOREACH(s, sources)
+                STRV_FOREACH (s, sources)
                         fprintf(f, "%s%s", s == sources ? "" : ", ", *s);
                 fputs(" }\n\t}\n", f);
                 fputs("\tchain postrouting {\n"
@@ -105,7 +105,9 @@ static void nft_table_bridge(FILE *f, const NetConfig *c, bool broute) {
                          * the frame is dropped, which keeps the same family off the shared bridge
                          * but loses that routed case. DescribeNetwork and the man page say which
                          * one is in force. */
-                        fprintf(f, " ether type %s %s\n", v == 0 ? "ip" : "ip6",
+                        fprintf(f,
+                                " ether type %s %s\n",
+                                v == 0 ? "ip" : "ip6",
                                 broute ? "meta broute set 1 accept" : "drop");
                 }
         }

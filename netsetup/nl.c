@@ -62,7 +62,7 @@ int nl_route_open(struct nl_sock **ret) {
         nl_socket_disable_seq_check(sk);
         (void) nl_socket_set_buffer_size(sk, 4 * 1024 * 1024, 1024 * 1024);
         /* Error replies quote only the header of the failed request, not all of it. */
-        (void) setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &(int) { 1 }, sizeof(int));
+        (void) setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &(int){ 1 }, sizeof(int));
 
         *ret = TAKE_PTR(sk);
         return 0;
@@ -98,7 +98,7 @@ int nl_batch_add(NlBatch *b, struct nl_msg *msg, const char *what_fmt, ...) {
                 return -ENOMEM;
         }
         b->items = items;
-        b->items[b->n_items++] = (NlBatchItem) { .msg = msg, .what = what };
+        b->items[b->n_items++] = (NlBatchItem){ .msg = msg, .what = what };
         return 0;
 }
 

@@ -18,8 +18,8 @@ int nl_route_open(struct nl_sock **ret);
 
 typedef struct NlBatchItem {
         struct nl_msg *msg;
-        char *what;   /* "create bridge cvd-ebr": names the step in errors */
-        int error;    /* the kernel's answer, negative errno or 0 */
+        char *what; /* "create bridge cvd-ebr": names the step in errors */
+        int error;  /* the kernel's answer, negative errno or 0 */
         uint32_t seq;
 } NlBatchItem;
 
@@ -29,7 +29,7 @@ typedef struct NlBatch {
         size_t n_items;
 } NlBatch;
 
-#define NL_BATCH_NULL(s) ((NlBatch) { .sk = (s) })
+#define NL_BATCH_NULL(s) ((NlBatch){ .sk = (s) })
 
 void nl_batch_done(NlBatch *b);
 /* Takes ownership of msg, also on failure. */

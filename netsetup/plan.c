@@ -39,7 +39,7 @@ static struct in_addr ipv4(const char *s) {
 }
 
 int net_config_init_defaults(NetConfig *c) {
-        *c = (NetConfig) {
+        *c = (NetConfig){
                 .n_slots = 10,
                 .ipv4_bridge = true,
                 .ipv6_bridge = true,
@@ -159,7 +159,7 @@ bool slot_has_tap(const NetConfig *c, unsigned slot, TapKind kind) {
 }
 
 static struct in_addr ipv4_add(struct in_addr a, uint32_t n) {
-        return (struct in_addr) { .s_addr = htonl(ntohl(a.s_addr) + n) };
+        return (struct in_addr){ .s_addr = htonl(ntohl(a.s_addr) + n) };
 }
 
 int slot_tap_ipv4(const NetConfig *c, unsigned slot, TapKind kind, Ipv4Slash30 *ret) {
@@ -176,7 +176,7 @@ int slot_tap_ipv4(const NetConfig *c, unsigned slot, TapKind kind, Ipv4Slash30 *
          * guest 4j-2, broadcast 4j-1. */
         j = (slot - 1) % NET_SLOTS_PER_POOL + 1;
         struct in_addr base = pools[(slot - 1) / NET_SLOTS_PER_POOL];
-        *ret = (Ipv4Slash30) {
+        *ret = (Ipv4Slash30){
                 .network = ipv4_add(base, 4 * j - 4),
                 .gateway = ipv4_add(base, 4 * j - 3),
                 .guest = ipv4_add(base, 4 * j - 2),
@@ -201,7 +201,15 @@ int slot_guest_mac(unsigned slot, TapKind kind, uint8_t ret[static 6]) {
 }
 
 void mac_to_string(const uint8_t mac[static 6], char ret[static 18]) {
-        (void) snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        (void) snprintf(ret,
+                        18,
+                        "%02x:%02x:%02x:%02x:%02x:%02x",
+                        mac[0],
+                        mac[1],
+                        mac[2],
+                        mac[3],
+                        mac[4],
+                        mac[5]);
 }
 
 unsigned slot_vsock_cid(unsigned slot) {
@@ -211,11 +219,11 @@ unsigned slot_vsock_cid(unsigned slot) {
 
 void net_config_bridges(const NetConfig *c, BridgePlan ret[static NET_BRIDGES]) {
         if (c->bridge_interface) {
-                ret[0] = ret[1] = (BridgePlan) { .name = c->bridge_interface, .managed = false };
+                ret[0] = ret[1] = (BridgePlan){ .name = c->bridge_interface, .managed = false };
                 return;
         }
 
-        ret[0] = (BridgePlan) {
+        ret[0] = (BridgePlan){
                 .name = NET_ETHERNET_BRIDGE,
                 .managed = true,
                 .address = ipv4("192.168.98.1"),
@@ -224,7 +232,7 @@ void net_config_bridges(const NetConfig *c, BridgePlan ret[static NET_BRIDGES]) 
                 .ipv6_prefix = c->ethernet_ipv6_prefix,
                 .ipv6_prefix_length = c->ethernet_ipv6_prefix_length,
         };
-        ret[1] = (BridgePlan) {
+        ret[1] = (BridgePlan){
                 .name = NET_WIFI_BRIDGE,
                 .managed = true,
                 .address = ipv4("192.168.96.1"),
@@ -276,7 +284,7 @@ int net_config_nat_sources(const NetConfig *c, char ***ret) {
         for (size_t b = 0; b < NET_BRIDGES; b++) {
                 if (!bridges[b].managed)
                         continue;
-                r = push_net(&l, (struct in_addr) { bridges[b].address.s_addr & htonl(0xffffff00) }, 24);
+                r = push_net(&l, (struct in_addr){ bridges[b].address.s_addr & htonl(0xffffff00) }, 24);
                 if (r < 0)
                         return r;
         }

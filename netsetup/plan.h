@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NET_SLOTS_MAX 253        /* guests a /24 bridge can lease to: .2 - .254 */
-#define NET_POOLS_MAX 8          /* /24s per pool list; 4 cover 253 slots */
-#define NET_SLOTS_PER_POOL 64    /* /30s per /24 */
-#define NET_NETDEV_GROUP 3312    /* 0xcf0: every link we create carries it */
+#define NET_SLOTS_MAX 253             /* guests a /24 bridge can lease to: .2 - .254 */
+#define NET_POOLS_MAX 8               /* /24s per pool list; 4 cover 253 slots */
+#define NET_SLOTS_PER_POOL 64         /* /30s per /24 */
+#define NET_NETDEV_GROUP 3312         /* 0xcf0: every link we create carries it */
 #define NET_NETDEV_GROUP_RECYCLE 3313 /* taps given back by an instance, deleted in one go */
 #define NET_TABLE_NAME "cuttlefish_host_resources"
 #define NET_DNS_MAX 8
@@ -69,10 +69,10 @@ typedef struct Ipv4Slash30 {
 /* A managed bridge, or the bridge_interface the operator gave us. */
 typedef struct BridgePlan {
         const char *name;
-        bool managed;                 /* created, addressed, served by dnsmasq and removed by us */
-        struct in_addr address;       /* 192.168.98.1 / 192.168.96.1 on managed bridges */
+        bool managed;           /* created, addressed, served by dnsmasq and removed by us */
+        struct in_addr address; /* 192.168.98.1 / 192.168.96.1 on managed bridges */
         struct in_addr dhcp_first, dhcp_last;
-        const char *ipv6_prefix;      /* NULL or as configured */
+        const char *ipv6_prefix; /* NULL or as configured */
         unsigned ipv6_prefix_length;
 } BridgePlan;
 

@@ -113,8 +113,13 @@ static int plan_subnets(const NetConfig *c, Subnet **ret, size_t *ret_n) {
 }
 
 /* "10.0.0.0/8 dev eth1", "blackhole 10.0.0.0/8", with " table N" outside main. */
-static void route_describe(struct rtnl_route *rt, struct in_addr net, unsigned len, const LinkInfo *li,
-                           char *what, size_t size) {
+static void route_describe(
+                struct rtnl_route *rt,
+                struct in_addr net,
+                unsigned len,
+                const LinkInfo *li,
+                char *what,
+                size_t size) {
         uint8_t type = rtnl_route_get_type(rt);
         uint32_t table = rtnl_route_get_table(rt);
         char a[INET_ADDRSTRLEN];
@@ -123,24 +128,29 @@ static void route_describe(struct rtnl_route *rt, struct in_addr net, unsigned l
         if (type == RTN_UNICAST)
                 (void) snprintf(what, size, "%s/%u dev %s", a, len, li ? li->name : "?");
         else
-                (void) snprintf(what, size, "%s %s/%u",
-                                type == RTN_BLACKHOLE     ? "blackhole"
-                                : type == RTN_UNREACHABLE ? "unreachable"
-                                                          : "prohibit",
-                                a, len);
+                (void) snprintf(what,
+                                size,
+                                "%s %s/%u",
+                                type == RTN_BLACKHOLE                     ? "blackhole"
+                                                : type == RTN_UNREACHABLE ? "unreachable"
+                                                                          : "prohibit",
+                                a,
+                                len);
         if (table != RT_TABLE_MAIN)
                 (void) snprintf(what + strlen(what), size - strlen(what), " table %u", table);
 }
 
 /* A route that could take our subnets' traffic: not local, not the default, not ours. */
-static bool route_relevant(struct rtnl_route *rt, const LinkInfo *li, struct in_addr *ret_net, unsigned *ret_len) {
+static bool route_relevant(
+                struct rtnl_route *rt, const LinkInfo *li, struct in_addr *ret_net, unsigned *ret_len) {
         struct nl_addr *dst = rtnl_route_get_dst(rt);
         uint8_t type = rtnl_route_get_type(rt);
 
         if (!dst || nl_addr_get_family(dst) != AF_INET || nl_addr_get_len(dst) != 4)
                 return false;
         if (rtnl_route_get_table(rt) == RT_TABLE_LOCAL ||
-            (type != RTN_UNICAST && type != RTN_BLACKHOLE && type != RTN_UNREACHABLE && type != RTN_PROHIBIT))
+            (type != RTN_UNICAST && type != RTN_BLACKHOLE && type != RTN_UNREACHABLE &&
+             type != RTN_PROHIBIT))
                 return false;
         *ret_len = nl_addr_get_prefixlen(dst);
         if (*ret_len == 0)
@@ -152,8 +162,12 @@ static bool route_relevant(struct rtnl_route *rt, const LinkInfo *li, struct in_
 }
 
 /* 0: no overlap; 1: reported. */
-static int route_check(struct rtnl_route *rt, const LinkTable *t, const Subnet *subnets, size_t n_subnets,
-                       HostIssues *l) {
+static int route_check(
+                struct rtnl_route *rt,
+                const LinkTable *t,
+                const Subnet *subnets,
+                size_t n_subnets,
+                HostIssues *l) {
         struct rtnl_nexthop *nh = rtnl_route_get_nnexthops(rt) > 0 ? rtnl_route_nexthop_n(rt, 0) : NULL;
         const LinkInfo *li = nh ? link_table_find_index(t, rtnl_route_nh_get_ifindex(nh)) : NULL;
         char s[INET_ADDRSTRLEN], what[128], fix[256];
@@ -175,12 +189,21 @@ static int route_check(struct rtnl_route *rt, const LinkTable *t, const Subnet *
         ipv4_to_string(first->net, s);
         route_describe(rt, net, len, li, what, sizeof(what));
         (void) snprintf(fix, sizeof(fix), "sudo ip route del %s", what);
-        r = host_issues_add(l, "route-overlap", true, fix,
-                            "the route %s overlaps %s/%u of %s%s%.0u%s: the service does not set up "
-                            "its network while it exists. Remove the route, or (for the taps' /30s) "
-                            "move mobile_ipv4_pools/wifiap_ipv4_pools elsewhere",
-                            what, s, first->len, first->owner, hits > 1 ? " and " : "", hits > 1 ? hits - 1 : 0,
-                            hits > 1 ? " more planned subnets" : "");
+        r = host_issues_add(
+                        l,
+                        "route-overlap",
+                        true,
+                        fix,
+                        "the route %s overlaps %s/%u of %s%s%.0u%s: the service does not set up "
+                        "its network while it exists. Remove the route, or (for the taps' /30s) "
+                        "move mobile_ipv4_pools/wifiap_ipv4_pools elsewhere",
+                        what,
+                        s,
+                        first->len,
+                        first->owner,
+                        hits > 1 ? " and " : "",
+                        hits > 1 ? hits - 1 : 0,
+                        hits > 1 ? " more planned subnets" : "");
         return r < 0 ? r : 1;
 }
 
@@ -254,26 +277,43 @@ static bool table_has_chain(
 }
 
 /* The command that lets cvd-* through a chain, in the language of the tool that made it. */
-static void forward_drop_fix(struct json_object *items, const char *family, const char *table,
-                             const char *name, char *fix, size_t size) {
+static void forward_drop_fix(
+                struct json_object *items,
+                const char *family,
+                const char *table,
+                const char *name,
+                char *fix,
+                size_t size) {
         /* iptables-nft keeps its tables as "ip filter"/"ip6 filter": answer in its language. */
         const char *tool = streq(family, "ip") ? "iptables" : streq(family, "ip6") ? "ip6tables" : NULL;
 
         if (tool && table_has_chain(items, family, table, "DOCKER-USER"))
-                (void) snprintf(fix, size,
+                (void) snprintf(fix,
+                                size,
                                 "sudo %s -I DOCKER-USER -i cvd-+ -j ACCEPT && sudo %s -I DOCKER-USER -o "
                                 "cvd-+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-                                tool, tool);
+                                tool,
+                                tool);
         else if (tool && streq(table, "filter"))
-                (void) snprintf(fix, size,
+                (void) snprintf(fix,
+                                size,
                                 "sudo %s -I %s -i cvd-+ -j ACCEPT && sudo %s -I %s -o cvd-+ -m conntrack "
                                 "--ctstate RELATED,ESTABLISHED -j ACCEPT",
-                                tool, name, tool, name);
+                                tool,
+                                name,
+                                tool,
+                                name);
         else
-                (void) snprintf(fix, size,
+                (void) snprintf(fix,
+                                size,
                                 "sudo nft insert rule %s %s %s iifname \"cvd-*\" accept && sudo nft insert "
                                 "rule %s %s %s oifname \"cvd-*\" ct state established,related accept",
-                                family, table, name, family, table, name);
+                                family,
+                                table,
+                                name,
+                                family,
+                                table,
+                                name);
 }
 
 /* Forward chains of other tables that drop by default and say nothing of cvd-* links. */
@@ -296,12 +336,18 @@ static int forward_drop_chains(struct json_object *items, HostIssues *l) {
                 if (streq(table, NET_TABLE_NAME) || table_mentions_cvd(items, family, table))
                         continue;
                 forward_drop_fix(items, family, table, name, fix, sizeof(fix));
-                r = host_issues_add(l, "forward-drop", true, fix,
-                                    "the forward chain '%s' of table %s %s%s drops by default and has no rule for "
-                                    "cvd-* links: guests' forwarded traffic is dropped whatever this service's "
-                                    "table accepts",
-                                    name, family, table,
-                                    table_has_chain(items, family, table, "DOCKER-USER") ? " (Docker)" : "");
+                r = host_issues_add(
+                                l,
+                                "forward-drop",
+                                true,
+                                fix,
+                                "the forward chain '%s' of table %s %s%s drops by default and has no rule for "
+                                "cvd-* links: guests' forwarded traffic is dropped whatever this service's "
+                                "table accepts",
+                                name,
+                                family,
+                                table,
+                                table_has_chain(items, family, table, "DOCKER-USER") ? " (Docker)" : "");
                 if (r < 0)
                         return r;
                 found++;
@@ -319,14 +365,18 @@ static int forward_drop_firewalld(struct json_object *items, HostIssues *l) {
                 struct json_object *it = json_object_array_get_idx(items, i), *t;
 
                 if (!json_object_object_get_ex(it, "table", &t) || !streq_ptr(jstr(t, "family"), "inet") ||
-                    !streq_ptr(jstr(t, "name"), "firewalld") || table_mentions_cvd(items, "inet", "firewalld"))
+                    !streq_ptr(jstr(t, "name"), "firewalld") ||
+                    table_mentions_cvd(items, "inet", "firewalld"))
                         continue;
-                r = host_issues_add(l, "firewalld", true,
-                                    "sudo firewall-cmd --permanent --zone=trusted --add-interface=cvd-ebr "
-                                    "--add-interface=cvd-wbr && sudo firewall-cmd --reload",
-                                    "firewalld is active and no zone lets cvd-* links through: it rejects the guests' "
-                                    "DHCP requests and their forwarded traffic (add the cvd-mtap-NN and "
-                                    "cvd-wifiap-NN taps to the zone too where guests use them)");
+                r = host_issues_add(
+                                l,
+                                "firewalld",
+                                true,
+                                "sudo firewall-cmd --permanent --zone=trusted --add-interface=cvd-ebr "
+                                "--add-interface=cvd-wbr && sudo firewall-cmd --reload",
+                                "firewalld is active and no zone lets cvd-* links through: it rejects the guests' "
+                                "DHCP requests and their forwarded traffic (add the cvd-mtap-NN and "
+                                "cvd-wifiap-NN taps to the zone too where guests use them)");
                 if (r < 0)
                         return r;
                 found++;

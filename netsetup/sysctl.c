@@ -130,7 +130,10 @@ static int sysctl_apply_bridges(const NetConfig *c, char **ret_error) {
                         r = sysctl_write(name, keys[k][1]);
                         if (r < 0 && r != -ENOENT) {
                                 if (ret_error)
-                                        (void) asprintf(ret_error, "set /proc/sys/%s: %s", name, strerror(-r));
+                                        (void) asprintf(ret_error,
+                                                        "set /proc/sys/%s: %s",
+                                                        name,
+                                                        strerror(-r));
                                 return r;
                         }
                 }
@@ -166,7 +169,7 @@ int sysctl_restore(const char *saved_path) {
         if (r < 0)
                 return r;
 
-        STRV_FOREACH(l, lines) {
+        STRV_FOREACH (l, lines) {
                 char *eq = strchr(*l, '=');
 
                 if (!eq)

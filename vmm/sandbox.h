@@ -3,8 +3,8 @@
 
 /* The jail a VMM runs in, entered by the forked child right before exec, in DESIGN.md §7's
  * order: new session, signals reset, fds closed except the handed-over ones; the cgroup leaves the
- * daemon made (vmm/cgroup.c, with the memory and task limits); mount, IPC, UTS and an empty network namespace;
- * read-only system, private /tmp, the instance runtime dir writable; rlimits; the caller's uid,
+ * daemon made (vmm/cgroup.c, with the memory and task limits); mount, IPC, UTS and an empty network
+ * namespace; read-only system, private /tmp, the instance runtime dir writable; rlimits; the caller's uid,
  * gid and groups; no_new_privs; no capabilities; a libseccomp filter. */
 
 #include <stdbool.h>
@@ -21,7 +21,7 @@ typedef struct SandboxSpec {
         const char *const *cgroup_procs;   /* cgroup.procs files to join (cgroup_leaf_create), or NULL */
         const int *keep_fds;               /* fds to hand over, moved to 3, 4, ... in this order */
         size_t n_keep_fds;
-        int stdout_fd;  /* becomes fd 1 and 2 (console log); -1: /dev/null */
+        int stdout_fd; /* becomes fd 1 and 2 (console log); -1: /dev/null */
         /* The caller's failure-report fd (close-on-exec), or NULL. It is kept open through the fds
          * step and ends up right behind the kept fds (3 + n_keep_fds), still close-on-exec; *report_fd
          * says where it is at every moment, so a failing step knows where to write. */

@@ -42,7 +42,11 @@ static size_t n_seq;
 static void observe(Instance *i, void *userdata) {
         char s[48];
 
-        (void) snprintf(s, sizeof(s), "%s/%s", instance_state_to_string(i->state), instance_reason_to_string(i->reason));
+        (void) snprintf(s,
+                        sizeof(s),
+                        "%s/%s",
+                        instance_state_to_string(i->state),
+                        instance_reason_to_string(i->reason));
         if (n_seq > 0 && streq(seq[n_seq - 1], s))
                 return; /* Booted and the like change without a transition */
         assert(n_seq < SEQ_MAX);
@@ -82,7 +86,7 @@ static void seq_expect(const char *first, ...) {
 /* The fake VMM: a child that waits for one command byte. */
 
 static struct {
-        int cmd_fd;   /* to the current child */
+        int cmd_fd; /* to the current child */
         bool ignore_term;
         bool spawn_fails;      /* the hook fails before forking */
         bool spawn_fails_late; /* the child "fails its sandbox": reported asynchronously */
@@ -271,7 +275,11 @@ static void test_start_stop_graceful(void) {
         assert(instance_stop(i) == 0);
         run_until_sub(i, INSTANCE_SUB_DEAD);
         assert(fake.stops_graceful == 1 && fake.stops_quit == 0);
-        seq_expect("starting/requested", "running/requested", "stopping/requested", "stopped/requested", NULL);
+        seq_expect("starting/requested",
+                   "running/requested",
+                   "stopping/requested",
+                   "stopped/requested",
+                   NULL);
         assert(i->exit_status == 0 && !instance_is_active(i));
         remove_instance(i);
 }
@@ -289,7 +297,7 @@ static void test_exit(char code, const char *want) {
 static void test_exit_codes(void) {
         test_exit(0, "stopped/exited");
         test_exit(1, "failed/crashed");
-        test_exit('s', "failed/crashed"); /* SIGSEGV */
+        test_exit('s', "failed/crashed");     /* SIGSEGV */
         test_exit(32, "stopped/guest-reset"); /* the backend's own reading of its exit code */
 }
 
@@ -316,8 +324,12 @@ static void test_guest_reports(void) {
         instance_notify_paused(i, true);
         instance_notify_paused(i, false);
         instance_notify_guest_reset(i);
-        seq_expect("starting/requested", "running/requested", "suspended/requested", "running/requested",
-                   "running/guest-reset", NULL);
+        seq_expect("starting/requested",
+                   "running/requested",
+                   "suspended/requested",
+                   "running/requested",
+                   "running/guest-reset",
+                   NULL);
         remove_instance(i);
 }
 
@@ -335,7 +347,11 @@ static void test_stop_escalation(void) {
         run_until_sub(i, INSTANCE_SUB_STOP_KILL);
         run_until_sub(i, INSTANCE_SUB_DEAD);
         assert(i->exit_status == -SIGKILL);
-        seq_expect("starting/requested", "running/requested", "stopping/requested", "stopped/requested", NULL);
+        seq_expect("starting/requested",
+                   "running/requested",
+                   "stopping/requested",
+                   "stopped/requested",
+                   NULL);
         remove_instance(i);
 }
 
@@ -352,8 +368,12 @@ static void test_kill_and_restart(void) {
         assert(instance_restart(i, NULL) == 0);
         assert(i->sub == INSTANCE_SUB_STOP_QUIT);
         run_until_sub(i, INSTANCE_SUB_RUNNING);
-        seq_expect("starting/requested", "running/requested", "stopping/restarting", "starting/requested",
-                   "running/requested", NULL);
+        seq_expect("starting/requested",
+                   "running/requested",
+                   "stopping/restarting",
+                   "starting/requested",
+                   "running/requested",
+                   NULL);
         assert(i->restart_count == 1);
         remove_instance(i);
 }
@@ -413,7 +433,11 @@ static void test_boot_marker_and_timeout(void) {
         fire_timer(i); /* the boot timeout: SIGKILL */
         run_until_sub(i, INSTANCE_SUB_DEAD);
         assert(i->exit_status == -SIGKILL);
-        seq_expect("starting/requested", "running/requested", "stopping/boot-timeout", "failed/boot-timeout", NULL);
+        seq_expect("starting/requested",
+                   "running/requested",
+                   "stopping/boot-timeout",
+                   "failed/boot-timeout",
+                   NULL);
         assert(streq(i->status_text, "boot timeout"));
         remove_instance(i);
 }
@@ -449,7 +473,11 @@ static void test_remove_while_stopping(void) {
         assert(instance_remove(i, NULL) == -EBUSY);
         gone_number = 2;
         run_until(instance_gone, i); /* freed by the GC queue once the VMM is gone */
-        seq_expect("starting/requested", "running/requested", "stopping/requested", "stopped/requested", NULL);
+        seq_expect("starting/requested",
+                   "running/requested",
+                   "stopping/requested",
+                   "stopped/requested",
+                   NULL);
         fake.cmd_fd = safe_close(fake.cmd_fd);
 }
 
