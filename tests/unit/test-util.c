@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -415,8 +416,11 @@ static int closed_fds_report(int a, int b, int c) {
         d = opendir("/proc/self/fd");
         if (!d)
                 return bad | 8;
+        /* Valgrind keeps fds of its own above the limit it reports to us: those do not count. */
+        struct rlimit rl;
+        long limit = getrlimit(RLIMIT_NOFILE, &rl) >= 0 ? (long) rl.rlim_cur : 1024;
         for (struct dirent *de; (de = readdir(d));)
-                if (de->d_name[0] != '.')
+                if (de->d_name[0] != '.' && atol(de->d_name) < limit)
                         n++;
         closedir(d);
         if (n != 5)
@@ -545,7 +549,9 @@ static void deathsig_case(ForkFlags flags, int expected) {
         }
 
         pidfd = (int) syscall(SYS_pidfd_open, grandchild, 0);
-        if (CHECK(pidfd >= 0) &&
+        /* Without pidfd_open() (valgrind 3.19) there is no bounded wait here: wait_status() below
+         * returns when the death signal came (else the suite's timeout ends the test). */
+        if ((pidfd >= 0 || errno != ENOSYS) && CHECK(pidfd >= 0) &&
             !CHECK_INT(poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, 10000), 1))
                 (void) kill(grandchild, SIGKILL);
         safe_close(hold[1]);
