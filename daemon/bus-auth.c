@@ -27,7 +27,7 @@ typedef enum AuthVerdict {
 } AuthVerdict;
 
 struct AuthQuery {
-        Manager *manager;
+        AuthRegistry *registry;
         AuthQuery *next;
         sd_bus_message *request; /* the method call, replayed when the answer arrives */
         char *action;
@@ -50,34 +50,38 @@ static AuthQuery *auth_query_free(AuthQuery *q) {
 }
 
 static void auth_query_unlink(AuthQuery *q) {
-        for (AuthQuery **p = &q->manager->auth_queries; *p; p = &(*p)->next)
+        for (AuthQuery **p = &q->registry->queries; *p; p = &(*p)->next)
                 if (*p == q) {
                         *p = q->next;
-                        q->manager->n_auth_queries--;
+                        q->registry->n_queries--;
                         return;
                 }
 }
 
-void auth_queries_free(Manager *m) {
-        while (m->auth_queries) {
-                AuthQuery *q = m->auth_queries;
+void auth_registry_init(AuthRegistry *a, sd_event *event) {
+        *a = (AuthRegistry){ .event = event };
+}
+
+void auth_registry_done(AuthRegistry *a) {
+        while (a->queries) {
+                AuthQuery *q = a->queries;
                 auth_query_unlink(q);
                 auth_query_free(q);
         }
 }
 
-static AuthQuery *auth_query_find(Manager *m, sd_bus_message *request, const char *action) {
-        for (AuthQuery *q = m->auth_queries; q; q = q->next)
+static AuthQuery *auth_query_find(AuthRegistry *a, sd_bus_message *request, const char *action) {
+        for (AuthQuery *q = a->queries; q; q = q->next)
                 if (q->request == request && streq(q->action, action))
                         return q;
         return NULL;
 }
 
 /* The queries of one caller (unique bus name): the list holds at most AUTH_QUERIES_MAX. */
-static unsigned auth_queries_of(Manager *m, const char *sender) {
+static unsigned auth_queries_of(AuthRegistry *a, const char *sender) {
         unsigned n = 0;
 
-        for (AuthQuery *q = m->auth_queries; q; q = q->next)
+        for (AuthQuery *q = a->queries; q; q = q->next)
                 if (streq_ptr(sd_bus_message_get_sender(q->request), sender))
                         n++;
         return n;
@@ -126,7 +130,7 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         }
 
         (void) sd_event_add_time_relative(
-                        q->manager->event,
+                        q->registry->event,
                         &q->expire_source,
                         CLOCK_MONOTONIC,
                         AUTH_VERDICT_TTL_USEC,
@@ -303,7 +307,7 @@ int bus_sender_euid(sd_bus_message *message, uid_t *ret) {
 }
 
 int bus_verify_auth_async(
-                Manager *m,
+                AuthRegistry *a,
                 sd_bus_message *message,
                 const char *action,
                 const char *const *details,
@@ -319,7 +323,7 @@ int bus_verify_auth_async(
         if (euid == 0)
                 return 1;
 
-        q = auth_query_find(m, message, action);
+        q = auth_query_find(a, message, action);
         if (q) {
                 if (q->verdict == AUTH_PENDING)
                         return 0;
@@ -335,7 +339,7 @@ int bus_verify_auth_async(
         }
 
         /* Per caller first: one connection must not use up what every caller shares. */
-        if (sender && auth_queries_of(m, sender) >= AUTH_QUERIES_PER_CALLER_MAX) {
+        if (sender && auth_queries_of(a, sender) >= AUTH_QUERIES_PER_CALLER_MAX) {
                 log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting",
                           (unsigned) euid,
                           sender,
@@ -348,7 +352,7 @@ int bus_verify_auth_async(
                                 "connection may have. Wait for them to finish, then try again.",
                                 AUTH_QUERIES_PER_CALLER_MAX);
         }
-        if (m->n_auth_queries >= AUTH_QUERIES_MAX) {
+        if (a->n_queries >= AUTH_QUERIES_MAX) {
                 log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting in all",
                           (unsigned) euid,
                           strempty(sender),
@@ -366,7 +370,7 @@ int bus_verify_auth_async(
         if (!q)
                 return -ENOMEM;
         *q = (AuthQuery){
-                .manager = m,
+                .registry = a,
                 .request = sd_bus_message_ref(message),
                 .action = strdup(action),
                 .verdict = AUTH_PENDING,
@@ -382,8 +386,8 @@ int bus_verify_auth_async(
                 auth_query_free(q);
                 return r;
         }
-        q->next = m->auth_queries;
-        m->auth_queries = q;
-        m->n_auth_queries++;
+        q->next = a->queries;
+        a->queries = q;
+        a->n_queries++;
         return 0;
 }

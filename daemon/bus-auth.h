@@ -3,8 +3,20 @@
 
 #include <systemd/sd-bus.h>
 
-typedef struct Manager Manager;
+#include <systemd/sd-event.h>
+
 typedef struct AuthQuery AuthQuery;
+
+/* The calls waiting for polkit, owned by the Manager and touched only here. */
+typedef struct AuthRegistry {
+        sd_event *event; /* not owned */
+        AuthQuery *queries;
+        unsigned n_queries;
+} AuthRegistry;
+
+void auth_registry_init(AuthRegistry *a, sd_event *event);
+/* Drops pending queries (daemon shutdown). */
+void auth_registry_done(AuthRegistry *a);
 
 /* Polkit action ids (org.cuttlefish.hostresources.<action>), shipped in
  * dbus/org.cuttlefish.hostresources.policy. */
@@ -36,7 +48,7 @@ typedef struct AuthQuery AuthQuery;
  *
  * details: NULL or a NULL-terminated list of key, value pairs handed to polkit rules. */
 int bus_verify_auth_async(
-                Manager *m,
+                AuthRegistry *a,
                 sd_bus_message *message,
                 const char *action,
                 const char *const *details,
@@ -45,5 +57,4 @@ int bus_verify_auth_async(
 /* The caller's effective uid, from the bus credentials. */
 int bus_sender_euid(sd_bus_message *message, uid_t *ret);
 
-/* Drops pending queries (daemon shutdown). */
-void auth_queries_free(Manager *m);
+

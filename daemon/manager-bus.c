@@ -130,7 +130,7 @@ static int method_setup_network(sd_bus_message *message, void *userdata, sd_bus_
         Manager *m = userdata;
         int r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
+        r = bus_verify_auth_async(&m->auth, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -145,7 +145,7 @@ static int method_teardown_network(sd_bus_message *message, void *userdata, sd_b
         Manager *m = userdata;
         int r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
+        r = bus_verify_auth_async(&m->auth, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -169,7 +169,7 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         Manager *m = userdata;
         int r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
+        r = bus_verify_auth_async(&m->auth, message, AUTH_ACTION_MANAGE_NETWORK, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 
@@ -345,7 +345,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
 
-        r = bus_verify_auth_async(m, message, AUTH_ACTION_CREATE_INSTANCE, NULL, error);
+        r = bus_verify_auth_async(&m->auth, message, AUTH_ACTION_CREATE_INSTANCE, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
 

@@ -106,6 +106,7 @@ int manager_new(const char *config_path,
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
+        auth_registry_init(&m->auth, m->event);
         r = host_probe_new(m, &m->host_probe);
         if (r < 0)
                 return log_oom();
@@ -157,7 +158,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->save_retry_source);
         m->network = network_free(m->network);
         m->host_probe = host_probe_free(m->host_probe);
-        auth_queries_free(m);
+        auth_registry_done(&m->auth);
         sd_bus_flush_close_unref(m->bus);
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
@@ -781,4 +782,8 @@ int manager_kvm_probe(Manager *m, const char *qemu) {
 
 void manager_set_kvm_usable(Manager *m, bool usable) {
         m->kvm_usable = usable;
+}
+
+AuthRegistry *manager_auth(Manager *m) {
+        return &m->auth;
 }

@@ -42,8 +42,7 @@ struct Manager {
         int kvm_usable;          /* -1 not probed yet, 0 no, 1 yes */
         bool use_scopes;         /* systemd runs the host: each VMM in a transient scope */
         HostProbe *host_probe;   /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
-        AuthQuery *auth_queries; /* polkit checks in flight (daemon/bus-auth.c) */
-        unsigned n_auth_queries;
+        AuthRegistry auth;       /* polkit checks in flight (daemon/bus-auth.c) */
         bool teardown_on_exit;
         CgroupLayout cgroups;                /* our subtree in each hierarchy (vmm/cgroup.h) */
         Reap *slot_reaps[NET_SLOTS_MAX + 1]; /* leftovers in a free slot's leaf being ended */
@@ -103,6 +102,7 @@ bool manager_use_scopes(const Manager *m); /* VMMs go into systemd transient sco
 bool manager_vmm_seccomp(const Manager *m);
 int manager_kvm_usable(const Manager *m); /* -1 not probed yet, 0 no, 1 yes */
 Network *manager_network(const Manager *m);
+AuthRegistry *manager_auth(Manager *m);
 /* Whether QEMU (at path qemu) can use KVM here: probed once (vmm/kvm.h), then remembered. */
 int manager_kvm_probe(Manager *m, const char *qemu);
 /* The host probe's answer (daemon/host-probe.c). */
