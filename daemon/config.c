@@ -386,31 +386,46 @@ static int split_line(char *line, char **ret_key, char **ret_value, const char *
         return 1;
 }
 
-static int config_validate(Parser *p) {
+/* Like fail(), but p->error is the formatted text as it is: for errors not about one KEY=value. */
+static int fail_plain(Parser *p, const char *fmt, ...) _printf_(2, 3);
+static int fail_plain(Parser *p, const char *fmt, ...) {
+        va_list ap;
+
+        free(p->error);
+        va_start(ap, fmt);
+        if (vasprintf(&p->error, fmt, ap) < 0)
+                p->error = NULL;
+        va_end(ap);
+        return -EINVAL;
+}
+
+static int validate_slots(Parser *p) {
         NetConfig *n = &p->config->net;
         unsigned cap = net_config_slot_capacity(n);
+
+        if (n->n_slots > cap)
+                return fail_plain(
+                                p,
+                                "%s:%u: num_cvd_accounts=%u: past the address pools, which hold %u slots "
+                                "(%zu mobile and %zu wifiap /24s, 64 slots each). Add /24s to mobile_ipv4_pools "
+                                "and wifiap_ipv4_pools, or lower num_cvd_accounts to %u.",
+                                p->source,
+                                p->key_lines[K_NUM_CVD_ACCOUNTS],
+                                n->n_slots,
+                                cap,
+                                n->n_mobile_pools,
+                                n->n_wifiap_pools,
+                                cap);
+        return 0;
+}
+
+/* Pools must not overlap each other or the bridges' /24s. */
+static int validate_pools(Parser *p) {
+        NetConfig *n = &p->config->net;
         struct in_addr all[2 * NET_POOLS_MAX + 2];
         int owner[2 * NET_POOLS_MAX + 2] = {}; /* key that put all[i] there; -1 for the bridges */
         size_t n_all = 0;
 
-        if (n->n_slots > cap) {
-                free(p->error);
-                if (asprintf(&p->error,
-                             "%s:%u: num_cvd_accounts=%u: past the address pools, which hold %u slots "
-                             "(%zu mobile and %zu wifiap /24s, 64 slots each). Add /24s to mobile_ipv4_pools "
-                             "and wifiap_ipv4_pools, or lower num_cvd_accounts to %u.",
-                             p->source,
-                             p->key_lines[K_NUM_CVD_ACCOUNTS],
-                             n->n_slots,
-                             cap,
-                             n->n_mobile_pools,
-                             n->n_wifiap_pools,
-                             cap) < 0)
-                        p->error = NULL;
-                return -EINVAL;
-        }
-
-        /* Pools must not overlap each other or the bridges' /24s. */
         if (inet_pton(AF_INET, "192.168.98.0", &all[n_all]) == 1)
                 owner[n_all++] = -1;
         if (inet_pton(AF_INET, "192.168.96.0", &all[n_all]) == 1)
@@ -430,37 +445,44 @@ static int config_validate(Parser *p) {
                                         if (p->key_lines[k] == 0 && owner[j] >= 0)
                                                 k = owner[j];
                                         ipv4_to_string(pools[i], s);
-                                        free(p->error);
-                                        if (asprintf(&p->error,
-                                                     "%s:%u: %s: %s/24 is already used by a bridge or another "
-                                                     "pool. Every /24 may appear once.",
-                                                     p->source,
-                                                     p->key_lines[k],
-                                                     config_key_to_string(k),
-                                                     s) < 0)
-                                                p->error = NULL;
-                                        return -EINVAL;
+                                        return fail_plain(
+                                                        p,
+                                                        "%s:%u: %s: %s/24 is already used by a bridge or "
+                                                        "another pool. Every /24 may appear once.",
+                                                        p->source,
+                                                        p->key_lines[k],
+                                                        config_key_to_string(k),
+                                                        s);
                                 }
                         owner[n_all] = k;
                         all[n_all++] = pools[i];
                 }
         }
+        return 0;
+}
+
+static int validate_ipv6_prefixes(Parser *p) {
+        NetConfig *n = &p->config->net;
 
         if ((n->ethernet_ipv6_prefix && n->ethernet_ipv6_prefix_length == 0) ||
             (n->wifi_ipv6_prefix && n->wifi_ipv6_prefix_length == 0)) {
                 ConfigKey k = n->ethernet_ipv6_prefix && n->ethernet_ipv6_prefix_length == 0
                                 ? K_ETHERNET_IPV6_PREFIX
                                 : K_WIFI_IPV6_PREFIX;
-                free(p->error);
-                if (asprintf(&p->error,
-                             "%s:%u: %s is set without %s_length. Set the prefix length too (e.g. 64).",
-                             p->source,
-                             p->key_lines[k],
-                             config_key_to_string(k),
-                             config_key_to_string(k)) < 0)
-                        p->error = NULL;
-                return -EINVAL;
+                return fail_plain(
+                                p,
+                                "%s:%u: %s is set without %s_length. Set the prefix length too (e.g. 64).",
+                                p->source,
+                                p->key_lines[k],
+                                config_key_to_string(k),
+                                config_key_to_string(k));
         }
+        return 0;
+}
+
+/* Keys that are valid but have no effect with the others as they are. */
+static void warn_ignored(Parser *p) {
+        NetConfig *n = &p->config->net;
 
         if (n->bridge_interface && (n->ethernet_ipv6_prefix || n->wifi_ipv6_prefix)) {
                 p->line =
@@ -473,14 +495,84 @@ static int config_validate(Parser *p) {
                 p->line = p->key_lines[!n->ipv4_bridge ? K_IPV4_BRIDGE : K_IPV6_BRIDGE];
                 warn(p, "ipv4_bridge/ipv6_bridge apply only with bridge_interface; ignored.");
         }
+}
+
+/* The checks across keys, once every line is read. */
+static int config_validate(Parser *p) {
+        int r;
+
+        r = validate_slots(p);
+        if (r < 0)
+                return r;
+        r = validate_pools(p);
+        if (r < 0)
+                return r;
+        r = validate_ipv6_prefixes(p);
+        if (r < 0)
+                return r;
+        warn_ignored(p);
         return 0;
+}
+
+/* Split by hand so line numbers count blank lines too; one allocation, linear time. */
+static int split_lines(const char *text, char ***ret) {
+        _cleanup_(strv_freep) char **lines = NULL;
+        size_t n_lines = 1;
+
+        for (const char *ch = text; *ch; ch++)
+                n_lines += *ch == '\n';
+        lines = calloc(n_lines + 1, sizeof(char *));
+        if (!lines)
+                return -ENOMEM;
+        for (size_t i = 0; *text; i++) {
+                size_t n = strcspn(text, "\n");
+
+                lines[i] = strndup(text, n);
+                if (!lines[i])
+                        return -ENOMEM;
+                text += n;
+                if (*text == '\n')
+                        text++;
+        }
+        *ret = TAKE_PTR(lines);
+        return 0;
+}
+
+/* One line, number p->line: a comment, a blank, or KEY=value applied to p->config. */
+static int parse_line(Parser *p, char *line) {
+        const char *reason = NULL;
+        char *key, *value;
+        ConfigKey k;
+        int r;
+
+        if (strlen(line) > 4096)
+                return fail_plain(p, "%s:%u: line too long (over 4096 characters).", p->source, p->line);
+        r = split_line(line, &key, &value, &reason);
+        if (r == 0)
+                return 0;
+        if (r < 0)
+                return fail_plain(p, "%s:%u: %s", p->source, p->line, reason);
+
+        p->key = key;
+        p->value = value;
+        k = config_key_from_string(key);
+        if (k < 0) {
+                warn(p,
+                     "unknown key '%s' ignored. Known keys are listed in cuttlefish-host-resourcesd(8).",
+                     key);
+                return 0;
+        }
+        if (p->key_lines[k] > 0)
+                warn(p, "%s set again (first on line %u); the last value counts.", key, p->key_lines[k]);
+        p->key_lines[k] = p->line;
+
+        return parse_key(p, k, value);
 }
 
 int config_parse(const char *source, const char *text, Config *ret, char **ret_error, char ***ret_warnings) {
         _cleanup_(strv_freep) char **lines = NULL;
         Config c;
         Parser p = { .source = source, .config = &c };
-        const char *t = text;
         int r;
 
         r = config_init_defaults(&c);
@@ -489,71 +581,13 @@ int config_parse(const char *source, const char *text, Config *ret, char **ret_e
                 return r;
         }
 
-        /* Split by hand so line numbers count blank lines too; one allocation, linear time. */
-        size_t n_lines = 1;
-        for (const char *ch = t; *ch; ch++)
-                n_lines += *ch == '\n';
-        lines = calloc(n_lines + 1, sizeof(char *));
-        if (!lines) {
-                r = -ENOMEM;
+        r = split_lines(text, &lines);
+        if (r < 0)
                 goto fail;
-        }
-        for (size_t i = 0; *t; i++) {
-                size_t n = strcspn(t, "\n");
-
-                lines[i] = strndup(t, n);
-                if (!lines[i]) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                t += n;
-                if (*t == '\n')
-                        t++;
-        }
 
         for (size_t i = 0; lines[i]; i++) {
-                const char *reason = NULL;
-                char *key, *value;
-                ConfigKey k;
-
                 p.line = (unsigned) i + 1;
-                if (strlen(lines[i]) > 4096) {
-                        free(p.error);
-                        if (asprintf(&p.error,
-                                     "%s:%u: line too long (over 4096 characters).",
-                                     source,
-                                     p.line) < 0)
-                                p.error = NULL;
-                        r = -EINVAL;
-                        goto fail;
-                }
-                r = split_line(lines[i], &key, &value, &reason);
-                if (r == 0)
-                        continue;
-                if (r < 0) {
-                        free(p.error);
-                        if (asprintf(&p.error, "%s:%u: %s", source, p.line, reason) < 0)
-                                p.error = NULL;
-                        goto fail;
-                }
-
-                p.key = key;
-                p.value = value;
-                k = config_key_from_string(key);
-                if (k < 0) {
-                        warn(&p,
-                             "unknown key '%s' ignored. Known keys are listed in cuttlefish-host-resourcesd(8).",
-                             key);
-                        continue;
-                }
-                if (p.key_lines[k] > 0)
-                        warn(&p,
-                             "%s set again (first on line %u); the last value counts.",
-                             key,
-                             p.key_lines[k]);
-                p.key_lines[k] = p.line;
-
-                r = parse_key(&p, k, value);
+                r = parse_line(&p, lines[i]);
                 if (r < 0)
                         goto fail;
         }

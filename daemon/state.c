@@ -574,18 +574,42 @@ _printf_(3, 4) static int file_error(char **ret_error, int error, const char *fm
         return error;
 }
 
-int state_parse(const char *text, StateRecord **ret, size_t *ret_n, char **ret_error) {
-        _cleanup_(json_object_putp) struct json_object *root = NULL;
-        _cleanup_free_ char *errors = NULL;
-        size_t used_by[NET_SLOTS_MAX + 1] = {}; /* record index + 1 */
-        size_t n = 0, skipped = 0, len, errors_len = 0;
-        struct json_object *arr, *version;
-        enum json_tokener_error jerr;
-        StateRecord *records = NULL;
-        FILE *mem = NULL;
+/* Files from before there was a version are version 1. */
+static int state_check_version(struct json_object *root, char **ret_error) {
+        _cleanup_free_ char *w = NULL;
+        struct json_object *version;
+        uint64_t v;
+        int r;
 
-        if (ret_error)
-                *ret_error = NULL;
+        if (!json_object_object_get_ex(root, "version", &version) || !version)
+                return 0;
+        r = json_uint(version, 0, INT64_MAX, &v, &w);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return file_error(ret_error, -EBADMSG, "key 'version': %s", strempty(w));
+        if (v != STATE_VERSION)
+                return file_error(
+                                ret_error,
+                                -EBADMSG,
+                                "unknown version %llu (this daemon reads version %u)",
+                                (unsigned long long) v,
+                                STATE_VERSION);
+        return 0;
+}
+
+/* The file around the records: an object of our version with an "instances" array, which
+ * *ret_instances borrows from *ret_root. -EFBIG or -EBADMSG with *ret_error; -ENOMEM. */
+static int state_parse_root(
+                const char *text,
+                struct json_object **ret_root,
+                struct json_object **ret_instances,
+                char **ret_error) {
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        enum json_tokener_error jerr = json_tokener_success; /* json-c sets none when out of memory */
+        struct json_object *arr;
+        int r;
+
         if (strnlen(text, STATE_FILE_MAX + 1) > STATE_FILE_MAX)
                 return file_error(ret_error, -EFBIG, "larger than %u bytes", STATE_FILE_MAX);
         root = json_tokener_parse_verbose(text, &jerr);
@@ -597,27 +621,61 @@ int state_parse(const char *text, StateRecord **ret, size_t *ret_n, char **ret_e
                                 -EBADMSG,
                                 "expected an object, got %s",
                                 json_type_to_name(json_object_get_type(root)));
-        /* Files from before there was a version are version 1. */
-        if (json_object_object_get_ex(root, "version", &version) && version) {
-                _cleanup_free_ char *w = NULL;
-                uint64_t v;
-                int r = json_uint(version, 0, INT64_MAX, &v, &w);
-
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return file_error(ret_error, -EBADMSG, "key 'version': %s", strempty(w));
-                if (v != STATE_VERSION)
-                        return file_error(
-                                        ret_error,
-                                        -EBADMSG,
-                                        "unknown version %llu (this daemon reads version %u)",
-                                        (unsigned long long) v,
-                                        STATE_VERSION);
-        }
+        r = state_check_version(root, ret_error);
+        if (r < 0)
+                return r;
         if (!json_object_object_get_ex(root, "instances", &arr) ||
             !json_object_is_type(arr, json_type_array))
                 return file_error(ret_error, -EBADMSG, "no \"instances\" array");
+        *ret_instances = arr;
+        *ret_root = TAKE_PTR(root);
+        return 0;
+}
+
+/* instances[k], as record_parse() takes it and with a number no earlier record has (used_by[N]:
+ * index + 1 of the record with number N). -EINVAL with *ret_error; -ENOMEM. */
+static int record_parse_unique(
+                struct json_object *arr,
+                size_t k,
+                const size_t *used_by,
+                StateRecord *ret,
+                char **ret_error) {
+        StateRecord rec;
+        int r;
+
+        r = record_parse(json_object_array_get_idx(arr, k), k, &rec, ret_error);
+        if (r < 0)
+                return r;
+        if (used_by[rec.number] > 0) {
+                r =
+                                record_error(ret_error,
+                                             k,
+                                             rec.number,
+                                             "number",
+                                             "already used by instances[%zu]",
+                                             used_by[rec.number] - 1);
+                state_record_done(&rec);
+                return r;
+        }
+        *ret = rec;
+        return 0;
+}
+
+int state_parse(const char *text, StateRecord **ret, size_t *ret_n, char **ret_error) {
+        _cleanup_(json_object_putp) struct json_object *root = NULL;
+        _cleanup_free_ char *errors = NULL;
+        size_t used_by[NET_SLOTS_MAX + 1] = {}; /* record index + 1 */
+        size_t n = 0, skipped = 0, len, errors_len = 0;
+        struct json_object *arr = NULL;
+        StateRecord *records = NULL;
+        FILE *mem = NULL;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        r = state_parse_root(text, &root, &arr, ret_error);
+        if (r < 0)
+                return r;
         len = json_object_array_length(arr);
         /* Numbers are unique: there are never more good records than slots. */
         records = calloc(MAX(MIN(len, (size_t) NET_SLOTS_MAX), (size_t) 1), sizeof(StateRecord));
@@ -633,18 +691,8 @@ int state_parse(const char *text, StateRecord **ret, size_t *ret_n, char **ret_e
         for (size_t k = 0; k < len; k++) {
                 _cleanup_free_ char *e = NULL;
                 StateRecord rec;
-                int r = record_parse(json_object_array_get_idx(arr, k), k, &rec, &e);
 
-                if (r == 0 && used_by[rec.number] > 0) {
-                        r =
-                                        record_error(&e,
-                                                     k,
-                                                     rec.number,
-                                                     "number",
-                                                     "already used by instances[%zu]",
-                                                     used_by[rec.number] - 1);
-                        state_record_done(&rec);
-                }
+                r = record_parse_unique(arr, k, used_by, &rec, &e);
                 if (r == -ENOMEM) {
                         if (mem)
                                 fclose(mem);

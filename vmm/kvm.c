@@ -64,6 +64,56 @@ static int probe_bios_fd(void) {
         return TAKE_FD(fd);
 }
 
+/* In the child: QEMU under KVM on our firmware, its serial port on stdout. */
+static _noreturn_ void probe_child(const char *qemu) {
+        int bios = probe_bios_fd();
+        char bios_path[] = "/proc/self/fd/3";
+
+        if (bios < 0)
+                _exit(126);
+        char *const argv[] = { (char *) qemu,
+                               (char *) "-accel",
+                               (char *) "kvm",
+                               (char *) "-cpu",
+                               (char *) "host",
+                               (char *) "-nodefaults",
+                               (char *) "-no-user-config",
+                               (char *) "-display",
+                               (char *) "none",
+                               (char *) "-m",
+                               (char *) "16",
+                               (char *) "-bios",
+                               bios_path,
+                               (char *) "-serial",
+                               (char *) "stdio",
+                               NULL };
+
+        /* The firmware at 3 (not close-on-exec: memfd_create() without MFD_CLOEXEC). */
+        if (dup2(bios, 3) < 0 || close_from(4) < 0)
+                _exit(126);
+        execv(qemu, argv);
+        _exit(127);
+}
+
+/* Why the guest did not answer: the first line of QEMU's stderr, or, when QEMU wrote nothing or
+ * was killed still running, the timeout. */
+static void probe_failure_reason(int err_fd, int status, char *reason, size_t reason_size) {
+        ssize_t n;
+
+        n = read(err_fd, reason, reason_size > 0 ? reason_size - 1 : 0);
+        if (n > 0) {
+                reason[n] = 0;
+                reason[strcspn(reason, "\n")] = 0;
+        }
+        /* QEMU's warnings ("host doesn't support requested feature") are not the reason. */
+        if (n <= 0 || WIFSIGNALED(status))
+                (void) snprintf(reason,
+                                reason_size,
+                                "a guest under KVM did not reach 64-bit mode within %u s (nested KVM that "
+                                "cannot run it?)",
+                                KVM_PROBE_MSEC / 1000);
+}
+
 int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
         int serial[2], err[2], status = 0, r;
         char buf[2];
@@ -99,35 +149,8 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
                 safe_close(err[1]);
                 return r;
         }
-        if (r == 0) {
-                int bios = probe_bios_fd();
-                char bios_path[] = "/proc/self/fd/3";
-
-                if (bios < 0)
-                        _exit(126);
-                char *const argv[] = { (char *) qemu,
-                                       (char *) "-accel",
-                                       (char *) "kvm",
-                                       (char *) "-cpu",
-                                       (char *) "host",
-                                       (char *) "-nodefaults",
-                                       (char *) "-no-user-config",
-                                       (char *) "-display",
-                                       (char *) "none",
-                                       (char *) "-m",
-                                       (char *) "16",
-                                       (char *) "-bios",
-                                       bios_path,
-                                       (char *) "-serial",
-                                       (char *) "stdio",
-                                       NULL };
-
-                /* The firmware at 3 (not close-on-exec: memfd_create() without MFD_CLOEXEC). */
-                if (dup2(bios, 3) < 0 || close_from(4) < 0)
-                        _exit(126);
-                execv(qemu, argv);
-                _exit(127);
-        }
+        if (r == 0)
+                probe_child(qemu);
         safe_close(serial[1]);
         safe_close(err[1]);
 
@@ -140,19 +163,8 @@ int kvm_probe(const char *qemu, char *reason, size_t reason_size) {
                 safe_close(err[0]);
                 return 1;
         }
-        n = read(err[0], reason, reason_size > 0 ? reason_size - 1 : 0);
+        probe_failure_reason(err[0], status, reason, reason_size);
         safe_close(err[0]);
-        if (n > 0) {
-                reason[n] = 0;
-                reason[strcspn(reason, "\n")] = 0;
-        }
-        /* QEMU's warnings ("host doesn't support requested feature") are not the reason. */
-        if (n <= 0 || WIFSIGNALED(status))
-                (void) snprintf(reason,
-                                reason_size,
-                                "a guest under KVM did not reach 64-bit mode within %u s (nested KVM that "
-                                "cannot run it?)",
-                                KVM_PROBE_MSEC / 1000);
         return 0;
 }
 
