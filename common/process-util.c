@@ -212,6 +212,57 @@ static _noreturn_ void fork_child_fail(int prio, const char *name, int r, const 
         _exit(EXIT_FAILURE);
 }
 
+/* The child's steps, in this order: death signal, signals, parent-died check, new session, stdio,
+ * fds. saved: the signal mask to restore (the parent blocked everything across fork()), or NULL. */
+static void fork_child_setup(
+                const char *name,
+                ForkFlags flags,
+                int prio,
+                int deathsig,
+                pid_t parent,
+                const sigset_t *saved,
+                const int stdio_fds[3],
+                const int except_fds[],
+                size_t n_except_fds) {
+        int r;
+
+        if (deathsig > 0 && prctl(PR_SET_PDEATHSIG, deathsig) < 0)
+                fork_child_fail(prio, name, -errno, "set the death signal");
+
+        if (flags & FORK_RESET_SIGNALS) {
+                r = reset_signals();
+                if (r < 0)
+                        fork_child_fail(prio, name, r, "reset the signals");
+        } else if (saved && sigprocmask(SIG_SETMASK, saved, NULL) < 0)
+                fork_child_fail(prio, name, -errno, "restore the signal mask");
+
+        if (deathsig > 0) {
+                pid_t ppid = getppid();
+
+                /* The parent died before the death signal was set: as if it had come. (0: the
+                 * parent is in another pid namespace, nothing to compare.) */
+                if (ppid != 0 && ppid != parent) {
+                        (void) raise(deathsig);
+                        _exit(EXIT_FAILURE);
+                }
+        }
+
+        if ((flags & FORK_NEW_SESSION) && setsid() < 0)
+                fork_child_fail(prio, name, -errno, "start a new session");
+
+        if (flags & (FORK_NULL_STDIO | FORK_REARRANGE_STDIO)) {
+                r = rearrange_stdio(flags & FORK_REARRANGE_STDIO ? stdio_fds : NULL);
+                if (r < 0)
+                        fork_child_fail(prio, name, r, "set up stdin, stdout and stderr");
+        }
+
+        if (flags & FORK_CLOSE_ALL_FDS) {
+                r = close_all_fds_except(except_fds, n_except_fds);
+                if (r < 0)
+                        fork_child_fail(prio, name, r, "close the inherited fds");
+        }
+}
+
 int safe_fork_full(
                 const char *name,
                 ForkFlags flags,
@@ -262,42 +313,16 @@ int safe_fork_full(
         }
 
         /* The child. */
-        if (deathsig > 0 && prctl(PR_SET_PDEATHSIG, deathsig) < 0)
-                fork_child_fail(prio, name, -errno, "set the death signal");
-
-        if (flags & FORK_RESET_SIGNALS) {
-                r = reset_signals();
-                if (r < 0)
-                        fork_child_fail(prio, name, r, "reset the signals");
-        } else if (blocked && sigprocmask(SIG_SETMASK, &saved, NULL) < 0)
-                fork_child_fail(prio, name, -errno, "restore the signal mask");
-
-        if (deathsig > 0) {
-                pid_t ppid = getppid();
-
-                /* The parent died before the death signal was set: as if it had come. (0: the
-                 * parent is in another pid namespace, nothing to compare.) */
-                if (ppid != 0 && ppid != parent) {
-                        (void) raise(deathsig);
-                        _exit(EXIT_FAILURE);
-                }
-        }
-
-        if ((flags & FORK_NEW_SESSION) && setsid() < 0)
-                fork_child_fail(prio, name, -errno, "start a new session");
-
-        if (flags & (FORK_NULL_STDIO | FORK_REARRANGE_STDIO)) {
-                r = rearrange_stdio(flags & FORK_REARRANGE_STDIO ? stdio_fds : NULL);
-                if (r < 0)
-                        fork_child_fail(prio, name, r, "set up stdin, stdout and stderr");
-        }
-
-        if (flags & FORK_CLOSE_ALL_FDS) {
-                r = close_all_fds_except(except_fds, n_except_fds);
-                if (r < 0)
-                        fork_child_fail(prio, name, r, "close the inherited fds");
-        }
-
+        fork_child_setup(
+                        name,
+                        flags,
+                        prio,
+                        deathsig,
+                        parent,
+                        blocked ? &saved : NULL,
+                        stdio_fds,
+                        except_fds,
+                        n_except_fds);
         if (ret_pid)
                 *ret_pid = getpid();
         return 0;

@@ -306,6 +306,40 @@ int bus_sender_euid(sd_bus_message *message, uid_t *ret) {
         return sd_bus_creds_get_euid(creds, ret);
 }
 
+/* LimitsExceeded for a caller with AUTH_QUERIES_PER_CALLER_MAX calls waiting, or for anyone once
+ * AUTH_QUERIES_MAX wait in all. */
+static int auth_check_limits(
+                AuthRegistry *a, const char *sender, uid_t euid, const char *action, sd_bus_error *error) {
+        /* Per caller first: one connection must not use up what every caller shares. */
+        if (sender && auth_queries_of(a, sender) >= AUTH_QUERIES_PER_CALLER_MAX) {
+                log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting",
+                          (unsigned) euid,
+                          sender,
+                          action,
+                          AUTH_QUERIES_PER_CALLER_MAX);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "You have %u authorization requests waiting for polkit, the most one "
+                                "connection may have. Wait for them to finish, then try again.",
+                                AUTH_QUERIES_PER_CALLER_MAX);
+        }
+        if (a->n_queries >= AUTH_QUERIES_MAX) {
+                log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting in all",
+                          (unsigned) euid,
+                          strempty(sender),
+                          action,
+                          AUTH_QUERIES_MAX);
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                "%u authorization requests from all callers are waiting for polkit, the most "
+                                "this daemon takes at once. Try again in a few seconds.",
+                                AUTH_QUERIES_MAX);
+        }
+        return 0;
+}
+
 int bus_verify_auth_async(
                 AuthRegistry *a,
                 sd_bus_message *message,
@@ -338,33 +372,9 @@ int bus_verify_auth_async(
                 return r;
         }
 
-        /* Per caller first: one connection must not use up what every caller shares. */
-        if (sender && auth_queries_of(a, sender) >= AUTH_QUERIES_PER_CALLER_MAX) {
-                log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting",
-                          (unsigned) euid,
-                          sender,
-                          action,
-                          AUTH_QUERIES_PER_CALLER_MAX);
-                return sd_bus_error_setf(
-                                error,
-                                SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                "You have %u authorization requests waiting for polkit, the most one "
-                                "connection may have. Wait for them to finish, then try again.",
-                                AUTH_QUERIES_PER_CALLER_MAX);
-        }
-        if (a->n_queries >= AUTH_QUERIES_MAX) {
-                log_debug("Refused authorization of uid %u (%s) for %s: %u requests already waiting in all",
-                          (unsigned) euid,
-                          strempty(sender),
-                          action,
-                          AUTH_QUERIES_MAX);
-                return sd_bus_error_setf(
-                                error,
-                                SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                "%u authorization requests from all callers are waiting for polkit, the most "
-                                "this daemon takes at once. Try again in a few seconds.",
-                                AUTH_QUERIES_MAX);
-        }
+        r = auth_check_limits(a, sender, euid, action, error);
+        if (r < 0)
+                return r;
 
         q = calloc(1, sizeof(*q));
         if (!q)

@@ -337,6 +337,129 @@ static int apply_uint(InstanceSpec *s, const Option *o, uint32_t v, sd_bus_error
         return 0;
 }
 
+/* The option called key, or NULL. */
+static const Option *option_find(const char *key, size_t *ret_idx) {
+        for (size_t idx = 0; idx < ELEMENTSOF(options); idx++)
+                if (streq(key, options[idx].name)) {
+                        *ret_idx = idx;
+                        return &options[idx];
+                }
+        return NULL;
+}
+
+/* The value of option o, inside its variant, applied to s. */
+static int option_read_value(sd_bus_message *m, InstanceSpec *s, const Option *o, sd_bus_error *error) {
+        int r = 0;
+
+        switch (o->kind) {
+        case OPT_STRING:
+        case OPT_PATH: {
+                const char *v;
+                r = sd_bus_message_read(m, "s", &v);
+                if (r >= 0)
+                        r = apply_string(s, o, v, error);
+                break;
+        }
+        case OPT_UINT: {
+                uint32_t v;
+                r = sd_bus_message_read(m, "u", &v);
+                if (r >= 0)
+                        r = apply_uint(s, o, v, error);
+                break;
+        }
+        case OPT_BOOL: {
+                int v;
+                r = sd_bus_message_read(m, "b", &v);
+                if (r >= 0 && streq(o->name, "start"))
+                        s->start = v;
+                else if (r >= 0)
+                        s->crosvm_disable_sandbox = v;
+                break;
+        }
+        case OPT_STRV:
+        case OPT_PATHV:
+                r = read_strv(m, o, streq(o->name, "disks") ? &s->disks : &s->extra_args, error);
+                break;
+        }
+        return r;
+}
+
+/* One {sv} entry: 0 read, 1 none left, <0 error. seen: the options given so far (bits by index). */
+static int option_read_entry(sd_bus_message *m, InstanceSpec *s, uint32_t *seen, sd_bus_error *error) {
+        const char *key, *contents;
+        const Option *o;
+        size_t idx = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'e', "sv");
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "s", &key);
+        if (r < 0)
+                return r;
+        o = option_find(key, &idx);
+        if (!o)
+                return invalid(error,
+                               !string_ok(key)                    ? "(unprintable)"
+                                               : strlen(key) < 64 ? key
+                                                                  : "(too long)",
+                               "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
+                               "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
+                               "extra_args, host_package, images_dir, start, stop_timeout_sec, bios, "
+                               "crosvm_disable_sandbox.");
+        if (*seen & (1U << idx))
+                return invalid(error, key, "given twice.");
+        *seen |= 1U << idx;
+
+        r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        if (!streq(contents, kind_signature(o->kind)))
+                return invalid(error,
+                               key,
+                               "wrong type '%s'; it takes '%s'.",
+                               contents,
+                               kind_signature(o->kind));
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        r = option_read_value(m, s, o, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m); /* v */
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m); /* e */
+        return r < 0 ? r : 0;
+}
+
+/* What no single option can check: whether the backend has something to boot, and the pairs. */
+static int spec_check_combination(const InstanceSpec *s, sd_bus_error *error) {
+        if (s->backend == BACKEND_QEMU && !s->kernel && !s->disks)
+                return invalid(error, "kernel", "the qemu backend needs a kernel or a disk to boot.");
+        if (s->backend == BACKEND_CROSVM && !s->kernel && !s->bios && !s->disks)
+                return invalid(error,
+                               "kernel",
+                               "the crosvm backend needs a kernel, a bios or a disk to boot.");
+        if (s->backend == BACKEND_CVD && !s->images_dir)
+                return invalid(error,
+                               "images_dir",
+                               "the cvd backend needs the directory with the device images (super.img, "
+                               "boot.img, ...).");
+        if (s->crosvm_disable_sandbox && s->backend != BACKEND_CROSVM)
+                return invalid(error,
+                               "crosvm_disable_sandbox",
+                               "only the crosvm backend has that sandbox; drop the option.");
+        if (s->initrd && !s->kernel)
+                return invalid(error, "initrd", "an initrd needs a kernel too.");
+        /* The cvd backend has a default marker, VIRTUAL_DEVICE_BOOT_COMPLETED. */
+        if (s->boot_timeout_sec > 0 && !s->boot_marker && s->backend != BACKEND_CVD)
+                return invalid(error,
+                               "boot_timeout_sec",
+                               "needs a boot_marker to know when the guest booted.");
+        return 0;
+}
+
 int instance_spec_from_message(
                 sd_bus_message *m, Backend default_backend, InstanceSpec *ret, sd_bus_error *error) {
         _cleanup_(instance_spec_done) InstanceSpec s;
@@ -348,116 +471,16 @@ int instance_spec_from_message(
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
-        for (;;) {
-                const Option *o = NULL;
-                const char *key, *contents;
-                size_t idx;
-
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                for (idx = 0; idx < ELEMENTSOF(options); idx++)
-                        if (streq(key, options[idx].name)) {
-                                o = &options[idx];
-                                break;
-                        }
-                if (!o)
-                        return invalid(error,
-                                       !string_ok(key)                    ? "(unprintable)"
-                                                       : strlen(key) < 64 ? key
-                                                                          : "(too long)",
-                                       "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
-                                       "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
-                                       "extra_args, host_package, images_dir, start, stop_timeout_sec, bios, "
-                                       "crosvm_disable_sandbox.");
-                if (seen & (1U << idx))
-                        return invalid(error, key, "given twice.");
-                seen |= 1U << idx;
-
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (!streq(contents, kind_signature(o->kind)))
-                        return invalid(error,
-                                       key,
-                                       "wrong type '%s'; it takes '%s'.",
-                                       contents,
-                                       kind_signature(o->kind));
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return r;
-
-                switch (o->kind) {
-                case OPT_STRING:
-                case OPT_PATH: {
-                        const char *v;
-                        r = sd_bus_message_read(m, "s", &v);
-                        if (r >= 0)
-                                r = apply_string(&s, o, v, error);
-                        break;
-                }
-                case OPT_UINT: {
-                        uint32_t v;
-                        r = sd_bus_message_read(m, "u", &v);
-                        if (r >= 0)
-                                r = apply_uint(&s, o, v, error);
-                        break;
-                }
-                case OPT_BOOL: {
-                        int v;
-                        r = sd_bus_message_read(m, "b", &v);
-                        if (r >= 0 && streq(key, "start"))
-                                s.start = v;
-                        else if (r >= 0)
-                                s.crosvm_disable_sandbox = v;
-                        break;
-                }
-                case OPT_STRV:
-                case OPT_PATHV:
-                        r = read_strv(m, o, streq(key, "disks") ? &s.disks : &s.extra_args, error);
-                        break;
-                }
-                if (r < 0)
-                        return r;
-
-                r = sd_bus_message_exit_container(m); /* v */
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m); /* e */
-                if (r < 0)
-                        return r;
-        }
+        while ((r = option_read_entry(m, &s, &seen, error)) == 0)
+                ;
+        if (r < 0)
+                return r;
         r = sd_bus_message_exit_container(m);
         if (r < 0)
                 return r;
-
-        if (s.backend == BACKEND_QEMU && !s.kernel && !s.disks)
-                return invalid(error, "kernel", "the qemu backend needs a kernel or a disk to boot.");
-        if (s.backend == BACKEND_CROSVM && !s.kernel && !s.bios && !s.disks)
-                return invalid(error,
-                               "kernel",
-                               "the crosvm backend needs a kernel, a bios or a disk to boot.");
-        if (s.backend == BACKEND_CVD && !s.images_dir)
-                return invalid(error,
-                               "images_dir",
-                               "the cvd backend needs the directory with the device images (super.img, "
-                               "boot.img, ...).");
-        if (s.crosvm_disable_sandbox && s.backend != BACKEND_CROSVM)
-                return invalid(error,
-                               "crosvm_disable_sandbox",
-                               "only the crosvm backend has that sandbox; drop the option.");
-        if (s.initrd && !s.kernel)
-                return invalid(error, "initrd", "an initrd needs a kernel too.");
-        /* The cvd backend has a default marker, VIRTUAL_DEVICE_BOOT_COMPLETED. */
-        if (s.boot_timeout_sec > 0 && !s.boot_marker && s.backend != BACKEND_CVD)
-                return invalid(error,
-                               "boot_timeout_sec",
-                               "needs a boot_marker to know when the guest booted.");
+        r = spec_check_combination(&s, error);
+        if (r < 0)
+                return r;
 
         *ret = s;
         s = (InstanceSpec){};
