@@ -145,7 +145,11 @@ int reap_start(sd_event *e,
 }
 
 static int on_detached_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        return 0; /* sd-event has reaped it */
+        /* sd-event has reaped it. The loop owns a floating source until it is freed: take it
+         * back and free it now, with the pidfd it holds (else every detached child leaks one). */
+        (void) sd_event_source_set_floating(s, false);
+        sd_event_source_unref(s);
+        return 0;
 }
 
 int reap_child_detached(sd_event *e, pid_t pid) {
