@@ -13,6 +13,7 @@
 #include "vmm/host.h"
 #include "common/log.h"
 #include "daemon/manager.h"
+#include "daemon/reap.h"
 #include "common/macro.h"
 #include "common/process-util.h"
 
@@ -34,7 +35,9 @@ static void host_probe_stop_worker(HostProbe *p) {
         p->timeout_source = sd_event_source_disable_unref(p->timeout_source);
         if (p->pid > 0) {
                 (void) kill(p->pid, SIGKILL);
-                (void) waitpid(p->pid, NULL, 0);
+                /* Dead at once, but reaped by the loop, not waited for here. */
+                if (reap_child_detached(p->manager->event, p->pid) < 0)
+                        (void) waitpid(p->pid, NULL, WNOHANG);
                 p->pid = 0;
         }
         p->fd = safe_close(p->fd);
