@@ -145,10 +145,10 @@ int reap_start(sd_event *e,
 }
 
 static int on_detached_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        /* sd-event has reaped it. The loop owns a floating source until it is freed: take it
-         * back and free it now, with the pidfd it holds (else every detached child leaks one). */
+        /* sd-event has reaped it. A floating source lives as long as the loop: dropping the
+         * loop's reference (set_floating false) frees it now, with the pidfd it holds (else every
+         * detached child would keep one open). sd-event allows this inside the callback. */
         (void) sd_event_source_set_floating(s, false);
-        sd_event_source_unref(s);
         return 0;
 }
 
