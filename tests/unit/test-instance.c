@@ -97,10 +97,7 @@ static struct {
 static _noreturn_ void fake_vmm(int cmd_fd) {
         char c = 0;
 
-        if (fake.ignore_term)
-                (void) signal(SIGTERM, SIG_IGN);
-        else
-                (void) signal(SIGTERM, SIG_DFL);
+        (void) cmd_fd; /* SIGTERM's disposition came with the fork (fake_spawn()) */
         for (;;) {
                 ssize_t n = read(cmd_fd, &c, 1);
 
@@ -149,6 +146,9 @@ static int fake_spawn(Instance *i, char **ret_error) {
         safe_close(open(i->console_log, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
         fake.cmd_fd = safe_close(fake.cmd_fd);
         assert(pipe2(p, O_CLOEXEC) == 0);
+        /* The child inherits the disposition at fork: a SIGTERM sent before its first
+         * instruction must find it ignored already. */
+        (void) signal(SIGTERM, fake.ignore_term ? SIG_IGN : SIG_DFL);
         pid = fork();
         assert(pid >= 0);
         if (pid == 0) {
@@ -159,6 +159,7 @@ static int fake_spawn(Instance *i, char **ret_error) {
                 safe_close(p[1]);
                 fake_vmm(p[0]);
         }
+        (void) signal(SIGTERM, SIG_DFL);
         safe_close(p[0]);
         fake.cmd_fd = p[1];
         /* As the real spawn: the outcome comes later, from the event loop. */
