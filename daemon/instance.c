@@ -370,12 +370,7 @@ static bool instance_enter_reaping(Instance *i, InstanceReason result) {
         if (r <= 0)
                 return false;
         instance_log(i, LOG_INFO, "ending the processes the VMM left in its cgroup");
-        /* set_state() keeps the Reap only in this sub-state. */
-        {
-                Reap *keep = TAKE_PTR(i->reap);
-                instance_set_state(i, INSTANCE_SUB_REAPING, result);
-                i->reap = keep;
-        }
+        instance_set_state(i, INSTANCE_SUB_REAPING, result); /* keeps the Reap: it is this sub-state's */
         return true;
 }
 
