@@ -148,7 +148,7 @@ static int fake_spawn(Instance *i, char **ret_error) {
         assert(pipe2(p, O_CLOEXEC) == 0);
         /* The child inherits the disposition at fork: a SIGTERM sent before its first
          * instruction must find it ignored already. */
-        (void) signal(SIGTERM, fake.ignore_term ? SIG_IGN : SIG_DFL);
+        sighandler_t saved = signal(SIGTERM, fake.ignore_term ? SIG_IGN : SIG_DFL);
         pid = fork();
         assert(pid >= 0);
         if (pid == 0) {
@@ -159,7 +159,7 @@ static int fake_spawn(Instance *i, char **ret_error) {
                 safe_close(p[1]);
                 fake_vmm(p[0]);
         }
-        (void) signal(SIGTERM, SIG_DFL);
+        (void) signal(SIGTERM, saved);
         safe_close(p[0]);
         fake.cmd_fd = p[1];
         /* As the real spawn: the outcome comes later, from the event loop. */
@@ -507,6 +507,16 @@ static void test_string_tables(void) {
         assert(instance_sub_state_public(INSTANCE_SUB_REAPING, REASON_CRASHED) == INSTANCE_STOPPING);
 }
 
+/* A failed assertion (SIGABRT) or the suite's timeout (SIGTERM) must not leave the test's
+ * directory behind. Only this process cleans up: the children it forks inherit the handler. */
+static pid_t main_pid;
+static void cleanup_and_die(int sig) {
+        if (getpid() == main_pid && tmp)
+                (void) rm_rf(tmp);
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+}
+
 int main(void) {
         char tmpl[] = "/var/tmp/test-instance-XXXXXX";
         _cleanup_free_ char *run = NULL, *state = NULL;
@@ -528,6 +538,9 @@ int main(void) {
 
         tmp = mkdtemp(tmpl);
         assert(tmp);
+        main_pid = getpid();
+        (void) signal(SIGABRT, cleanup_and_die);
+        (void) signal(SIGTERM, cleanup_and_die);
         run = path_join(tmp, "run");
         state = path_join(tmp, "state");
         assert(run && state && mkdir(run, 0755) == 0 && mkdir(state, 0755) == 0);

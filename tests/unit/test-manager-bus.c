@@ -1096,6 +1096,18 @@ static void connect_buses(void) {
         RUN_UNTIL(sd_bus_is_ready(manager->bus) > 0 && sd_bus_is_ready(client) > 0);
 }
 
+static char *tmp;
+
+/* A failed assertion (SIGABRT) or the suite's timeout (SIGTERM) must not leave the test's
+ * directory behind. Only this process cleans up: the children it forks inherit the handler. */
+static pid_t main_pid;
+static void cleanup_and_die(int sig) {
+        if (getpid() == main_pid && tmp)
+                (void) rm_rf(tmp);
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+}
+
 int main(int argc, char *argv[]) {
         char tmpl[] = "/var/tmp/test-manager-bus-XXXXXX";
         _cleanup_free_ char *run = NULL, *state = NULL;
@@ -1112,8 +1124,11 @@ int main(int argc, char *argv[]) {
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
 
-        char *tmp = mkdtemp(tmpl);
+        tmp = mkdtemp(tmpl);
         assert(tmp);
+        main_pid = getpid();
+        (void) signal(SIGABRT, cleanup_and_die);
+        (void) signal(SIGTERM, cleanup_and_die);
         run = path_join(tmp, "run");
         state = path_join(tmp, "state");
         assert(run && state && mkdir(run, 0755) == 0 && mkdir(state, 0755) == 0);

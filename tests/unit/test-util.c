@@ -776,6 +776,16 @@ static void test_string_table(void) {
         CHECK(!restart_policy_to_string(_RESTART_MAX));
 }
 
+/* A failed assertion (SIGABRT) or the suite's timeout (SIGTERM) must not leave the test's
+ * directory behind. Only this process cleans up: the children it forks inherit the handler. */
+static pid_t main_pid;
+static void cleanup_and_die(int sig) {
+        if (getpid() == main_pid && tmp)
+                (void) rm_rf(tmp);
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+}
+
 int main(void) {
         static const struct {
                 const char *name;
@@ -805,6 +815,9 @@ int main(void) {
                 fprintf(stderr, "mkdtemp(%s): %m\n", template);
                 return EXIT_FAILURE;
         }
+        main_pid = getpid();
+        (void) signal(SIGABRT, cleanup_and_die);
+        (void) signal(SIGTERM, cleanup_and_die);
         for (size_t i = 0; i < ELEMENTSOF(tests); i++) {
                 unsigned before = n_failed;
 
