@@ -129,50 +129,33 @@ int verb_network_status(sd_bus *bus, int argc, char *argv[]) {
         return network_print_slots(json_get(o, "slots"));
 }
 
-int verb_network_up(sd_bus *bus, int argc, char *argv[]) {
+/* A method that takes and returns nothing and may need authorization; done is said on success. */
+static int network_call(sd_bus *bus, const char *method, const char *what, const char *done) {
         int r;
 
         r = bus_call(bus,
-                     &(const BusCall){ .method = "SetupNetwork",
-                                       .what = "set up the network",
-                                       .flags = BUS_CALL_MAY_AUTHORIZE },
+                     &(const BusCall){ .method = method, .what = what, .flags = BUS_CALL_MAY_AUTHORIZE },
                      NULL,
                      NULL);
         if (r < 0)
                 return r;
         if (!arg_quiet)
-                fprintf(stderr, "Network is up.\n");
+                fprintf(stderr, "%s\n", done);
         return 0;
+}
+
+int verb_network_up(sd_bus *bus, int argc, char *argv[]) {
+        return network_call(bus, "SetupNetwork", "set up the network", "Network is up.");
 }
 
 int verb_network_down(sd_bus *bus, int argc, char *argv[]) {
-        int r;
-
-        r = bus_call(bus,
-                     &(const BusCall){ .method = "TeardownNetwork",
-                                       .what = "tear down the network",
-                                       .flags = BUS_CALL_MAY_AUTHORIZE },
-                     NULL,
-                     NULL);
-        if (r < 0)
-                return r;
-        if (!arg_quiet)
-                fprintf(stderr, "Network is down: links, firewall table and dnsmasq removed.\n");
-        return 0;
+        return network_call(
+                        bus,
+                        "TeardownNetwork",
+                        "tear down the network",
+                        "Network is down: links, firewall table and dnsmasq removed.");
 }
 
 int verb_reload(sd_bus *bus, int argc, char *argv[]) {
-        int r;
-
-        r = bus_call(bus,
-                     &(const BusCall){ .method = "Reload",
-                                       .what = "reload the configuration",
-                                       .flags = BUS_CALL_MAY_AUTHORIZE },
-                     NULL,
-                     NULL);
-        if (r < 0)
-                return r;
-        if (!arg_quiet)
-                fprintf(stderr, "Configuration reloaded.\n");
-        return 0;
+        return network_call(bus, "Reload", "reload the configuration", "Configuration reloaded.");
 }

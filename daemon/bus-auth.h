@@ -56,5 +56,3 @@ int bus_verify_auth_async(
 
 /* The caller's effective uid, from the bus credentials. */
 int bus_sender_euid(sd_bus_message *message, uid_t *ret);
-
-

@@ -77,7 +77,8 @@ int bus_verify_instance_access(Instance *i, sd_bus_message *message, sd_bus_erro
         (void) snprintf(num, sizeof(num), "%u", i->number);
         (void) snprintf(owner, sizeof(owner), "%u", (unsigned) i->owner);
         const char *details[] = { "instance", num, "owner", owner, NULL };
-        return bus_verify_auth_async(manager_auth(i->manager), message, AUTH_ACTION_MANAGE_INSTANCES, details, error);
+        return bus_verify_auth_async(
+                        manager_auth(i->manager), message, AUTH_ACTION_MANAGE_INSTANCES, details, error);
 }
 
 static int reply_state_error(sd_bus_error *error, Instance *i, const char *what) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The instance supervisor (daemon/instance.c) driven through every transition with a real Manager
- * (manager_new() does no I/O) and real child processes, but a fake backend (FakeOps below) and a
- * fake spawn hook: the "VMM" is a forked child of this test that obeys one-byte commands on a
+ * (manager_new() does no I/O) and real child processes, but the fake backend and spawn hook of
+ * tests/unit/fake-vmm.c: the "VMM" is a forked child of this test that obeys one-byte commands on a
  * pipe (exit with a code, crash, ignore SIGTERM). Each case asserts the exact sequence of public
  * (State, StateReason) pairs the instance went through. Timers that would take seconds (stop
  * escalation, boot timeout, restart back-off) are fired early by moving the instance's one timer
@@ -28,11 +28,11 @@
 #include "daemon/backend.h"
 #include "daemon/instance.h"
 #include "daemon/manager.h"
+#include "tests/unit/fake-vmm.h"
 
 #define STEP_TIMEOUT_USEC (5 * USEC_PER_SEC)
 #define SEQ_MAX 64
 
-static char *tmp;
 static Manager *manager;
 
 /* What the instance went through. */
@@ -83,121 +83,6 @@ static void seq_expect(const char *first, ...) {
         abort();
 }
 
-/* The fake VMM: a child that waits for one command byte. */
-
-static struct {
-        int cmd_fd; /* to the current child */
-        bool ignore_term;
-        bool spawn_fails;      /* the hook fails before forking */
-        bool spawn_fails_late; /* the child "fails its sandbox": reported asynchronously */
-        unsigned stops_graceful, stops_quit;
-        bool graceful_ok; /* the guest powers off on the power button */
-} fake = { .cmd_fd = -EBADF };
-
-static _noreturn_ void fake_vmm(int cmd_fd) {
-        char c = 0;
-
-        (void) cmd_fd; /* SIGTERM's disposition came with the fork (fake_spawn()) */
-        for (;;) {
-                ssize_t n = read(cmd_fd, &c, 1);
-
-                if (n == 0)
-                        _exit(0); /* the test went away */
-                if (n < 0)
-                        continue;
-                if (c == 's')
-                        raise(SIGSEGV);
-                if (c >= 'a' && c <= 'z')
-                        continue;
-                _exit((unsigned char) c);
-        }
-}
-
-static void fake_send(char c) {
-        assert(fake.cmd_fd >= 0);
-        assert(write(fake.cmd_fd, &c, 1) == 1);
-}
-
-static int on_spawned(sd_event_source *s, void *userdata) {
-        Instance *i = userdata;
-        pid_t pid = i->spawn.pid;
-
-        sd_event_source_unref(s);
-        i->spawn.pid = 0;
-        if (fake.spawn_fails_late) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                instance_notify_spawn_failed(i, "sandbox step fake: Operation not permitted");
-                return 0;
-        }
-        instance_notify_spawned(i, pid);
-        return 0;
-}
-
-static int fake_spawn(Instance *i, char **ret_error) {
-        int p[2];
-        pid_t pid;
-
-        if (fake.spawn_fails) {
-                *ret_error = strdup("the fake plan failed");
-                return -ENOENT;
-        }
-        assert(mkdir_p(i->runtime_dir, 0700) >= 0);
-        safe_close(open(i->console_log, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-        fake.cmd_fd = safe_close(fake.cmd_fd);
-        assert(pipe2(p, O_CLOEXEC) == 0);
-        /* The child inherits the disposition at fork: a SIGTERM sent before its first
-         * instruction must find it ignored already. */
-        sighandler_t saved = signal(SIGTERM, fake.ignore_term ? SIG_IGN : SIG_DFL);
-        pid = fork();
-        assert(pid >= 0);
-        if (pid == 0) {
-                sigset_t none;
-
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                safe_close(p[1]);
-                fake_vmm(p[0]);
-        }
-        (void) signal(SIGTERM, saved);
-        safe_close(p[0]);
-        fake.cmd_fd = p[1];
-        /* As the real spawn: the outcome comes later, from the event loop. */
-        i->spawn.pid = pid;
-        assert(sd_event_add_defer(manager->event, NULL, on_spawned, i) >= 0);
-        return 0;
-}
-
-static int fake_connect(Instance *i) {
-        instance_notify_control_ready(i);
-        return 0;
-}
-
-static int fake_stop(Instance *i, bool graceful) {
-        if (graceful) {
-                fake.stops_graceful++;
-                if (fake.graceful_ok)
-                        fake_send(0); /* the guest powers off: exit 0 */
-                return 0;
-        }
-        fake.stops_quit++;
-        return -EOPNOTSUPP; /* the supervisor falls back to SIGTERM */
-}
-
-static bool fake_exit_outcome(Instance *i, int status, InstanceReason *ret) {
-        if (status != 32)
-                return false;
-        *ret = REASON_GUEST_RESET;
-        return true;
-}
-
-static const BackendOps fake_ops = {
-        .backend = BACKEND_QEMU,
-        .connect = fake_connect,
-        .stop = fake_stop,
-        .exit_outcome = fake_exit_outcome,
-};
-
 /* Driving the loop */
 
 static void run_until(bool (*done)(Instance *i), Instance *i) {
@@ -247,10 +132,9 @@ static Instance *new_instance(unsigned number, RestartPolicy restart, const char
         }
         assert(instance_new(manager, number, getuid(), getgid(), NULL, 0, &spec, &i) >= 0);
         instance_spec_done(&spec);
-        i->ops = &fake_ops;
+        i->ops = &fake_vmm_ops;
         assert(manager_add_instance(manager, i) >= 0);
-        fake.ignore_term = fake.spawn_fails = fake.spawn_fails_late = fake.graceful_ok = false;
-        fake.stops_graceful = fake.stops_quit = 0;
+        fake_vmm_reset();
         seq_reset();
         return i;
 }
@@ -262,7 +146,7 @@ static void start_running(Instance *i) {
 
 static void remove_instance(Instance *i) {
         manager_remove_instance(manager, i);
-        fake.cmd_fd = safe_close(fake.cmd_fd);
+        fake_vmm_release();
 }
 
 /* The cases */
@@ -289,7 +173,7 @@ static void test_exit(char code, const char *want) {
         Instance *i = new_instance(1, RESTART_NO, NULL);
 
         start_running(i);
-        fake_send(code);
+        fake_vmm_send(code);
         run_until_sub(i, INSTANCE_SUB_DEAD);
         seq_expect("starting/requested", "running/requested", want, NULL);
         remove_instance(i);
@@ -307,7 +191,7 @@ static void test_guest_reports(void) {
 
         start_running(i);
         instance_notify_guest_panic(i);
-        fake_send(1);
+        fake_vmm_send(1);
         run_until_sub(i, INSTANCE_SUB_DEAD);
         seq_expect("starting/requested", "running/requested", "failed/guest-panic", NULL);
         remove_instance(i);
@@ -315,7 +199,7 @@ static void test_guest_reports(void) {
         i = new_instance(1, RESTART_NO, NULL);
         start_running(i);
         instance_notify_guest_shutdown(i);
-        fake_send(3);
+        fake_vmm_send(3);
         run_until_sub(i, INSTANCE_SUB_DEAD);
         seq_expect("starting/requested", "running/requested", "stopped/exited", NULL);
         remove_instance(i);
@@ -384,14 +268,14 @@ static void test_restart_policy_and_limit(void) {
 
         start_running(i);
         for (unsigned k = 0; k < INSTANCE_RESTART_BURST; k++) {
-                fake_send(1);
+                fake_vmm_send(1);
                 run_until_sub(i, INSTANCE_SUB_AUTO_RESTART);
                 assert(i->state == INSTANCE_FAILED && i->reason == REASON_CRASHED);
                 fire_timer(i); /* the back-off */
                 run_until_sub(i, INSTANCE_SUB_RUNNING);
         }
         assert(i->restart_count == INSTANCE_RESTART_BURST);
-        fake_send(1);
+        fake_vmm_send(1);
         run_until_sub(i, INSTANCE_SUB_DEAD);
         assert(i->state == INSTANCE_FAILED && i->reason == REASON_RESTART_LIMIT);
         assert(n_seq == 2 + INSTANCE_RESTART_BURST * 3 + 2);
@@ -401,7 +285,7 @@ static void test_restart_policy_and_limit(void) {
         seq_reset();
         memset(i->restart_times, 0, sizeof(i->restart_times));
         start_running(i);
-        fake_send(1);
+        fake_vmm_send(1);
         run_until_sub(i, INSTANCE_SUB_AUTO_RESTART);
         assert(instance_stop(i) == 0);
         seq_expect("starting/requested", "running/requested", "failed/crashed", "stopped/requested", NULL);
@@ -479,7 +363,7 @@ static void test_remove_while_stopping(void) {
                    "stopping/requested",
                    "stopped/requested",
                    NULL);
-        fake.cmd_fd = safe_close(fake.cmd_fd);
+        fake_vmm_release();
 }
 
 static void test_remove_without_vmm(void) {
@@ -507,26 +391,8 @@ static void test_string_tables(void) {
         assert(instance_sub_state_public(INSTANCE_SUB_REAPING, REASON_CRASHED) == INSTANCE_STOPPING);
 }
 
-/* A failed assertion (SIGABRT) or the suite's timeout (SIGTERM) must not leave the test's
- * directory behind. Only this process cleans up: the children it forks inherit the handler. */
-static pid_t main_pid;
-static void cleanup_and_die(int sig) {
-        if (getpid() == main_pid && tmp)
-                (void) rm_rf(tmp);
-        (void) signal(sig, SIG_DFL);
-        (void) raise(sig);
-}
-
 int main(void) {
-        char tmpl[] = "/var/tmp/test-instance-XXXXXX";
-        _cleanup_free_ char *run = NULL, *state = NULL;
-        sigset_t mask;
-
         log_set_max_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_ERR);
-        (void) sigemptyset(&mask);
-        (void) sigaddset(&mask, SIGCHLD);
-        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
-        (void) signal(SIGPIPE, SIG_IGN);
 
         /* The supervisor watches its VMM through a pidfd; valgrind 3.19 does not know pidfd_open(). */
         int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
@@ -536,17 +402,8 @@ int main(void) {
         }
         safe_close(pidfd);
 
-        tmp = mkdtemp(tmpl);
-        assert(tmp);
-        main_pid = getpid();
-        (void) signal(SIGABRT, cleanup_and_die);
-        (void) signal(SIGTERM, cleanup_and_die);
-        run = path_join(tmp, "run");
-        state = path_join(tmp, "state");
-        assert(run && state && mkdir(run, 0755) == 0 && mkdir(state, 0755) == 0);
-        assert(manager_new("/nonexistent/config", false, run, state, &manager) >= 0);
+        manager = test_manager_new("instance");
         manager->instance_observer = observe;
-        instance_spawn_hook = fake_spawn;
 
         test_string_tables();
         test_start_stop_graceful();
@@ -560,8 +417,7 @@ int main(void) {
         test_remove_while_stopping();
         test_remove_without_vmm();
 
-        manager = manager_free(manager);
-        (void) rm_rf(tmp);
+        test_manager_free(TAKE_PTR(manager));
         printf("test-instance: all transitions as expected\n");
         return 0;
 }

@@ -49,6 +49,7 @@
 #include "daemon/instance.h"
 #include "daemon/manager-bus.h"
 #include "daemon/manager.h"
+#include "tests/unit/fake-vmm.h"
 #include "netsetup/plan.h"
 
 #define STEP_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -336,81 +337,6 @@ static char *instance_path(unsigned number) {
         return p;
 }
 
-/* The fake VMM (as tests/unit/test-instance.c): a child that exits with the code it is sent. */
-
-static struct { int cmd_fd; /* to the current child */ } fake = { .cmd_fd = -EBADF };
-
-static _noreturn_ void fake_vmm(int cmd_fd) {
-        unsigned char c = 0;
-
-        (void) signal(SIGTERM, SIG_DFL);
-        for (;;) {
-                ssize_t n = read(cmd_fd, &c, 1);
-
-                if (n == 0)
-                        _exit(0); /* the test went away */
-                if (n > 0)
-                        _exit(c);
-        }
-}
-
-static int on_spawned(sd_event_source *s, void *userdata) {
-        Instance *i = userdata;
-        pid_t pid = i->spawn.pid;
-
-        sd_event_source_unref(s);
-        i->spawn.pid = 0;
-        instance_notify_spawned(i, pid);
-        return 0;
-}
-
-static int fake_spawn(Instance *i, char **ret_error) {
-        int p[2];
-        pid_t pid;
-
-        assert(mkdir_p(i->runtime_dir, 0700) >= 0);
-        safe_close(open(i->console_log, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-        fake.cmd_fd = safe_close(fake.cmd_fd);
-        assert(pipe2(p, O_CLOEXEC) == 0);
-        pid = fork();
-        assert(pid >= 0);
-        if (pid == 0) {
-                sigset_t none;
-
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                safe_close(p[1]);
-                fake_vmm(p[0]);
-        }
-        safe_close(p[0]);
-        fake.cmd_fd = p[1];
-        /* As the real spawn: the outcome comes later, from the event loop. */
-        i->spawn.pid = pid;
-        assert(sd_event_add_defer(manager->event, NULL, on_spawned, i) >= 0);
-        return 0;
-}
-
-static int fake_connect(Instance *i) {
-        instance_notify_control_ready(i);
-        return 0;
-}
-
-static int fake_stop(Instance *i, bool graceful) {
-        char c = 0;
-
-        if (!graceful)
-                return -EOPNOTSUPP;
-        /* The guest powers off: exit 0. */
-        assert(fake.cmd_fd >= 0 && write(fake.cmd_fd, &c, 1) == 1);
-        return 0;
-}
-
-static const BackendOps fake_ops = {
-        .backend = BACKEND_QEMU,
-        .connect = fake_connect,
-        .stop = fake_stop,
-};
-
 /* An instance as CreateInstance() makes one, owned by whoever runs the test. */
 static Instance *add_instance(unsigned number) {
         InstanceSpec spec;
@@ -419,7 +345,7 @@ static Instance *add_instance(unsigned number) {
         instance_spec_init(&spec, BACKEND_QEMU);
         assert(instance_new(manager, number, geteuid(), getegid(), NULL, 0, &spec, &i) >= 0);
         instance_spec_done(&spec);
-        i->ops = &fake_ops;
+        i->ops = &fake_vmm_ops;
         assert(manager_add_instance(manager, i) >= 0);
         return i;
 }
@@ -903,7 +829,7 @@ static void test_start_stop(void) {
                     NULL);
         assert(!manager_get_instance(manager, 3));
         assert(reaped());
-        fake.cmd_fd = safe_close(fake.cmd_fd);
+        fake_vmm_release();
 }
 
 /* ObjectManager.GetManagedObjects() and ListInstances(): what exists, with a few values. */
@@ -1096,46 +1022,16 @@ static void connect_buses(void) {
         RUN_UNTIL(sd_bus_is_ready(manager->bus) > 0 && sd_bus_is_ready(client) > 0);
 }
 
-static char *tmp;
-
-/* A failed assertion (SIGABRT) or the suite's timeout (SIGTERM) must not leave the test's
- * directory behind. Only this process cleans up: the children it forks inherit the handler. */
-static pid_t main_pid;
-static void cleanup_and_die(int sig) {
-        if (getpid() == main_pid && tmp)
-                (void) rm_rf(tmp);
-        (void) signal(sig, SIG_DFL);
-        (void) raise(sig);
-}
-
 int main(int argc, char *argv[]) {
-        char tmpl[] = "/var/tmp/test-manager-bus-XXXXXX";
-        _cleanup_free_ char *run = NULL, *state = NULL;
-        sigset_t mask;
-
         if (argc != 2) {
                 fprintf(stderr, "Usage: %s DBUS-XML-DIR\n", argv[0]);
                 return EXIT_FAILURE;
         }
         dbus_dir = argv[1];
         log_set_max_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_ERR);
-        (void) sigemptyset(&mask);
-        (void) sigaddset(&mask, SIGCHLD);
-        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        tmp = mkdtemp(tmpl);
-        assert(tmp);
-        main_pid = getpid();
-        (void) signal(SIGABRT, cleanup_and_die);
-        (void) signal(SIGTERM, cleanup_and_die);
-        run = path_join(tmp, "run");
-        state = path_join(tmp, "state");
-        assert(run && state && mkdir(run, 0755) == 0 && mkdir(state, 0755) == 0);
-        assert(manager_new("/nonexistent/config", false, run, state, &manager) >= 0);
-        /* No transient scopes: the fake VMMs are this test's children. */
-        manager->use_scopes = false;
-        instance_spawn_hook = fake_spawn;
+        manager = test_manager_new("manager-bus");
+        fake_vmm_reset();
+        fake.graceful_ok = true; /* the guests power off when asked */
         connect_buses();
 
         test_introspection();
@@ -1153,8 +1049,7 @@ int main(int argc, char *argv[]) {
 
         settle();
         client = sd_bus_flush_close_unref(client);
-        manager = manager_free(manager);
-        (void) rm_rf(tmp);
+        test_manager_free(TAKE_PTR(manager));
         printf("test-manager-bus: the bus face as the contract says\n");
         return 0;
 }
