@@ -14,6 +14,7 @@
 #include "vmm/qemu.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "common/socket-util.h"
 #include "common/time-util.h"
 #include "vmm/vhost.h"
 
@@ -85,11 +86,15 @@ static int on_qmp_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int qemu_connect(Instance *i) {
+        pid_t peer = 0;
         int r;
 
         if (i->qmp || !instance_is_active(i))
                 return 0;
-        r = qmp_connect(i->control_path, &i->qmp);
+        /* The daemon made the listening socket and the VMM listens on it from before its exec:
+         * this succeeds at once (a retry is for a VMM an older daemon started, adopted before it
+         * made its own socket). */
+        r = qmp_connect(i->control_path, i->owner, &i->qmp);
         if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
                 if (++i->control.attempts > QMP_ATTEMPTS_MAX) {
                         instance_log(i, LOG_WARNING, "QMP socket %s never appeared", i->control_path);
@@ -105,23 +110,25 @@ static int qemu_connect(Instance *i) {
                                 on_qmp_retry,
                                 i);
         }
-        if (r < 0)
+        if (r < 0) {
+                instance_log(i,
+                             LOG_WARNING,
+                             "QMP socket %s: %s; the VMM runs without its control channel (stop falls "
+                             "back to signals)",
+                             i->control_path,
+                             strerror(-r));
                 return r;
-        /* The socket's path is in a directory its owner controls: talk only to our own VMM. */
-        {
-                struct ucred cred;
-                socklen_t len = sizeof(cred);
-
-                if (getsockopt(qmp_fd(i->qmp), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-                    cred.pid != i->pid) {
-                        instance_log(i,
-                                     LOG_WARNING,
-                                     "QMP socket %s is not served by the VMM (pid %i); ignoring it",
-                                     i->control_path,
-                                     (int) i->pid);
-                        i->qmp = qmp_free(i->qmp);
-                        return -EPERM;
-                }
+        }
+        /* Only our own VMM: the peer is the process that listens, the VMM itself. */
+        r = unix_socket_peer_pid(qmp_fd(i->qmp), &peer);
+        if (r < 0 || peer != i->pid) {
+                instance_log(i,
+                             LOG_WARNING,
+                             "QMP socket %s is not served by the VMM (pid %i); ignoring it",
+                             i->control_path,
+                             (int) i->pid);
+                i->qmp = qmp_free(i->qmp);
+                return -EPERM;
         }
         r = sd_event_add_io(
                         i->manager->event, &i->qmp_source, qmp_fd(i->qmp), EPOLLIN | EPOLLOUT, on_qmp_io, i);
@@ -227,11 +234,14 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 .kvm = kvm,
                 .n_nics = INSTANCE_NICS,
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
-                .qmp_path = i->control_path,
         };
         r = qemu_plan_vhost(i, p, &plan, ret_error);
         if (r < 0)
                 return r;
+        r = instance_plan_control_socket(i, p, SOCK_STREAM, ret_error);
+        if (r < 0)
+                return r;
+        plan.qmp_fd = p->listen_fd;
         r = qemu_build_argv(&i->spec, &plan, &argv);
         if (r < 0) {
                 (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/process-util.h"
+#include "common/socket-util.h"
 #include "common/strv.h"
 #include "daemon/backend.h"
 #include "daemon/instance-spawn.h"
@@ -131,6 +133,26 @@ int instance_open_taps(Instance *i, int *ret_fds, char **ret_error) {
         return r;
 }
 
+/* The control socket, bound by the daemon at the control path with the owner's file-system
+ * identity (theirs, in their directory, made with their rights) and handed to the VMM, which
+ * listens on it from before its exec. */
+int instance_plan_control_socket(Instance *i, SpawnPlan *p, int type, char **ret_error) {
+        int fd, r;
+
+        assert(p->n_fds + 1 < SPAWN_FDS_MAX);
+        r = unix_socket_bind_as(i->control_path, type, i->owner, i->owner_gid, &fd);
+        if (r < 0) {
+                (void) asprintf(ret_error,
+                                "cannot make the control socket %s: %s",
+                                i->control_path,
+                                r == -EADDRINUSE ? "something else is at that path" : strerror(-r));
+                return r;
+        }
+        p->listen_fd = 3 + (int) p->n_fds;
+        p->fds[p->n_fds++] = fd;
+        return 0;
+}
+
 /* The child side. */
 
 static _noreturn_ void child_fail(int fd, int error, const char *step, const char *detail) {
@@ -204,6 +226,10 @@ static _noreturn_ void spawn_child(const Instance *i, SpawnChild *c) {
         r = sandbox_enter(&sb, &step);
         if (r < 0)
                 child_fail(c->report_fd, -r, step ?: "sandbox", NULL);
+        /* The control socket the daemon bound as the owner: listening from here on, so the daemon
+         * connects as soon as exec is reported; the VMM itself is the peer it sees (SO_PEERCRED). */
+        if (plan->listen_fd > 0 && listen(plan->listen_fd, SOMAXCONN) < 0)
+                child_fail(c->report_fd, errno, "listen", i->control_path);
         child_check_paths(i, plan, c->report_fd);
         if (plan->env)
                 execve(plan->argv[0], plan->argv, plan->env);

@@ -18,7 +18,7 @@
 typedef struct Instance Instance;
 typedef struct Scope Scope;
 
-#define SPAWN_FDS_MAX 8 /* taps, vhost-net fds, the vhost-vsock fd */
+#define SPAWN_FDS_MAX 9 /* taps, vhost-net fds, the vhost-vsock fd, the control socket */
 #define SPAWN_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
 /* Everything the forked child needs, built by BackendOps.plan() in the daemon. */
@@ -28,6 +28,7 @@ typedef struct SpawnPlan {
         char **env;             /* NULL: the daemon's environment */
         int fds[SPAWN_FDS_MAX]; /* owned; handed over as 3, 4, ... in this order */
         size_t n_fds;
+        int listen_fd; /* a handed-over socket (3, 4, ...) the child listen()s on before exec; 0: none */
         bool new_netns;              /* false: the host's network namespace (cvd) */
         bool seccomp;                /* our syscall filter (if vmm_seccomp is on) */
         uint64_t memory_overhead_mb; /* added to the guest's memory for the cgroup limit */
@@ -39,6 +40,10 @@ typedef struct SpawnPlan {
 } SpawnPlan;
 
 void spawn_plan_done(SpawnPlan *p);
+
+/* Adds the VMM's control socket to the plan (a listening socket of type at i->control_path, the
+ * owner's) and sets p->listen_fd; on failure *ret_error says why. */
+int instance_plan_control_socket(Instance *i, SpawnPlan *p, int type, char **ret_error);
 
 typedef struct InstanceSpawn {
         pid_t pid;     /* forked, not yet exec'd (or failed); 0: no spawn under way */

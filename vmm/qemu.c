@@ -58,7 +58,7 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
 
         if (!spec || !plan || !ret)
                 return -EINVAL;
-        if (!plan->qemu || !plan->qemu[0] || !argv_path_ok(plan->qmp_path))
+        if (!plan->qemu || !plan->qemu[0] || plan->qmp_fd < 3)
                 return -EINVAL;
         r = argv_check_vm(spec, plan->n_nics, QEMU_NICS_MAX, plan->macs);
         if (r < 0)
@@ -161,11 +161,13 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
                         return r;
         }
 
-        r = argv_add(&l, "-qmp");
-        if (r < 0)
-                return r;
-
-        r = argv_add_opt_path(&l, "unix:", plan->qmp_path, ",server=on,wait=off");
+        /* The monitor listens on a socket the daemon made (as the owner) and handed over: it can
+         * be connected to from the moment QEMU runs, with no wait for QEMU to make it. */
+        r = argv_add(&l, "-chardev");
+        if (r >= 0)
+                r = argv_addf(&l, "socket,id=qmp,fd=%i,server=on,wait=off", plan->qmp_fd);
+        if (r >= 0)
+                r = argv_add_many(&l, "-mon", "chardev=qmp,mode=control", NULL);
         if (r < 0)
                 return r;
 

@@ -4,6 +4,7 @@
 /* The qemu backend: the command line from an InstanceSpec, and a QMP client. */
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "vmm/spec.h"
 
@@ -12,7 +13,7 @@ typedef struct QemuPlan {
         bool kvm;             /* /dev/kvm usable: -accel kvm, else -accel tcg */
         unsigned n_nics;      /* tap fds are 3 .. 3+n_nics-1 in the child */
         const char *macs[4];  /* one per NIC, "00:1a:11:e1:cf:02" */
-        const char *qmp_path; /* unix socket QEMU listens on */
+        int qmp_fd;           /* the QMP monitor's listening socket, handed over as this fd */
         bool paused;          /* -S: start with the CPUs stopped */
         int vhost_net_fds[4]; /* per NIC: an open /dev/vhost-net handed over as this fd; 0: none */
         int vsock_fd;         /* an open /dev/vhost-vsock (CID claimed) handed over as this fd; 0: none */
@@ -43,7 +44,9 @@ typedef enum QmpEvent {
         _QMP_EVENT_INVALID = -EINVAL,
 } QmpEvent;
 
-int qmp_connect(const char *path, Qmp **ret); /* non-blocking connect; -ECONNREFUSED/-ENOENT: retry later */
+/* A non-blocking connection to the socket file at path, which must be owner's ((uid_t) -1: any)
+ * and is never followed (see unix_socket_connect_nofollow()). -ENOENT/-ECONNREFUSED: not there. */
+int qmp_connect(const char *path, uid_t owner, Qmp **ret);
 Qmp *qmp_free(Qmp *q);
 int qmp_fd(Qmp *q);
 /* Queues a command ("system_powerdown", "stop", "cont", "quit"). */

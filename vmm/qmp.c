@@ -21,6 +21,7 @@
 #include "common/json-util.h"
 #include "vmm/qemu.h"
 #include "common/macro.h"
+#include "common/socket-util.h"
 #include "common/string-table.h"
 
 #define QMP_MESSAGE_MAX (1024 * 1024) /* one incoming message, whitespace before it included */
@@ -64,19 +65,12 @@ Qmp *qmp_free(Qmp *q) {
 
 DEFINE_CLEANUP(Qmp *, qmp_free);
 
-int qmp_connect(const char *path, Qmp **ret) {
+int qmp_connect(const char *path, uid_t owner, Qmp **ret) {
         _cleanup_(qmp_freep) Qmp *q = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t n;
+        int r;
 
         if (!path || !ret)
                 return -EINVAL;
-        n = strlen(path);
-        if (n == 0)
-                return -EINVAL;
-        if (n >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, n);
 
         q = calloc(1, sizeof(Qmp));
         if (!q)
@@ -88,15 +82,10 @@ int qmp_connect(const char *path, Qmp **ret) {
         if (!q->tok)
                 return -ENOMEM;
 
-        q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (q->fd < 0)
-                return -errno;
-
-        if (connect(q->fd, (struct sockaddr *) &sa, offsetof(struct sockaddr_un, sun_path) + n + 1) < 0) {
-                if (errno != EINPROGRESS)
-                        return -errno; /* ENOENT, ECONNREFUSED, EAGAIN (backlog full): retry */
-                q->state = QMP_STATE_CONNECTING;
-        }
+        /* The socket sits in its owner's directory: never follow what they put there. */
+        r = unix_socket_connect_nofollow(path, SOCK_STREAM, owner, &q->fd);
+        if (r < 0)
+                return r; /* ENOENT, ECONNREFUSED, EAGAIN (backlog full): retry */
 
         *ret = TAKE_PTR(q);
         return 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "common/fileio.h"
 #include "common/fs-util.h"
 #include "common/macro.h"
+#include "common/socket-util.h"
 #include "common/strv.h"
 #include "common/time-util.h"
 
@@ -183,7 +185,8 @@ static void sleep_msec(int ms) {
         (void) poll(NULL, 0, ms); /* a bounded pause between retries */
 }
 
-static void start_qemu(char **argv) {
+/* keep_fd: one of ours QEMU inherits (-1: none). */
+static void start_qemu(char **argv, int keep_fd) {
         pid_t parent = getpid();
 
         qemu_log = path_join(tmpdir, "qemu.log");
@@ -209,6 +212,8 @@ static void start_qemu(char **argv) {
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
                         _exit(127);
+                if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0)
+                        _exit(127);
 
                 execv(argv[0], argv);
                 _exit(127);
@@ -222,7 +227,7 @@ static Qmp *connect_qmp(const char *path) {
                 Qmp *q = NULL;
                 int status, r;
 
-                r = qmp_connect(path, &q);
+                r = qmp_connect(path, getuid(), &q);
                 if (r == 0)
                         return q;
                 CHECK(r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN);
@@ -295,7 +300,7 @@ static void test_plain(const char *qemu) {
                 qmp_opt,
                 NULL,
         };
-        start_qemu(argv);
+        start_qemu(argv, -1);
         q = connect_qmp(sock);
 
         CHECK(wait_event(q, &e, QMP_EVENT_READY, NULL));
@@ -341,6 +346,7 @@ static void test_built_argv(const char *qemu) {
         InstanceSpec spec;
         QemuPlan plan;
         Events e = {};
+        _cleanup_close_ int listen_fd = -EBADF;
         Qmp *q;
         int fd;
 
@@ -359,14 +365,18 @@ static void test_built_argv(const char *qemu) {
         spec.memory_mb = 128;
         disks[0] = disk;
         spec.disks = disks;
+        /* As the daemon does: the socket bound with the owner's identity, listening, handed over. */
+        CHECK(unix_socket_bind_as(sock, SOCK_STREAM, getuid(), getgid(), &listen_fd) == 0);
+        CHECK(listen(listen_fd, 4) == 0);
         plan = (QemuPlan){
                 .qemu = qemu,
-                .qmp_path = sock,
+                .qmp_fd = listen_fd,
                 .paused = true,
         };
         CHECK(qemu_build_argv(&spec, &plan, &argv) == 0);
 
-        start_qemu(argv);
+        start_qemu(argv, listen_fd);
+        listen_fd = safe_close(listen_fd);
         q = connect_qmp(sock);
 
         CHECK(qmp_send(q, "query-status") == 0); /* before READY: held back */

@@ -62,13 +62,13 @@ static void test_minimal_tcg(void) {
         InstanceSpec spec;
         QemuPlan plan = {
                 .qemu = QEMU,
-                .qmp_path = "/run/cuttlefish-host-resources/instance-1/qmp.sock",
+                .qmp_fd = 9,
         };
         /* clang-format off */
         static const char *const expected[] = {
                 QEMU, "-nodefaults", "-no-user-config", "-display", "none",
                 "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
-                "-qmp", "unix:/run/cuttlefish-host-resources/instance-1/qmp.sock,server=on,wait=off",
+                "-chardev", "socket,id=qmp,fd=9,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
                 "-serial", "stdio", "-sandbox", SANDBOX,
                 NULL
         };
@@ -87,7 +87,7 @@ static void test_kvm_full(void) {
                 .kvm = true,
                 .n_nics = 1,
                 .macs = { "00:1a:11:e1:cf:02" },
-                .qmp_path = "/run/cf/instance-2/qmp.sock",
+                .qmp_fd = 9,
                 .paused = true,
         };
         /* clang-format off */
@@ -101,7 +101,7 @@ static void test_kvm_full(void) {
                 "-drive", "file=/home/u/images/data.img,if=virtio,format=raw",
                 "-netdev", "tap,id=net0,fd=3",
                 "-device", "virtio-net-pci,netdev=net0,mac=00:1a:11:e1:cf:02",
-                "-qmp", "unix:/run/cf/instance-2/qmp.sock,server=on,wait=off",
+                "-chardev", "socket,id=qmp,fd=9,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
                 "-serial", "stdio", "-sandbox", SANDBOX, "-S",
                 "-device", "virtio-rng-pci", "-rtc", "base=utc",
                 NULL
@@ -125,7 +125,7 @@ static void test_three_nics_kernel_only(void) {
                 .qemu = "qemu-system-aarch64",
                 .n_nics = 3,
                 .macs = { "00:1a:11:e1:cf:05", "00:1a:11:e1:c0:05", "00:1a:11:E1:C5:05" },
-                .qmp_path = "/run/cf/instance-5/q,mp.sock", /* the comma is escaped here too */
+                .qmp_fd = 9,
         };
         /* clang-format off */
         static const char *const expected[] = {
@@ -139,7 +139,7 @@ static void test_three_nics_kernel_only(void) {
                 "-device", "virtio-net-pci,netdev=net1,mac=00:1a:11:e1:c0:05",
                 "-netdev", "tap,id=net2,fd=5",
                 "-device", "virtio-net-pci,netdev=net2,mac=00:1a:11:E1:C5:05",
-                "-qmp", "unix:/run/cf/instance-5/q,,mp.sock,server=on,wait=off",
+                "-chardev", "socket,id=qmp,fd=9,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
                 "-serial", "stdio", "-sandbox", SANDBOX,
                 NULL
         };
@@ -165,7 +165,7 @@ static void test_initrd_without_kernel_and_extra_last(void) {
                           "00:00:00:00:00:02",
                           "00:00:00:00:00:03",
                           "00:00:00:00:00:04" },
-                .qmp_path = "/q",
+                .qmp_fd = 9,
         };
         /* clang-format off */
         static const char *const expected[] = {
@@ -177,7 +177,7 @@ static void test_initrd_without_kernel_and_extra_last(void) {
                 "-netdev", "tap,id=net1,fd=4", "-device", "virtio-net-pci,netdev=net1,mac=00:00:00:00:00:02",
                 "-netdev", "tap,id=net2,fd=5", "-device", "virtio-net-pci,netdev=net2,mac=00:00:00:00:00:03",
                 "-netdev", "tap,id=net3,fd=6", "-device", "virtio-net-pci,netdev=net3,mac=00:00:00:00:00:04",
-                "-qmp", "unix:/q,server=on,wait=off",
+                "-chardev", "socket,id=qmp,fd=9,server=on,wait=off", "-mon", "chardev=qmp,mode=control",
                 "-serial", "stdio", "-sandbox", SANDBOX,
                 "-S", "-name", "x,y", /* verbatim, after everything of ours */
                 NULL
@@ -199,7 +199,7 @@ static void test_einval(void) {
                 .qemu = QEMU,
                 .n_nics = 1,
                 .macs = { "00:1a:11:e1:cf:02" },
-                .qmp_path = "/run/q.sock",
+                .qmp_fd = 9,
         };
         QemuPlan p;
 
@@ -231,9 +231,9 @@ static void test_einval(void) {
         }
 
         p = plan;
-        p.qmp_path = NULL;
+        p.qmp_fd = 0;
         check_einval(&spec, &p);
-        p.qmp_path = "qmp.sock";
+        p.qmp_fd = 2;
         check_einval(&spec, &p);
 
         spec.disks = relative;

@@ -64,7 +64,7 @@ static void assert_event(Events *e, size_t i, QmpEvent ev, const char *detail) {
 static int pair(Qmp **ret) {
         int fd;
 
-        assert(qmp_connect(sock_path, ret) == 0);
+        assert(qmp_connect(sock_path, getuid(), ret) == 0);
         fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         assert(fd >= 0);
         return fd;
@@ -302,14 +302,14 @@ static void test_protocol_errors(void) {
 }
 
 static void test_connect(void) {
-        _cleanup_free_ char *gone = NULL, *dead = NULL, *too_long = NULL;
+        _cleanup_free_ char *gone = NULL, *dead = NULL, *too_long = NULL, *live = NULL, *link = NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
         Qmp *q = (Qmp *) 0x1;
 
         gone = path_join(dir, "nothing-here");
         assert(gone);
-        assert(qmp_connect(gone, &q) == -ENOENT);
+        assert(qmp_connect(gone, (uid_t) -1, &q) == -ENOENT);
         assert(q == (Qmp *) 0x1);
 
         /* A socket file nobody listens on any more. */
@@ -320,17 +320,37 @@ static void test_connect(void) {
         strcpy(sa.sun_path, dead);
         assert(bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
         fd = safe_close(fd);
-        assert(qmp_connect(dead, &q) == -ECONNREFUSED);
+        assert(qmp_connect(dead, getuid(), &q) == -ECONNREFUSED);
         assert(unlink(dead) == 0);
+
+        /* What an owner could put at the path instead of the VMM's socket is never connected to:
+         * a symlink (to a live socket), another user's socket, something that is no socket. */
+        live = path_join(dir, "live.sock");
+        link = path_join(dir, "link.sock");
+        assert(live && link);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert(fd >= 0);
+        strcpy(sa.sun_path, live);
+        assert(bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+        assert(listen(fd, 4) == 0);
+        assert(symlink(live, link) == 0);
+        assert(qmp_connect(link, (uid_t) -1, &q) == -ELOOP);
+        assert(qmp_connect(live, getuid() + 1, &q) == -EPERM);
+        assert(qmp_connect(dir, (uid_t) -1, &q) == -ENOTSOCK);
+        assert(qmp_connect(live, getuid(), &q) == 0); /* (through /proc/self/fd) */
+        q = qmp_free(q);
+        q = (Qmp *) 0x1;
+        fd = safe_close(fd);
+        assert(unlink(link) == 0 && unlink(live) == 0);
 
         too_long = malloc(200);
         assert(too_long);
         memset(too_long, 'a', 199);
         too_long[0] = '/';
         too_long[199] = '\0';
-        assert(qmp_connect(too_long, &q) == -ENAMETOOLONG);
-        assert(qmp_connect("", &q) == -EINVAL);
-        assert(qmp_connect(NULL, &q) == -EINVAL);
+        assert(qmp_connect(too_long, (uid_t) -1, &q) == -ENAMETOOLONG);
+        assert(qmp_connect("", (uid_t) -1, &q) == -EINVAL);
+        assert(qmp_connect(NULL, (uid_t) -1, &q) == -EINVAL);
         assert(q == (Qmp *) 0x1);
 
         assert(!qmp_free(NULL));

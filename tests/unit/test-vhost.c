@@ -62,7 +62,7 @@ static void test_qemu_argv(void) {
         _cleanup_(strv_freep) char **plain = NULL, **brokered = NULL;
         QemuPlan plan = {
                 .qemu = "/usr/bin/qemu-system-x86_64",
-                .qmp_path = "/run/cfhr/instances/1/qmp.sock",
+                .qmp_fd = 9,
                 .n_nics = 1,
                 .macs = { "00:1a:11:e1:cf:00" },
         };
