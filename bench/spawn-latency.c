@@ -6,16 +6,19 @@
  *       Bare QEMU, no daemon, no sandbox: COUNT times one after another, then PAR at once. Each
  *       QEMU gets the argv the daemon gives its guests (three tap fds, -kernel, 1 vCPU, 128 MiB,
  *       ARG...), its QMP monitor on a listening socket made before the fork, which is connected
- *       to at once; timed from before its taps are opened to the QMP greeting's arrival. The taps
+ *       to at once; timed from before its taps are opened to the QMP greeting's arrival and to
+ *       the answer to qmp_capabilities (what the daemon waits for before "running"). The taps
  *       are the tool's own, non-persistent (they vanish with their last fd).
  *   spawn-latency ours COUNT PAR KERNEL [ARG...]
  *       The daemon on the system bus: CreateInstance number=1 with the same options, timed to its
  *       reply and to the instance's State=running (PropertiesChanged), then RemoveInstance,
  *       COUNT times; then PAR CreateInstance calls in flight at once, until all are running.
  *
- * Output: floor_seq_us / ours_seq_reply_us / ours_seq_running_us (one line per round), then
- * floor_par_us (first fork to last greeting), ours_par_reply_us (to the last reply) and
- * ours_par_running_us (to the last State=running). */
+ * COUNT or PAR may be 0 (bench/spawn.sh alternates floor and ours one round at a time).
+ * Output: floor_seq_greeting_us / floor_seq_us (greeting, then the answer to qmp_capabilities,
+ * which QEMU gives once its main loop runs) / ours_seq_reply_us / ours_seq_running_us, one line per
+ * round; then floor_par_greeting_us / floor_par_us (first fork to the last greeting / answer),
+ * ours_par_reply_us (to the last reply) and ours_par_running_us (to the last State=running). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -51,13 +54,13 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static int parse_count(const char *s, unsigned max, unsigned *ret) {
+static int parse_count(const char *s, unsigned max, unsigned *ret) { /* 0 .. max */
         char *end;
         unsigned long v;
 
         errno = 0;
         v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end || v == 0 || v > max)
+        if (errno != 0 || end == s || *end || v > max)
                 return -EINVAL;
         *ret = (unsigned) v;
         return 0;
@@ -247,6 +250,8 @@ static int do_floor(unsigned count, unsigned par, const char *kernel, char **ext
                                (unsigned long long) (v[0].answered - v[0].t0));
                 vmm_end(&v[0]);
         }
+        if (par == 0 || r < 0)
+                goto done;
         t0 = now_usec();
         for (unsigned k = 0; k < par && r >= 0; k++)
                 r = vmm_start(&v[k], k, dir, argv);
@@ -263,6 +268,7 @@ static int do_floor(unsigned count, unsigned par, const char *kernel, char **ext
         }
         for (unsigned k = 0; k < par; k++)
                 vmm_end(&v[k]);
+done:
         (void) rmdir(dir);
         if (r < 0)
                 fprintf(stderr, "floor: %s\n", strerror(-r));
@@ -443,6 +449,8 @@ static int do_ours(unsigned count, unsigned par, const char *kernel, char **extr
                 if (r < 0)
                         return r;
         }
+        if (par == 0)
+                return 0;
         run.n = par;
         t0 = now_usec();
         for (unsigned k = 0; k < par; k++) {

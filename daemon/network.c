@@ -5,12 +5,14 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/constants.h"
 #include "common/fs-util.h"
 #include "common/json-util.h"
 #include "common/log.h"
 #include "common/macro.h"
+#include "common/process-util.h"
 #include "common/strv.h"
 #include "common/time-util.h"
 #include "daemon/network-describe.h"
@@ -232,10 +234,14 @@ static int network_apply_prepare(Network *n, const NetConfig *c, bool *ret_confi
                 network_set_error(n, "cannot open an rtnetlink socket");
                 return log_error_errno(r, "Failed to open rtnetlink socket: %m");
         }
-        /* Taps instances gave back go first, all in one request; links_apply recreates them. */
-        r = links_delete_recycled(n->nl, &error);
-        if (r < 0)
-                log_warning_errno(r, "Failed to delete recycled taps: %s", strempty(error));
+        /* Taps instances gave back are out of the way of the names links_apply() creates; a
+         * child deletes them (network_delete_recycled()). Only the first apply after start deletes
+         * here: an older daemon left them under the pool's names. */
+        if (!n->have_applied) {
+                r = links_delete_recycled(n->nl, &error);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to delete recycled taps: %s", strempty(error));
+        }
 
         *ret_config_changed = n->have_applied && dnsmasq_config_differs(&n->applied, c);
         if (c != &n->applied) {
@@ -388,6 +394,49 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void network_delete_recycled(Network *n);
+
+static int on_recycled_deleted(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Network *n = userdata;
+
+        n->recycle_source = sd_event_source_disable_unref(n->recycle_source);
+        if (si->si_code != CLD_EXITED || si->si_status != 0)
+                log_warning("Could not delete the taps instances gave back (see above); the next "
+                            "start or 'cfctl network down' does.");
+        if (n->recycle_again) {
+                n->recycle_again = false;
+                network_delete_recycled(n);
+        }
+        return 0;
+}
+
+/* Deleting links waits for the network stack (tens of ms per request): a child of its own does
+ * it, so the event loop never waits. One at a time; what is recycled meanwhile goes next. */
+static void network_delete_recycled(Network *n) {
+        _cleanup_free_ char *error = NULL;
+        struct nl_sock *nl = NULL;
+        pid_t pid;
+        int r;
+
+        if (n->recycle_source) {
+                n->recycle_again = true;
+                return;
+        }
+        r = safe_fork("tap deleter", FORK_CLOSE_ALL_FDS | FORK_LOG, &pid);
+        if (r == 0) {
+                r = nl_route_open(&nl);
+                if (r >= 0)
+                        r = links_delete_recycled(nl, &error);
+                if (r < 0)
+                        log_error_errno(r, "Failed to delete recycled taps: %s", strempty(error));
+                _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        if (r >= 0)
+                r = sd_event_add_child(n->event, &n->recycle_source, pid, WEXITED, on_recycled_deleted, n);
+        if (r < 0)
+                log_warning_errno(r, "Cannot delete recycled taps now (%m); the next start does.");
+}
+
 int network_recycle_taps(Network *n, char *const *names, size_t n_names) {
         int r;
 
@@ -397,13 +446,22 @@ int network_recycle_taps(Network *n, char *const *names, size_t n_names) {
         r = links_recycle(n->nl, names, n_names);
         if (r < 0)
                 return r;
+        network_delete_recycled(n);
         network_queue_refill(n);
         return 0;
 }
 
+/* Only the taps: a slot given back is usable at once, and the queued reconcile still does the
+ * rest later. */
 void network_flush_refill(Network *n) {
-        if (n->refill && n->reconcile_source)
-                (void) on_reconcile(n->reconcile_source, 0, n);
+        _cleanup_(link_report_done) LinkReport report = {};
+
+        if (!n->refill || n->pending != NETWORK_OP_NONE ||
+            (n->state != NETWORK_UP && n->state != NETWORK_DEGRADED))
+                return;
+        if (network_open_nl(n) < 0)
+                return;
+        (void) network_apply_links(n, true, &report);
 }
 
 void network_queue_refill(Network *n) {
@@ -528,6 +586,7 @@ Network *network_free(Network *n) {
         sd_event_source_disable_unref(n->monitor_source);
         sd_event_source_disable_unref(n->reconcile_source);
         sd_event_source_disable_unref(n->periodic_source);
+        sd_event_source_disable_unref(n->recycle_source); /* (the child finishes on its own) */
         net_monitor_free(n->monitor);
         nl_socket_free(n->nl);
         net_config_done(&n->applied);

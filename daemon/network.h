@@ -69,6 +69,8 @@ struct Network {
         sd_event_source *monitor_source;
         sd_event_source *reconcile_source;
         bool refill; /* the queued reconcile recreates taps an instance gave back: not drift */
+        sd_event_source *recycle_source; /* the child deleting recycled taps */
+        bool recycle_again;              /* more were recycled while it ran */
         sd_event_source *periodic_source;
         DnsmasqEnv dnsmasq_env;
         DnsmasqChild dnsmasq[NET_BRIDGES];
@@ -124,8 +126,8 @@ void network_queue_refill(Network *n);
 /* A refill still queued runs now: a slot given back is usable at once (CreateInstance right
  * after RemoveInstance). */
 void network_flush_refill(Network *n);
-/* Gives taps back to the pool: moved to the recycle group now, deleted and created afresh by the
- * refill. */
+/* Gives taps back to the pool: renamed into the recycle group now and deleted by a child, created
+ * afresh by the refill. */
 gid_t network_tap_group(const Network *n);
 int network_recycle_taps(Network *n, char *const *names, size_t n_names);
 /* Host conditions that break guests' networking without failing a step (netsetup/probe.h):

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 
 #include <netlink/addr.h>
@@ -750,16 +751,34 @@ int links_recycle(struct nl_sock *sk, char *const *names, size_t n_names) {
         int r;
 
         for (size_t k = 0; k < n_names; k++) {
-                struct nl_msg *msg = link_msg(RTM_NEWLINK, 0, 0, 0, 0);
+                struct nl_msg *down, *aside;
+                char name[IFNAMSIZ];
+                int ifindex = (int) if_nametoindex(names[k]);
 
-                if (!msg)
+                if (ifindex <= 0)
+                        continue; /* gone already */
+                /* Down and off its bridge first (a running link cannot be renamed), then out of the
+                 * name's way and into the recycle group: the name is free for a new tap at once. */
+                (void) snprintf(name, sizeof(name), "cvd-r%i", ifindex);
+                down = link_msg(RTM_NEWLINK, 0, ifindex, 0, IFF_UP);
+                if (!down)
                         return -ENOMEM;
-                if (nla_put_string(msg, IFLA_IFNAME, names[k]) < 0 ||
-                    nla_put_u32(msg, IFLA_GROUP, NET_NETDEV_GROUP_RECYCLE) < 0) {
-                        nlmsg_free(msg);
+                if (nla_put_u32(down, IFLA_MASTER, 0) < 0) {
+                        nlmsg_free(down);
                         return -ENOMEM;
                 }
-                r = nl_batch_add(&b, msg, "recycle %s", names[k]);
+                r = nl_batch_add(&b, down, "take %s down", names[k]);
+                if (r < 0)
+                        return r;
+                aside = link_msg(RTM_NEWLINK, 0, ifindex, 0, 0);
+                if (!aside)
+                        return -ENOMEM;
+                if (nla_put_string(aside, IFLA_IFNAME, name) < 0 ||
+                    nla_put_u32(aside, IFLA_GROUP, NET_NETDEV_GROUP_RECYCLE) < 0) {
+                        nlmsg_free(aside);
+                        return -ENOMEM;
+                }
+                r = nl_batch_add(&b, aside, "recycle %s as %s", names[k], name);
                 if (r < 0)
                         return r;
         }

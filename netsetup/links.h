@@ -70,8 +70,10 @@ int links_apply(struct nl_sock *sk,
 
 /* Removes every link in our netdev group, with their addresses: one request. */
 int links_teardown(struct nl_sock *sk, char **ret_error);
-/* Taps an instance gives back: moved to netdev group NET_NETDEV_GROUP_RECYCLE now (cheap), deleted
- * all together by links_delete_recycled() before the next links_apply() creates them afresh. A
- * tap's owner cannot be unset, so this is how it returns to the pool. */
+/* Taps an instance gives back: taken down, off their bridge and renamed cvd-r<ifindex> into netdev
+ * group NET_NETDEV_GROUP_RECYCLE now (cheap: no unregistering), so that links_apply() can create
+ * taps of their names afresh at once; links_delete_recycled() deletes them all in one request
+ * whenever it suits (it waits for the network stack, tens of ms). A tap's owner cannot be unset,
+ * so this is how it returns to the pool. */
 int links_recycle(struct nl_sock *sk, char *const *names, size_t n_names);
 int links_delete_recycled(struct nl_sock *sk, char **ret_error);

@@ -43,7 +43,7 @@ cf_cleanup() {
         # VMMs outlive the daemon by design (a daemon restart must not disturb guests): stop the
         # ones this test caused, found by their runtime directory inside the test's own dir.
         local p
-        for p in $(grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+        for p in $(cf_vmm_pids); do
                 kill -9 "$p" 2>/dev/null
         done
         # dnsmasq children a killed daemon (or one stopped with guests running) left, found by
@@ -319,9 +319,21 @@ as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --cl
 instance_json() { "$CFCTL" --json=short list | jq -c ".[] | select(.number == $1)"; }
 instance_field() { "$CFCTL" --json=short list | jq -r ".[] | select(.number == $1) | .$2"; }
 
-# The VMM processes of this test's instances: their command lines name their runtime dir. (A
-# pattern that does not match itself: grep's own command line is in /proc too.)
-cf_vmm_pids() { grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | sort -n; }
+# The VMM processes of this test's instances: their stdout is the console log in their runtime dir
+# (QEMU's command line names no path of it: its QMP socket is an fd), or their command line names
+# that dir (crosvm, launch_cvd). (A pattern that does not match itself: grep's own command line is
+# in /proc too.)
+cf_vmm_pids() {
+        local p
+        {
+                grep -l -a -s -e "$CF_TMP/run/instance[s]/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3
+                for p in /proc/[0-9]*; do
+                        case "$(readlink "$p/fd/1" 2>/dev/null)" in
+                        "$CF_TMP"/run/instances/*) echo "${p#/proc/}" ;;
+                        esac
+                done
+        } | sort -nu
+}
 
 # cf_assert_consistent [LINKS]: what the daemon says is exactly what the host holds. Every VMM that
 # runs belongs to a tracked instance with that pid; every running or suspended instance has one;
