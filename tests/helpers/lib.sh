@@ -374,6 +374,10 @@ cf_assert_consistent() {
                 # (Taps given back by a removed instance are recreated by the next reconcile.)
                 links_are() { [ "$(count_our_links)" = "$1" ]; }
                 [ -z "$links" ] || cf_wait_for 10 links_are "$links" || assert_eq "$(count_our_links)" "$links" "consistency: links"
+                # Taps given back are renamed aside and deleted by a child of the daemon's.
+                recycled_gone() { [ -z "$(ip -o link show group 3313)" ]; }
+                cf_wait_for 10 recycled_gone ||
+                        cf_fail "consistency: taps given back were never deleted: $(ip -o link show group 3313 | awk -F': ' '{print $2}' | tr '\n' ' ')"
                 nft list table inet cuttlefish_host_resources >/dev/null 2>&1 || cf_fail "consistency: nft table missing"
                 assert_eq "$(our_dnsmasq_pids | wc -l)" 2 "consistency: dnsmasq children"
         fi

@@ -82,6 +82,9 @@ no_vmms() { [ -z "$(vmms)" ]; }
 cf_wait_for 30 no_vmms || cf_fail "VMMs left: $(vmms | wc -l)"
 links_back() { [ "$(count_our_links)" = "$LINKS" ]; }
 cf_wait_for 20 links_back || assert_eq "$(count_our_links)" "$LINKS" "links after removal"
+# The 300 taps given back were renamed aside and are deleted off the event loop, by a child.
+recycled_gone() { [ -z "$(ip -o link show group 3313)" ]; }
+cf_wait_for 30 recycled_gone || cf_fail "$(ip -o link show group 3313 | wc -l) taps given back were never deleted"
 pid_alive "$DAEMON_PID" || cf_fail "daemon died"
 
 # The monitor saw every instance come and go (it prints one line per signal).
