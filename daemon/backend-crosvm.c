@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The crosvm backend: "crosvm run" with the slot's taps as fds, its control socket in the
- * instance runtime dir, and crosvm's own client ("crosvm stop|suspend|resume SOCKET") run as the
+/* The crosvm backend: "crosvm run" with the slot's taps as fds, its control socket (bound by the
+ * daemon in the instance runtime dir as the owner, handed over listening), and crosvm's own client ("crosvm stop|suspend|resume SOCKET") run as the
  * instance's owner for control. The VM's fate is crosvm's exit code (--extended-status). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "daemon/backend.h"
@@ -105,9 +106,13 @@ static int crosvm_plan(Instance *i, SpawnPlan *p, char **ret_error) {
                 return r;
         p->n_fds = INSTANCE_NICS;
 
+        /* Bound at the control path by the daemon, as the owner; "crosvm stop PATH" connects there. */
+        r = instance_plan_control_socket(i, p, SOCK_SEQPACKET, ret_error);
+        if (r < 0)
+                return r;
         plan = (CrosvmPlan){
                 .crosvm = p->exe,
-                .socket_path = i->control_path,
+                .socket_fd = p->listen_fd,
                 .n_nics = INSTANCE_NICS,
                 .macs = { i->macs[0], i->macs[1], i->macs[2] },
         };
@@ -144,6 +149,8 @@ static int crosvm_plan(Instance *i, SpawnPlan *p, char **ret_error) {
         return 0;
 }
 
+/* The socket is there, listening, from before crosvm's exec: ready at once. The wait is for a
+ * crosvm an older daemon started with --socket=PATH, adopted before crosvm made it. */
 static int crosvm_connect(Instance *i) {
         return instance_wait_control_socket(i, CROSVM_SOCKET_INTERVAL_USEC, CROSVM_SOCKET_ATTEMPTS);
 }

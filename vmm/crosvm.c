@@ -5,7 +5,11 @@
  * struct RunCommand, unless said otherwise):
  *   crosvm --extended-status --no-syslog run     global flags (struct CrosvmCmdlineArgs): the VM's
  *                                                fate as exit code 32-36; logs to stderr
- *   --socket=PATH                                control socket for "crosvm stop|suspend|resume"
+ *   --socket=/proc/self/fd/N                     control socket: a SOCK_SEQPACKET socket the daemon
+ *                                                bound (at the path "crosvm stop|suspend|resume"
+ *                                                take) and handed over listening; crosvm takes
+ *                                                such an fd as it is (base/src/sys/unix/net.rs
+ *                                                UnixSeqpacketListener::bind, since 2022-10)
  *   --mem=MB --cpus=N [topology args]            as Cuttlefish's crosvm_builder AddCpus
  *   [--disable-sandbox]                          only when the caller asked
  *   --block=path=DISK                            read-write disk (crosvm_builder AddReadWriteDisk)
@@ -57,7 +61,7 @@ int crosvm_build_argv(const InstanceSpec *spec, const CrosvmPlan *plan, char ***
 
         if (!spec || !plan || !ret)
                 return -EINVAL;
-        if (!plan->crosvm || !plan->crosvm[0] || !argv_path_ok(plan->socket_path))
+        if (!plan->crosvm || !plan->crosvm[0] || plan->socket_fd < 3)
                 return -EINVAL;
         r = argv_check_vm(spec, plan->n_nics, CROSVM_NICS_MAX, plan->macs);
         if (r < 0)
@@ -74,7 +78,7 @@ int crosvm_build_argv(const InstanceSpec *spec, const CrosvmPlan *plan, char ***
 
         r = argv_add_many(&l, plan->crosvm, "--extended-status", "--no-syslog", "run", NULL);
         if (r >= 0)
-                r = argv_addf(&l, "--socket=%s", plan->socket_path);
+                r = argv_addf(&l, "--socket=/proc/self/fd/%i", plan->socket_fd);
         if (r >= 0)
                 r = argv_addf(&l, "--mem=%u", spec->memory_mb);
         if (r >= 0)

@@ -21,7 +21,7 @@
 
 typedef struct CrosvmPlan {
         const char *crosvm;      /* executable */
-        const char *socket_path; /* control socket, in the instance runtime dir */
+        int socket_fd;           /* the control socket, listening, handed over as this fd */
         unsigned n_nics;         /* tap fds are 3 .. 3+n_nics-1 in the child */
         const char *macs[4];
         bool vhost_net;              /* /dev/vhost-net exists: "vhost-net" on each --net */

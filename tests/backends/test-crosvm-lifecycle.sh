@@ -58,8 +58,12 @@ assert_eq "$(instance_field "$B" booted)" true "booted of $B"
 assert_eq "$(instance_field "$B" backend)" crosvm "backend of $B"
 P=$(instance_field "$B" pid)
 assert_eq "$(stat -c %U "/proc/$P")" "$U" "owner of the VMM"
-tr '\0' ' ' < "/proc/$P/cmdline" | grep -q -- "--extended-status --no-syslog run --socket=$(socket_of "$B") --mem=256 --cpus=1" ||
+tr '\0' ' ' < "/proc/$P/cmdline" | grep -q -E -- "--extended-status --no-syslog run --socket=/proc/self/fd/[0-9]+ --mem=256 --cpus=1" ||
         cf_fail "crosvm command line: $(tr '\0' ' ' < "/proc/$P/cmdline")"
+# The control socket was bound by the daemon as the owner and handed over listening (the double
+# checks SO_ACCEPTCONN and SOCK_SEQPACKET as crosvm does); "crosvm stop" finds it at its path.
+[ -S "$(socket_of "$B")" ] || cf_fail "no control socket at $(socket_of "$B")"
+assert_eq "$(stat -c %U "$(socket_of "$B")")" "$U" "owner of the control socket"
 [ "$(readlink "/proc/$P/fd/3")" = /dev/net/tun ] || cf_fail "fd 3 of the VMM is not a tap"
 tr '\0' ' ' < "/proc/$P/cmdline" | grep -q -- "--cpus=1 --cpu-cluster=0 --cpu-capacity=0=512 " ||
         cf_fail "CPU topology not passed: $(tr '\0' ' ' < "/proc/$P/cmdline")"

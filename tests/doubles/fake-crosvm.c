@@ -6,9 +6,10 @@
  *       not accept: a flag that is not in RunCommand (google/crosvm src/crosvm/cmdline.rs, the
  *       table below was taken from it at commit f1e797a6), a switch given a value, an option
  *       without one, and a few values the daemon must get right (--net needs tap-fd=N of an open
- *       fd and mac=, --vhost-vsock-fd needs --cid, --socket is required). Then it listens on the
- *       --socket path, prints "fake-crosvm: guest booted" on stdout (the console log) and serves
- *       the control commands below until told to exit. With --extended-status it exits like
+ *       fd and mac=, --vhost-vsock-fd needs --cid, --socket is required; --socket=/proc/self/fd/N
+ *       must be a listening SOCK_SEQPACKET socket, as crosvm checks). Then it listens on the
+ *       --socket path (or the fd), prints "fake-crosvm: guest booted" on stdout (the console log)
+ *       and serves the control commands below until told to exit. With --extended-status it exits like
  *       crosvm (src/main.rs CommandStatus): 0 after stop, or the code a test asked for.
  *   fake-crosvm [--no-syslog] stop|suspend|resume SOCKET
  *       crosvm's control client: exit 0 when the VM accepted the command.
@@ -99,14 +100,32 @@ static int check_value(const char *flag, const char *value, bool *has_cid, bool 
         return 0;
 }
 
-static int listen_on(const char *path) {
+/* As crosvm (base/src/sys/unix/net.rs UnixSeqpacketListener::bind): /proc/self/fd/N is a socket
+ * handed over, taken as it is if it listens; any other path is bound here. Its control socket is
+ * SOCK_SEQPACKET, which its clients connect with: so does this one. */
+static int listen_on(const char *path, bool *ret_handed_over) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
+        int fd, listening = 0, type = 0;
+        socklen_t len = sizeof(int);
 
+        if (strncmp(path, "/proc/self/fd/", 14) == 0) {
+                fd = atoi(path + 14);
+                if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening != 1) {
+                        fprintf(stderr, "fake-crosvm: %s: specified descriptor is not a listening socket\n", path);
+                        return -1;
+                }
+                len = sizeof(int);
+                if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
+                        fprintf(stderr, "fake-crosvm: %s: not SOCK_SEQPACKET, crosvm's clients could not connect\n", path);
+                        return -1;
+                }
+                *ret_handed_over = true;
+                return fd;
+        }
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -1;
         strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -1;
         (void) unlink(path);
@@ -114,12 +133,13 @@ static int listen_on(const char *path) {
                 close(fd);
                 return -1;
         }
+        *ret_handed_over = false;
         return fd;
 }
 
 static int serve(const char *socket_path, bool extended) {
-        int lfd = listen_on(socket_path);
-        bool suspended = false;
+        bool suspended = false, handed_over = false;
+        int lfd = listen_on(socket_path, &handed_over);
 
         if (lfd < 0) {
                 fprintf(stderr, "fake-crosvm: cannot listen on %s: %m\n", socket_path);
@@ -157,7 +177,9 @@ static int serve(const char *socket_path, bool extended) {
                 printf("fake-crosvm: %s%s\n", cmd, suspended ? " (suspended)" : "");
                 fflush(stdout);
                 if (code >= 0) {
-                        (void) unlink(socket_path);
+                        /* A path it was handed is not its to remove (crosvm's no_path). */
+                        if (!handed_over)
+                                (void) unlink(socket_path);
                         /* Without --extended-status crosvm exits 0 whatever happened. */
                         return extended ? code : 0;
                 }
@@ -172,7 +194,7 @@ static int client(const char *cmd, const char *socket_path) {
         if (strlen(socket_path) >= sizeof(sa.sun_path))
                 return usage_error("socket path too long: %s", socket_path);
         strcpy(sa.sun_path, socket_path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 fprintf(stderr, "fake-crosvm: cannot connect to %s: %m\n", socket_path);
                 return 1;

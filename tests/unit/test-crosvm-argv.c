@@ -82,7 +82,7 @@ static void check(const InstanceSpec *spec, const CrosvmPlan *plan, const char *
 
 static const CrosvmPlan plan_3nics = {
         .crosvm = CROSVM,
-        .socket_path = SOCK,
+        .socket_fd = 9,
         .n_nics = 3,
         .macs = { "00:1a:11:e1:cf:00", "00:1a:11:e2:cf:00", "00:1a:11:e0:cf:00" },
         .vsock_cid = 3,
@@ -90,10 +90,10 @@ static const CrosvmPlan plan_3nics = {
 
 static void test_minimal(void) {
         InstanceSpec spec;
-        CrosvmPlan plan = { .crosvm = CROSVM, .socket_path = SOCK };
+        CrosvmPlan plan = { .crosvm = CROSVM, .socket_fd = 9 };
         /* clang-format off */
         static const char *const expected[] = {
-                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=" SOCK,
+                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=/proc/self/fd/9",
                 "--mem=1024", "--cpus=2", SERIAL, HVC, "/boot/vmlinuz", NULL
         };
         /* clang-format on */
@@ -109,7 +109,7 @@ static void test_disks_kernel_initrd_cmdline(void) {
         InstanceSpec spec;
         /* clang-format off */
         static const char *const expected[] = {
-                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=" SOCK,
+                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=/proc/self/fd/9",
                 "--mem=4096", "--cpus=4",
                 "--block=path=/home/u/img/system.img", "--block=path=/home/u/img/data.img",
                 NET(3, "00:1a:11:e1:cf:00"), NET(4, "00:1a:11:e2:cf:00"), NET(5, "00:1a:11:e0:cf:00"),
@@ -136,7 +136,7 @@ static void test_bios(void) {
         InstanceSpec spec;
         /* clang-format off */
         static const char *const expected[] = {
-                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=" SOCK,
+                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=/proc/self/fd/9",
                 "--mem=2048", "--cpus=2", "--block=path=/home/u/img/os_composite.img",
                 NET(3, "00:1a:11:e1:cf:00"), NET(4, "00:1a:11:e2:cf:00"), NET(5, "00:1a:11:e0:cf:00"),
                 "--vsock=cid=3", SERIAL, HVC, "--bios=/home/u/img/bootloader", NULL
@@ -155,7 +155,7 @@ static void test_disable_sandbox_and_vhost_vsock_fd(void) {
         CrosvmPlan plan = plan_3nics;
         /* clang-format off */
         static const char *const expected[] = {
-                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=" SOCK,
+                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=/proc/self/fd/9",
                 "--mem=1024", "--cpus=2", "--disable-sandbox",
                 NET(3, "00:1a:11:e1:cf:00"), NET(4, "00:1a:11:e2:cf:00"), NET(5, "00:1a:11:e0:cf:00"),
                 "--cid=12", "--vhost-vsock-fd=6", SERIAL, HVC, "/boot/vmlinuz", NULL
@@ -183,7 +183,7 @@ static void test_gpu_modes(void) {
                 { "none", NULL },
                 { "auto", NULL },
         };
-        CrosvmPlan plan = { .crosvm = CROSVM, .socket_path = SOCK };
+        CrosvmPlan plan = { .crosvm = CROSVM, .socket_fd = 9 };
 
         for (size_t k = 0; k < ELEMENTSOF(table); k++) {
                 const char *expected[] = {
@@ -191,7 +191,7 @@ static void test_gpu_modes(void) {
                         "--extended-status",
                         "--no-syslog",
                         "run",
-                        "--socket=" SOCK,
+                        "--socket=/proc/self/fd/9",
                         "--mem=1024",
                         "--cpus=2",
                         SERIAL,
@@ -214,11 +214,11 @@ static void test_cpu_topology(void) {
         static const char *const cpu_args[] = {
                 "--cpu-cluster=0,1", "--cpu-cluster=2,3", "--cpu-capacity=0=512,1=512,2=1024,3=1024", NULL
         };
-        CrosvmPlan plan = { .crosvm = CROSVM, .socket_path = SOCK, .cpu_args = cpu_args };
+        CrosvmPlan plan = { .crosvm = CROSVM, .socket_fd = 9, .cpu_args = cpu_args };
         InstanceSpec spec;
         /* clang-format off */
         static const char *const expected[] = {
-                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=" SOCK, "--mem=1024", "--cpus=4",
+                CROSVM, "--extended-status", "--no-syslog", "run", "--socket=/proc/self/fd/9", "--mem=1024", "--cpus=4",
                 "--cpu-cluster=0,1", "--cpu-cluster=2,3", "--cpu-capacity=0=512,1=512,2=1024,3=1024",
                 SERIAL, HVC, "/boot/vmlinuz", NULL
         };
@@ -249,7 +249,7 @@ static void test_invalid(void) {
         plan.vsock_cid = 2; /* the host's CID */
         assert(crosvm_build_argv(&spec, &plan, &argv) == -EINVAL);
         plan = plan_3nics;
-        plan.socket_path = "relative.sock";
+        plan.socket_fd = 2; /* not one handed over */
         assert(crosvm_build_argv(&spec, &plan, &argv) == -EINVAL);
 }
 
