@@ -171,6 +171,7 @@ typedef struct SpawnChild {
         int report_fd;
         int go_fd; /* scope mode; -EBADF: not */
         bool seccomp;
+        const SeccompProgram *seccomp_program;
 } SpawnChild;
 
 /* Paths the caller gave are checked as the caller, after the sandbox, never by the daemon. */
@@ -222,6 +223,7 @@ static _noreturn_ void spawn_child(const Instance *i, SpawnChild *c) {
                  * still decide. */
                 .writable_paths = (const char *const *) i->spec.disks,
                 .seccomp = c->seccomp,
+                .seccomp_program = c->seccomp_program,
         };
         r = sandbox_enter(&sb, &step);
         if (r < 0)
@@ -443,6 +445,8 @@ int instance_spawn(Instance *i, char **ret_error) {
                 .console = console,
                 .seccomp = plan.seccomp && manager_vmm_seccomp(i->manager),
         };
+        if (child.seccomp)
+                child.seccomp_program = manager_seccomp_program(i->manager);
         r = spawn_fork(i, &child, report_pipe, go_pipe, &pid);
         if (r < 0) {
                 (void) asprintf(ret_error, "cannot start the VMM's child: %s", strerror(-r));

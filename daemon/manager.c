@@ -154,6 +154,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->gc_source);
         m->trash = trash_free(m->trash);
         cgroup_layout_done(&m->cgroups);
+        sandbox_seccomp_program_done(&m->seccomp);
         sd_event_source_disable_unref(m->emit_source);
         sd_event_source_disable_unref(m->save_retry_source);
         m->network = network_free(m->network);
@@ -757,6 +758,19 @@ bool manager_use_scopes(const Manager *m) {
 
 bool manager_vmm_seccomp(const Manager *m) {
         return m->config.vmm_seccomp;
+}
+
+const SeccompProgram *manager_seccomp_program(Manager *m) {
+        int r;
+
+        if (m->seccomp.filter)
+                return &m->seccomp;
+        r = sandbox_seccomp_compile(&m->seccomp);
+        if (r < 0) {
+                log_debug_errno(r, "Cannot compile the VMM syscall filter ahead (%m); each VMM's child compiles it.");
+                return NULL;
+        }
+        return &m->seccomp;
 }
 
 int manager_kvm_usable(const Manager *m) {

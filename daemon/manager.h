@@ -9,6 +9,7 @@
 #include "common/bus-api.h"
 #include "daemon/bus-auth.h"
 #include "vmm/cgroup.h"
+#include "vmm/sandbox.h"
 #include "daemon/config.h"
 #include "daemon/host-probe.h"
 #include "daemon/instance.h"
@@ -40,6 +41,7 @@ struct Manager {
         sd_event_source *save_retry_source; /* state.json could not be written: try again */
         uint64_t save_retry_usec;
         int kvm_usable;          /* -1 not probed yet, 0 no, 1 yes */
+        SeccompProgram seccomp;  /* the VMMs' syscall filter, compiled at the first spawn */
         bool use_scopes;         /* systemd runs the host: each VMM in a transient scope */
         HostProbe *host_probe;   /* versions, GPU modes, KVM: from a worker (daemon/host-probe.c) */
         AuthRegistry auth;       /* polkit checks in flight (daemon/bus-auth.c) */
@@ -100,6 +102,8 @@ const char *manager_runtime_dir(const Manager *m);
 const CgroupLayout *manager_cgroups(const Manager *m);
 bool manager_use_scopes(const Manager *m); /* VMMs go into systemd transient scopes */
 bool manager_vmm_seccomp(const Manager *m);
+/* The compiled filter; NULL: it could not be compiled here (each child compiles its own). */
+const SeccompProgram *manager_seccomp_program(Manager *m);
 int manager_kvm_usable(const Manager *m); /* -1 not probed yet, 0 no, 1 yes */
 Network *manager_network(const Manager *m);
 AuthRegistry *manager_auth(Manager *m);

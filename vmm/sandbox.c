@@ -514,7 +514,8 @@ int sandbox_enter(const SandboxSpec *spec, const char **ret_step) {
                 return step_failed(ret_step, "no_new_privs", -errno);
 
         if (spec->seccomp) {
-                r = sandbox_seccomp_load();
+                r = spec->seccomp_program ? sandbox_seccomp_program_load(spec->seccomp_program)
+                                          : sandbox_seccomp_load();
                 if (r < 0)
                         return step_failed(ret_step, "seccomp", r);
         }

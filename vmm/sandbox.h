@@ -11,6 +11,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The syscall filter as BPF, compiled once by the parent (libseccomp's compiler allocates and
+ * takes milliseconds: not something to redo in every child). */
+typedef struct SeccompProgram {
+        void *filter; /* struct sock_filter[len] */
+        unsigned short len;
+} SeccompProgram;
+
 typedef struct SandboxSpec {
         uid_t uid;
         gid_t gid;
@@ -28,6 +35,7 @@ typedef struct SandboxSpec {
         int *report_fd;
         bool new_netns; /* false only for the cvd backend's lighter profile */
         bool seccomp;
+        const SeccompProgram *seccomp_program; /* sandbox_seccomp_compile()'s; NULL: compiled here */
 } SandboxSpec;
 
 /* In the forked child. On success returns 0 and the caller execs (fds 0-2 and the kept fds
@@ -35,5 +43,9 @@ typedef struct SandboxSpec {
  * string naming the step ("setgroups", "seccomp", ...), for the child to report. */
 int sandbox_enter(const SandboxSpec *spec, const char **ret_step);
 
-/* The seccomp filter alone, so tests can load it in a forked child. */
+/* The seccomp filter alone, so tests can load it in a forked child: compiled there, or compiled
+ * before (the same filter; no_new_privs or CAP_SYS_ADMIN needed to load it). */
 int sandbox_seccomp_load(void);
+int sandbox_seccomp_compile(SeccompProgram *ret);
+int sandbox_seccomp_program_load(const SeccompProgram *p);
+void sandbox_seccomp_program_done(SeccompProgram *p);

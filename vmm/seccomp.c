@@ -3,9 +3,16 @@
  * not offer. libseccomp stays in this file; since 2.5 it returns negative errno values, and with
  * SCMP_FLTATR_API_SYSRAWRC seccomp_load() passes the kernel's errno on. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <seccomp.h>
 
@@ -170,4 +177,50 @@ int sandbox_seccomp_load(void) {
                 return r;
 
         return seccomp_load(ctx);
+}
+
+/* libseccomp exports to an fd only (2.5): a memfd, read back whole. */
+int sandbox_seccomp_compile(SeccompProgram *ret) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ void *buf = NULL;
+        struct stat st;
+        ssize_t n;
+        int r;
+
+        r = seccomp_build(&ctx);
+        if (r < 0)
+                return r;
+        fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
+            st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+                return -EBADMSG;
+        buf = malloc(st.st_size);
+        if (!buf)
+                return -ENOMEM;
+        n = pread(fd, buf, st.st_size, 0);
+        if (n != st.st_size)
+                return n < 0 ? -errno : -EIO;
+        *ret = (SeccompProgram){ .filter = TAKE_PTR(buf), .len = (unsigned short) (st.st_size / sizeof(struct sock_filter)) };
+        return 0;
+}
+
+int sandbox_seccomp_program_load(const SeccompProgram *p) {
+        struct sock_fprog prog = { .len = p->len, .filter = p->filter };
+
+        if (!p->filter || p->len == 0)
+                return -EINVAL;
+        return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -errno : 0;
+}
+
+void sandbox_seccomp_program_done(SeccompProgram *p) {
+        p->filter = mfree(p->filter);
+        p->len = 0;
 }

@@ -657,6 +657,9 @@ static const struct {
         { "clone3", SYS_clone3, {}, ENOSYS },
 };
 
+/* Set: the second run loads the filter the parent compiled ahead, as the daemon hands it over. */
+static const SeccompProgram *compiled_filter;
+
 /* sandbox_seccomp_load() alone, as root with all capabilities: every EPERM is the filter's. The
  * child makes its own mount and network namespaces first, in case the filter let a call through. */
 _noreturn_ static void child_seccomp(const Env *e) {
@@ -675,8 +678,8 @@ _noreturn_ static void child_seccomp(const Env *e) {
                 _exit(EXIT_SUCCESS);
         }
 
-        r = sandbox_seccomp_load();
-        check(r == 0, "sandbox_seccomp_load() (%ld)", r);
+        r = compiled_filter ? sandbox_seccomp_program_load(compiled_filter) : sandbox_seccomp_load();
+        check(r == 0, "%s (%ld)", compiled_filter ? "sandbox_seccomp_program_load()" : "sandbox_seccomp_load()", r);
         check(status_field_is("Seccomp", "2"), "Seccomp is 2");
         check(getpid() == pid, "getpid works");
 
@@ -1126,6 +1129,20 @@ int main(void) {
         run_child("without mount_setattr", child_old_kernel, &e);
         run_child("errors", child_errors, &e);
         run_child("seccomp alone", child_seccomp, &e);
+        {
+                SeccompProgram prog = {};
+                int rc = sandbox_seccomp_compile(&prog);
+
+                if (rc < 0) {
+                        fprintf(stderr, "sandbox_seccomp_compile(): %s\n", strerror(-rc));
+                        parent_failed++;
+                } else {
+                        compiled_filter = &prog;
+                        run_child("seccomp compiled ahead", child_seccomp, &e);
+                        compiled_filter = NULL;
+                        sandbox_seccomp_program_done(&prog);
+                }
+        }
 
         cleanup(&e);
         printf("%s: %u failed\n", parent_failed ? "FAIL" : "PASS", parent_failed);
