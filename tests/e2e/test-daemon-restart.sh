@@ -58,6 +58,23 @@ lost() { [ "$(instance_field "$N2" state)/$(instance_field "$N2" reason)" = fail
 cf_wait_for 10 lost || cf_fail "dead VMM not marked failed/daemon-lost: $(instance_json "$N2")"
 running "$N1" || cf_fail "instance $N1 disturbed by the second restart"
 
+# The QMP socket is the owner's, in the owner's directory: what is put in its place is never
+# followed. With the daemon away, qmp.sock becomes a link to another listening socket (the bus's);
+# the restarted daemon refuses it before connecting (a daemon that connected and then checked the
+# peer would say "not served by the VMM"), and the guest is left running, stoppable by signals.
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+SOCK=$CF_TMP/run/instances/$N1/qmp.sock
+BUS_SOCK=${DBUS_SYSTEM_BUS_ADDRESS#unix:path=}
+BUS_SOCK=${BUS_SOCK%%,*}
+[ -S "$SOCK" ] && [ -S "$BUS_SOCK" ] || cf_fail "no QMP socket at $SOCK or bus socket at $BUS_SOCK"
+mv "$SOCK" "$SOCK.real"
+ln -s "$BUS_SOCK" "$SOCK"
+cf_start_daemon
+refused() { grep -q "QMP socket $SOCK: Too many levels of symbolic links" "$CF_TMP/daemon.log"; }
+cf_wait_for 10 refused || cf_fail "a symlink at the QMP socket's path was not refused: $(grep -i qmp "$CF_TMP/daemon.log" | tail -n 3)"
+pid_alive "$P1" || cf_fail "the guest died when its QMP socket was refused"
+
 # SIGTERM with a guest running keeps the network for it; rm then SIGTERM cleans up.
 cf_stop_daemon
 pid_alive "$P1" || cf_fail "SIGTERM of the daemon killed a guest"
