@@ -7,7 +7,8 @@
 #   ours:  CreateInstance (same kernel, 1 vCPU, 128 MiB, -S) to State=running seen through
 #          PropertiesChanged, and to the reply: 15 one after another (each removed before the
 #          next), then 20 in flight at once until all are running. The sequential rounds of
-#          the two alternate, so both see the machine in the same mood.
+#          the two alternate, so both see the machine in the same mood. Then 15 more of ours
+#          back to back (each create right after the remove before it).
 # In a fresh network namespace with a private bus and the real dnsmasq; runtime dir on tmpfs as
 # /run is on a real host. Prints "key value" lines (microseconds) and the ratios;
 # bench/RESULTS.md records them.
@@ -35,6 +36,9 @@ for _ in $(seq "$SEQ"); do
         "$TOOL" floor 1 0 "$KERNEL" -S >> "$CF_TMP/floor.out" || cf_fail "floor run failed"
         "$TOOL" ours 1 0 "$KERNEL" -S >> "$CF_TMP/ours.out" || cf_fail "our run failed"
 done
+# Back to back: each CreateInstance right after the RemoveInstance of the one before (a CI job
+# tearing a device down and starting the next), the slot's taps just given back.
+"$TOOL" ours "$SEQ" 0 "$KERNEL" -S > "$CF_TMP/b2b.out" || cf_fail "back-to-back run failed"
 "$TOOL" floor 0 "$PAR" "$KERNEL" -S >> "$CF_TMP/floor.out" || cf_fail "floor run failed"
 "$TOOL" ours 0 "$PAR" "$KERNEL" -S >> "$CF_TMP/ours.out" || cf_fail "our run failed"
 pid_alive "$DAEMON_PID" || cf_fail "daemon died"
@@ -52,6 +56,8 @@ echo "floor_seq_greeting_median_us $FLOOR_SEQ_GREETING"
 echo "floor_seq_median_us $FLOOR_SEQ"
 echo "ours_seq_reply_median_us $OURS_REPLY"
 echo "ours_seq_running_median_us $OURS_SEQ"
+echo "ours_b2b_reply_median_us $(col ours_seq_reply_us "$CF_TMP/b2b.out" | median)"
+echo "ours_b2b_running_median_us $(col ours_seq_running_us "$CF_TMP/b2b.out" | median)"
 echo "floor_par${PAR}_greeting_us $FLOOR_PAR_GREETING"
 echo "floor_par${PAR}_us $FLOOR_PAR"
 echo "ours_par${PAR}_last_reply_us $OURS_PAR_REPLY"

@@ -27,6 +27,8 @@
 #include "netsetup/sysctl.h"
 
 #define RECONCILE_DELAY_USEC (100 * USEC_PER_MSEC)
+#define RECYCLE_DELETE_DELAY_USEC (1 * USEC_PER_SEC)
+#define REFILL_DELAY_USEC (1 * USEC_PER_SEC)
 #define PERIODIC_CHECK_USEC (10 * USEC_PER_SEC)
 
 static const char *const network_state_table[_NETWORK_STATE_MAX] = {
@@ -54,6 +56,22 @@ static int network_open_nl(Network *n) {
         if (n->nl)
                 return 0;
         return nl_route_open(&n->nl);
+}
+
+/* The link events our own changes just caused are queued on the monitor by the time the request
+ * returns: they are no drift, and must not start another reconcile. */
+static void network_discard_own_events(Network *n) {
+        if (n->monitor)
+                (void) net_monitor_drain(n->monitor, NULL, NULL);
+}
+
+/* A tap of a slot an instance holds is its VMM's business (QEMU sets its offloads, the owner
+ * changes when it starts): changes to it are no drift, only its deletion is. */
+static bool network_link_matters(const char *name, void *userdata) {
+        Network *n = userdata;
+        unsigned slot;
+
+        return !(slot_parse_tap_name(name, &slot, NULL) > 0 && slot >= 1 && slot <= NET_SLOTS_MAX && n->busy_slots[slot]);
 }
 
 void network_set_slot_busy(Network *n, unsigned slot, bool busy) {
@@ -330,6 +348,7 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
         if (r < 0)
                 return r;
         r = network_apply_links(n, repair, &report);
+        network_discard_own_events(n);
         if (r < 0)
                 return r;
         t_links = now_usec(CLOCK_MONOTONIC);
@@ -375,11 +394,29 @@ static int network_apply(Network *n, const NetConfig *c, bool repair) {
 
 /* Reconcile */
 
+/* Only what taps given back need to come back as the pool's: their links (created, on their
+ * bridge, addressed) and their sysctls. No nftables or dnsmasq pass: nothing there changed. */
+static int network_refill(Network *n) {
+        _cleanup_(link_report_done) LinkReport report = {};
+        int r;
+
+        r = network_open_nl(n);
+        if (r < 0)
+                return r;
+        r = network_apply_links(n, true, &report);
+        network_discard_own_events(n);
+        if (r < 0)
+                return r;
+        return network_apply_sysctls(n);
+}
+
 static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
         Network *n = userdata;
+        bool refill_only = n->refill && !n->drift_queued;
         int r;
 
         n->reconcile_source = sd_event_source_disable_unref(n->reconcile_source);
+        n->drift_queued = false;
         if (n->pending == NETWORK_OP_SETUP || n->pending == NETWORK_OP_TEARDOWN) {
                 /* Not at its end state yet: look again once it is. */
                 n->reconcile_after = true;
@@ -389,7 +426,7 @@ static int on_reconcile(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
 
         network_begin(n);
-        r = network_apply(n, &n->applied, true);
+        r = refill_only ? network_refill(n) : network_apply(n, &n->applied, true);
         (void) network_finish(n, NETWORK_OP_RECONCILE, r);
         return 0;
 }
@@ -400,6 +437,7 @@ static int on_recycled_deleted(sd_event_source *s, const siginfo_t *si, void *us
         Network *n = userdata;
 
         n->recycle_source = sd_event_source_disable_unref(n->recycle_source);
+        network_discard_own_events(n); /* (the child's deletions) */
         if (si->si_code != CLD_EXITED || si->si_status != 0)
                 log_warning("Could not delete the taps instances gave back (see above); the next "
                             "start or 'cfctl network down' does.");
@@ -408,6 +446,33 @@ static int on_recycled_deleted(sd_event_source *s, const siginfo_t *si, void *us
                 network_delete_recycled(n);
         }
         return 0;
+}
+
+static int on_recycle_delay(sd_event_source *s, uint64_t usec, void *userdata) {
+        Network *n = userdata;
+
+        n->recycle_timer = sd_event_source_disable_unref(n->recycle_timer);
+        network_delete_recycled(n);
+        return 0;
+}
+
+/* The deletion holds the kernel's rtnl lock through its wait, and every netlink change of ours
+ * (the next Remove's rename, a refill) would queue behind it: taps given back within a second are
+ * deleted together, in one request. */
+static void network_schedule_delete_recycled(Network *n) {
+        int r;
+
+        if (n->recycle_timer)
+                return;
+        r = sd_event_add_time_relative(n->event,
+                                       &n->recycle_timer,
+                                       CLOCK_MONOTONIC,
+                                       RECYCLE_DELETE_DELAY_USEC,
+                                       100 * USEC_PER_MSEC,
+                                       on_recycle_delay,
+                                       n);
+        if (r < 0)
+                network_delete_recycled(n);
 }
 
 /* Deleting links waits for the network stack (tens of ms per request): a child of its own does
@@ -444,9 +509,10 @@ int network_recycle_taps(Network *n, char *const *names, size_t n_names) {
         if (r < 0)
                 return r;
         r = links_recycle(n->nl, names, n_names);
+        network_discard_own_events(n);
         if (r < 0)
                 return r;
-        network_delete_recycled(n);
+        network_schedule_delete_recycled(n);
         network_queue_refill(n);
         return 0;
 }
@@ -454,43 +520,46 @@ int network_recycle_taps(Network *n, char *const *names, size_t n_names) {
 /* Only the taps: a slot given back is usable at once, and the queued reconcile still does the
  * rest later. */
 void network_flush_refill(Network *n) {
-        _cleanup_(link_report_done) LinkReport report = {};
-
         if (!n->refill || n->pending != NETWORK_OP_NONE ||
             (n->state != NETWORK_UP && n->state != NETWORK_DEGRADED))
                 return;
-        if (network_open_nl(n) < 0)
-                return;
-        (void) network_apply_links(n, true, &report);
+        (void) network_refill(n);
 }
 
+static void network_queue(Network *n, uint64_t delay_usec) {
+        uint64_t now_, when;
+        int r;
+
+        if (n->reconcile_source) {
+                /* Drift is repaired soon, even when a (later) refill was queued first. */
+                if (sd_event_now(n->event, CLOCK_MONOTONIC, &now_) >= 0 &&
+                    sd_event_source_get_time(n->reconcile_source, &when) >= 0 && when > now_ + delay_usec)
+                        (void) sd_event_source_set_time(n->reconcile_source, now_ + delay_usec);
+                return;
+        }
+        r = sd_event_add_time_relative(
+                        n->event, &n->reconcile_source, CLOCK_MONOTONIC, delay_usec, 0, on_reconcile, n);
+        if (r < 0)
+                log_error_errno(r, "Failed to queue reconcile: %m");
+}
+
+/* Taps given back within a second come back in one pass (a CreateInstance does not wait for it:
+ * network_flush_refill()). */
 void network_queue_refill(Network *n) {
         n->refill = true;
-        network_queue_reconcile(n);
+        network_queue(n, REFILL_DELAY_USEC);
 }
 
 void network_queue_reconcile(Network *n) {
-        int r;
-
-        if (n->reconcile_source)
-                return;
-        r = sd_event_add_time_relative(
-                        n->event,
-                        &n->reconcile_source,
-                        CLOCK_MONOTONIC,
-                        RECONCILE_DELAY_USEC,
-                        0,
-                        on_reconcile,
-                        n);
-        if (r < 0)
-                log_error_errno(r, "Failed to queue reconcile: %m");
+        n->drift_queued = true;
+        network_queue(n, RECONCILE_DELAY_USEC);
 }
 
 static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Network *n = userdata;
         int r;
 
-        r = net_monitor_drain(n->monitor);
+        r = net_monitor_drain(n->monitor, network_link_matters, n);
         if (r < 0)
                 log_debug_errno(r, "Reading link events failed: %m");
         if (r != 0 && (n->state == NETWORK_UP || n->state == NETWORK_DEGRADED))
@@ -587,6 +656,7 @@ Network *network_free(Network *n) {
         sd_event_source_disable_unref(n->reconcile_source);
         sd_event_source_disable_unref(n->periodic_source);
         sd_event_source_disable_unref(n->recycle_source); /* (the child finishes on its own) */
+        sd_event_source_disable_unref(n->recycle_timer);
         net_monitor_free(n->monitor);
         nl_socket_free(n->nl);
         net_config_done(&n->applied);

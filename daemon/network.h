@@ -68,7 +68,9 @@ struct Network {
         NetMonitor *monitor;
         sd_event_source *monitor_source;
         sd_event_source *reconcile_source;
-        bool refill; /* the queued reconcile recreates taps an instance gave back: not drift */
+        bool refill;       /* the queued reconcile recreates taps an instance gave back: not drift */
+        bool drift_queued; /* a full reconcile was asked for (link events, nft gone, slots past N) */
+        sd_event_source *recycle_timer;  /* taps recycled: deleted together, a second later */
         sd_event_source *recycle_source; /* the child deleting recycled taps */
         bool recycle_again;              /* more were recycled while it ran */
         sd_event_source *periodic_source;
@@ -123,8 +125,8 @@ int network_call_when_done(Network *n, NetworkDoneFn done, void *userdata);
 void network_queue_reconcile(Network *n);
 /* The same, to recreate taps deleted on purpose (an instance gave its slot back). */
 void network_queue_refill(Network *n);
-/* A refill still queued runs now: a slot given back is usable at once (CreateInstance right
- * after RemoveInstance). */
+/* The taps a queued refill would create are created now, and nothing else (the queued reconcile
+ * still runs): a slot given back is usable at once (CreateInstance right after RemoveInstance). */
 void network_flush_refill(Network *n);
 /* Gives taps back to the pool: renamed into the recycle group now and deleted by a child, created
  * afresh by the refill. */

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <net/if.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +12,7 @@
 #include "common/macro.h"
 #include "netsetup/monitor.h"
 #include "netsetup/nl.h"
+#include "netsetup/plan.h"
 
 struct NetMonitor {
         struct nl_sock *sk;
@@ -52,7 +56,77 @@ int net_monitor_fd(NetMonitor *m) {
         return nl_socket_get_fd(m->sk);
 }
 
-int net_monitor_drain(NetMonitor *m) {
+/* IFLA_GROUP and IFLA_IFNAME of a link message (group UINT32_MAX, name NULL when absent). */
+static void link_attrs(const struct nlmsghdr *h, uint32_t *ret_group, const char **ret_name) {
+        const struct ifinfomsg *ifi = NLMSG_DATA(h);
+        int len = (int) h->nlmsg_len - (int) NLMSG_LENGTH(sizeof(*ifi));
+
+        *ret_group = UINT32_MAX;
+        *ret_name = NULL;
+        for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFLA_GROUP && RTA_PAYLOAD(a) >= sizeof(uint32_t))
+                        memcpy(ret_group, RTA_DATA(a), sizeof(uint32_t));
+                else if (a->rta_type == IFLA_IFNAME && RTA_PAYLOAD(a) > 0 &&
+                         memchr(RTA_DATA(a), 0, RTA_PAYLOAD(a)))
+                        *ret_name = RTA_DATA(a);
+}
+
+/* "cvd-r<ifindex>": a tap given back, renamed aside until it is deleted (links_recycle()). */
+static bool recycled_name(const char *name) {
+        return name && strncmp(name, "cvd-r", 5) == 0 && name[5] && strspn(name + 5, "0123456789") == strlen(name + 5);
+}
+
+/* IFA_LABEL of an IPv4 address message (the link's name, renamed with it), or NULL. */
+static const char *addr_label(const struct nlmsghdr *h) {
+        const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+        int len = (int) h->nlmsg_len - (int) NLMSG_LENGTH(sizeof(*ifa));
+
+        for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFA_LABEL && RTA_PAYLOAD(a) > 0 && memchr(RTA_DATA(a), 0, RTA_PAYLOAD(a)))
+                        return RTA_DATA(a);
+        return NULL;
+}
+
+/* What a reconcile could have to repair. */
+static bool event_relevant(const struct nlmsghdr *h, NetLinkFilter filter, void *userdata) {
+        switch (h->nlmsg_type) {
+        case RTM_NEWLINK:
+        case RTM_DELLINK: {
+                const struct ifinfomsg *ifi = NLMSG_DATA(h);
+                /* IFF_RUNNING, and IFF_LOWER_UP and IFF_DORMANT (linux/if.h, which clashes with
+                 * net/if.h). */
+                unsigned carrier = IFF_RUNNING | 1u << 16 | 1u << 17;
+                const char *name;
+                uint32_t group;
+
+                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+                        return true;
+                link_attrs(h, &group, &name);
+                if (group == NET_NETDEV_GROUP_RECYCLE)
+                        return false;
+                if (h->nlmsg_type == RTM_DELLINK)
+                        return true;
+                if (ifi->ifi_change != 0 && (ifi->ifi_change & ~carrier) == 0)
+                        return false;
+                return !filter || !name || filter(name, userdata);
+        }
+        case RTM_NEWADDR:
+        case RTM_DELADDR: {
+                const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+
+                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+                        return true;
+                if (ifa->ifa_family == AF_INET6 && ifa->ifa_scope == RT_SCOPE_LINK)
+                        return false;
+                /* The address of a tap given back goes with it. */
+                return !(ifa->ifa_family == AF_INET && recycled_name(addr_label(h)));
+        }
+        default:
+                return false;
+        }
+}
+
+int net_monitor_drain(NetMonitor *m, NetLinkFilter filter, void *userdata) {
         bool relevant = false;
 
         for (;;) {
@@ -69,8 +143,7 @@ int net_monitor_drain(NetMonitor *m) {
                         return errno_from_nl(n);
 
                 for (struct nlmsghdr *h = (struct nlmsghdr *) buf; nlmsg_ok(h, n); h = nlmsg_next(h, &n))
-                        if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK ||
-                            h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
+                        if (event_relevant(h, filter, userdata))
                                 relevant = true;
         }
         return relevant;
