@@ -93,21 +93,21 @@ static bool event_relevant(const struct nlmsghdr *h, NetLinkFilter filter, void 
         case RTM_NEWLINK:
         case RTM_DELLINK: {
                 const struct ifinfomsg *ifi = NLMSG_DATA(h);
-                /* IFF_RUNNING, and IFF_LOWER_UP and IFF_DORMANT (linux/if.h, which clashes with
-                 * net/if.h). */
-                unsigned carrier = IFF_RUNNING | 1u << 16 | 1u << 17;
                 const char *name;
                 uint32_t group;
 
                 if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
                         return true;
+                /* AF_BRIDGE: a port's STP state; AF_INET6: its addrconf state. The link itself is
+                 * told of with AF_UNSPEC. */
+                if (ifi->ifi_family != AF_UNSPEC)
+                        return false;
                 link_attrs(h, &group, &name);
                 if (group == NET_NETDEV_GROUP_RECYCLE)
                         return false;
                 if (h->nlmsg_type == RTM_DELLINK)
                         return true;
-                if (ifi->ifi_change != 0 && (ifi->ifi_change & ~carrier) == 0)
-                        return false;
+                /* (A carrier change comes with ifi_change 0, as most changes: the name decides.) */
                 return !filter || !name || filter(name, userdata);
         }
         case RTM_NEWADDR:

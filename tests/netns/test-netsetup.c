@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "netsetup/links.h"
+#include "netsetup/monitor.h"
+#include "netsetup/tap.h"
 #include "netsetup/nft.h"
 #include "netsetup/nl.h"
 #include "netsetup/sysctl.h"
@@ -127,6 +130,101 @@ static void test_teardown_spares_foreign(void) {
         net_config_done(&c);
 }
 
+/* Taps given back: out of their names' way at once (down, off the bridge, renamed into the recycle
+ * group), recreated by the next apply, deleted by the group. */
+static void test_recycle(void) {
+        _cleanup_(link_report_done) LinkReport r1 = {}, r2 = {};
+        char *names[] = { (char *) "cvd-etap-01", (char *) "cvd-mtap-01" };
+        NetConfig c;
+
+        config(&c, 2);
+        apply(&c, &r1);
+        assert(links_recycle(sk, names, ELEMENTSOF(names)) == 0);
+        {
+                _cleanup_(link_table_done) LinkTable t = {};
+
+                assert(link_table_load(sk, &t) == 0);
+                assert(!link_table_find(&t, "cvd-etap-01") && !link_table_find(&t, "cvd-mtap-01"));
+                assert(link_table_count_group(&t, NET_NETDEV_GROUP_RECYCLE) == 2);
+                for (size_t k = 0; k < t.n_links; k++)
+                        if (t.links[k].group == NET_NETDEV_GROUP_RECYCLE)
+                                assert(strncmp(t.links[k].name, "cvd-r", 5) == 0 && !(t.links[k].flags & IFF_UP) &&
+                                       t.links[k].master == 0);
+        }
+        apply(&c, &r2);
+        assert(r2.created == 2);
+        check_plan(&c);
+        assert(links_delete_recycled(sk, NULL) == 0);
+        {
+                _cleanup_(link_table_done) LinkTable t = {};
+
+                assert(link_table_load(sk, &t) == 0);
+                assert(link_table_count_group(&t, NET_NETDEV_GROUP_RECYCLE) == 0);
+        }
+        check_plan(&c);
+        net_config_done(&c);
+}
+
+/* Until the kernel's linkwatch has told of name's carrier (it does so late, up to a second):
+ * bounded. */
+static void wait_carrier(const char *name, bool on) {
+        for (int tries = 0; tries < 300; tries++) {
+                _cleanup_(link_table_done) LinkTable t = {};
+                const LinkInfo *li;
+
+                assert(link_table_load(sk, &t) == 0);
+                li = link_table_find(&t, name);
+                assert(li);
+                if (!!(li->flags & (1u << 16)) == on) /* IFF_LOWER_UP (linux/if.h clashes with net/if.h) */
+                        return;
+                (void) usleep(10 * 1000); /* a bounded poll of the kernel's state, not a wait for us */
+        }
+        assert(!"carrier never changed");
+}
+
+/* The daemon's filter says that: the tap of a slot an instance holds. */
+static bool not_this(const char *name, void *userdata) {
+        return !streq(name, userdata);
+}
+
+/* What starts a reconcile: a change of ours that someone undid; not taps given back going away,
+ * their addresses with them, nor a change the filter says is a VMM's. */
+static void test_monitor(void) {
+        _cleanup_(link_report_done) LinkReport r = {};
+        char *names[] = { (char *) "cvd-mtap-01", (char *) "cvd-wifiap-01" };
+        NetMonitor *m = NULL;
+        NetConfig c;
+        int fd = -1;
+
+        config(&c, 2);
+        assert(net_monitor_new(&m) == 0);
+        apply(&c, &r);
+        (void) net_monitor_drain(m, NULL, NULL);
+
+        /* A VMM attaching to its tap and going away (features, carrier): its own business. (A tap
+         * on no bridge: a bridge's own carrier change is not filtered.) */
+        assert(tap_open("cvd-mtap-02", &fd) == 0);
+        wait_carrier("cvd-mtap-02", true);
+        assert(net_monitor_drain(m, not_this, (void *) "cvd-mtap-02") == 0);
+        close(fd);
+        wait_carrier("cvd-mtap-02", false);
+        assert(net_monitor_drain(m, not_this, (void *) "cvd-mtap-02") == 0);
+
+        assert(links_recycle(sk, names, ELEMENTSOF(names)) == 0);
+        (void) net_monitor_drain(m, NULL, NULL); /* (our own change: the daemon discards these) */
+        assert(links_delete_recycled(sk, NULL) == 0);
+        assert(net_monitor_drain(m, NULL, NULL) == 0);
+
+        assert(system("ip link set cvd-mtap-02 mtu 1400") == 0);
+        assert(net_monitor_drain(m, not_this, (void *) "cvd-mtap-02") == 0);
+        assert(system("ip link set cvd-mtap-02 mtu 1300") == 0);
+        assert(net_monitor_drain(m, NULL, NULL) == 1);
+        assert(system("ip link delete cvd-mtap-02") == 0);
+        assert(net_monitor_drain(m, not_this, (void *) "cvd-mtap-02") == 1); /* a deletion always matters */
+        net_monitor_free(m);
+        net_config_done(&c);
+}
+
 static void test_conflict_untouched(void) {
         _cleanup_(link_report_done) LinkReport r = {};
         _cleanup_(link_table_done) LinkTable t = {};
@@ -234,6 +332,8 @@ int main(void) {
                 { "10 -> 20 -> 5 slots", test_resize },
                 { "teardown spares foreign links", test_teardown_spares_foreign },
                 { "a squatter on our name is reported, not touched", test_conflict_untouched },
+                { "taps given back: renamed aside, recreated, deleted", test_recycle },
+                { "link events that are no drift", test_monitor },
                 { "250 slots with four pools", test_250_slots },
                 { "nft table replaced atomically and removed", test_nft },
                 { "sysctls restored", test_sysctl_restore },
