@@ -456,9 +456,9 @@ static int on_recycle_delay(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* The deletion holds the kernel's rtnl lock through its wait, and every netlink change of ours
- * (the next Remove's rename, a refill) would queue behind it: taps given back within a second are
- * deleted together, in one request. */
+/* Each deletion holds the kernel's rtnl lock through its wait, and a netlink change of ours (the
+ * next Remove's rename, a refill) queues behind it: taps given back within a second are deleted
+ * by one child, a second later. */
 static void network_schedule_delete_recycled(Network *n) {
         int r;
 

@@ -786,5 +786,43 @@ int links_recycle(struct nl_sock *sk, char *const *names, size_t n_names) {
 }
 
 int links_delete_recycled(struct nl_sock *sk, char **ret_error) {
-        return links_group_delete(sk, NET_NETDEV_GROUP_RECYCLE, ret_error);
+        _cleanup_(nl_batch_done) NlBatch b = NL_BATCH_NULL(sk);
+        _cleanup_(link_table_done) LinkTable t = {};
+        const NlBatchItem *e;
+        int r;
+
+        /* One request per link, not one for the group: the kernel takes its rtnl lock per request,
+         * and holds it through each deletion's wait, so the daemon's own requests (a tap given
+         * back, a refill) get their turn between two deletions, not after all of them. */
+        r = link_table_load(sk, &t);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < t.n_links; k++) {
+                struct nl_msg *msg;
+
+                if (t.links[k].group != NET_NETDEV_GROUP_RECYCLE)
+                        continue;
+                msg = link_msg(RTM_DELLINK, 0, t.links[k].ifindex, 0, 0);
+                if (!msg)
+                        return -ENOMEM;
+                r = nl_batch_add(&b, msg, "delete %s", t.links[k].name);
+                if (r < 0)
+                        return r;
+        }
+        if (b.n_items == 0)
+                return 0;
+        r = nl_batch_run(&b);
+        if (r < 0) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "netlink: %s", strerror(-r));
+                return r;
+        }
+        /* Gone meanwhile (a teardown) is no error. */
+        e = nl_batch_first_error(&b);
+        if (e && e->error != -ENODEV) {
+                if (ret_error)
+                        (void) asprintf(ret_error, "%s: %s", e->what, strerror(-e->error));
+                return e->error;
+        }
+        return 0;
 }

@@ -72,8 +72,8 @@ int links_apply(struct nl_sock *sk,
 int links_teardown(struct nl_sock *sk, char **ret_error);
 /* Taps an instance gives back: taken down, off their bridge and renamed cvd-r<ifindex> into netdev
  * group NET_NETDEV_GROUP_RECYCLE now (cheap: no unregistering), so that links_apply() can create
- * taps of their names afresh at once; links_delete_recycled() deletes them all in one request
- * whenever it suits (it waits for the network stack, tens of ms). A tap's owner cannot be unset,
- * so this is how it returns to the pool. */
+ * taps of their names afresh at once; links_delete_recycled() deletes them whenever it suits, one
+ * request per link (each waits for the network stack under the kernel's rtnl lock, which others'
+ * requests get between two). A tap's owner cannot be unset, so this is how it returns to the pool. */
 int links_recycle(struct nl_sock *sk, char *const *names, size_t n_names);
 int links_delete_recycled(struct nl_sock *sk, char **ret_error);
