@@ -38,7 +38,7 @@ static struct {
         char **disks, **extra_args;
         uint32_t number, cpus, memory_mb, boot_timeout_sec, stop_timeout_sec;
         bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start,
-                        crosvm_disable_sandbox;
+                        crosvm_disable_sandbox, autostart;
 } arg_start;
 
 static int append_str(sd_bus_message *m, const char *key, const char *v) {
@@ -102,6 +102,8 @@ int cfctl_append_start_options(sd_bus_message *m) {
         if (arg_start.crosvm_disable_sandbox &&
             (r = sd_bus_message_append(m, "{sv}", "crosvm_disable_sandbox", "b", 1)) < 0)
                 return r;
+        if (arg_start.autostart && (r = sd_bus_message_append(m, "{sv}", "autostart", "b", 1)) < 0)
+                return r;
         return sd_bus_message_close_container(m);
 }
 
@@ -151,6 +153,7 @@ static const Verb verbs[] = {
         { "suspend", NULL,     2, 64, VERB_MAY_AUTHORIZE, verb_suspend },
         { "resume",  NULL,     2, 64, VERB_MAY_AUTHORIZE, verb_resume },
         { "rm",      NULL,     2, 64, VERB_MAY_AUTHORIZE, verb_rm },
+        { "autostart", NULL,   3, 3,  VERB_MAY_AUTHORIZE, verb_autostart },
         { "list",    NULL,     1, 1,  0,                  verb_list },
         { "status",  NULL,     1, 2,  0,                  verb_status },
         { "show",    NULL,     2, 2,  0,                  verb_show },
@@ -181,6 +184,7 @@ static void help(void) {
                "  suspend N...        Pause the vCPUs\n"
                "  resume N...         Continue paused vCPUs\n"
                "  rm N...             Kill the VMM if it runs and remove, releasing the slot\n"
+               "  autostart N on|off  Start N when the daemon starts (after a reboot) or not\n"
                "  monitor             Print instance events as they happen\n"
                "  doctor              What this host or user lacks, with the command that fixes it\n"
                "\n"
@@ -204,7 +208,7 @@ static void help(void) {
                "     --gpu-mode=MODE  --restart=no|on-failure|always  --boot-marker=TEXT\n"
                "     --boot-timeout-sec=N  --extra-arg=ARG (repeatable)  --host-package=PATH\n"
                "     --images-dir=PATH  --stop-timeout-sec=N  --no-start  --bios=PATH\n"
-               "     --crosvm-disable-sandbox\n"
+               "     --crosvm-disable-sandbox  --autostart\n"
                "     --wait           Show progress on stderr until booted or failed\n"
                "     --timeout=SEC    Give up waiting after SEC seconds (default 300)\n"
                "  -s --signal=SIG     kill: signal name or number (default TERM)\n"
@@ -236,6 +240,7 @@ enum {
         ARG_NO_START,
         ARG_BIOS,
         ARG_CROSVM_DISABLE_SANDBOX,
+        ARG_AUTOSTART,
         ARG_STOP_TIMEOUT,
         ARG_WAIT,
         ARG_TIMEOUT,
@@ -266,6 +271,7 @@ static const struct option options[] = {
         { "no-start", no_argument, NULL, ARG_NO_START },
         { "bios", required_argument, NULL, ARG_BIOS },
         { "crosvm-disable-sandbox", no_argument, NULL, ARG_CROSVM_DISABLE_SANDBOX },
+        { "autostart", no_argument, NULL, ARG_AUTOSTART },
         { "stop-timeout-sec", required_argument, NULL, ARG_STOP_TIMEOUT },
         { "wait", no_argument, NULL, ARG_WAIT },
         { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -381,6 +387,9 @@ static int parse_start_option(int c, char *arg) {
                 return 1;
         case ARG_CROSVM_DISABLE_SANDBOX:
                 arg_start.crosvm_disable_sandbox = true;
+                return 1;
+        case ARG_AUTOSTART:
+                arg_start.autostart = true;
                 return 1;
         default:
                 return parse_start_number(c, arg);

@@ -114,6 +114,7 @@ static struct json_object *list_entry(struct json_object *p) {
         json_object_object_add(o, "cid", json_object_new_int64(json_get_int64(p, "VsockCid")));
         json_object_object_add(o, "taps", taps ? json_object_get(taps) : json_object_new_array());
         json_object_object_add(o, "restart_count", json_object_new_int64(json_get_int64(p, "RestartCount")));
+        json_object_object_add(o, "autostart", json_object_new_boolean(json_get_bool(p, "Autostart")));
         json_object_object_add(o, "status", json_object_new_string(instance_string(p, "StatusText")));
         return o;
 }
@@ -296,6 +297,30 @@ static int call_instances(sd_bus *bus, int argc, char *argv[], const char *metho
                         return r;
         }
         return 0;
+}
+
+/* autostart N on|off */
+int verb_autostart(sd_bus *bus, int argc, char *argv[]) {
+        unsigned number;
+        int r, on;
+
+        r = parse_instance_number(argv[1], &number);
+        if (r < 0)
+                return r;
+        if (streq(argv[2], "on") || streq(argv[2], "yes") || streq(argv[2], "true"))
+                on = 1;
+        else if (streq(argv[2], "off") || streq(argv[2], "no") || streq(argv[2], "false"))
+                on = 0;
+        else
+                return log_error_errno(-EINVAL,
+                                       "'%s' is not on or off. Use 'cfctl autostart %u on' or '... off'.",
+                                       argv[2],
+                                       number);
+        const BusCall c = { .instance = number,
+                            .method = "SetAutostart",
+                            .what = "change the instance's autostart",
+                            .flags = BUS_CALL_MAY_AUTHORIZE };
+        return bus_call(bus, &c, NULL, "b", on);
 }
 
 int verb_stop(sd_bus *bus, int argc, char *argv[]) {

@@ -19,6 +19,7 @@ int config_init_defaults(Config *c) {
                 .max_instances_per_user = CONFIG_MAX_INSTANCES_PER_USER_DEFAULT,
                 .default_backend = BACKEND_QEMU,
                 .vmm_seccomp = true,
+                .autostart_parallel = CONFIG_AUTOSTART_PARALLEL_DEFAULT,
         };
         return net_config_init_defaults(&c->net);
 }
@@ -47,6 +48,7 @@ typedef enum ConfigKey {
         K_DNSMASQ_USER,
         K_VMM_SECCOMP,
         K_DHCP_PING,
+        K_AUTOSTART_PARALLEL,
         _K_MAX,
         _K_INVALID = -EINVAL,
 } ConfigKey;
@@ -71,6 +73,7 @@ static const char *const config_key_table[_K_MAX] = {
         [K_DNSMASQ_USER] = "dnsmasq_user",
         [K_VMM_SECCOMP] = "vmm_seccomp",
         [K_DHCP_PING] = "dhcp_ping",
+        [K_AUTOSTART_PARALLEL] = "autostart_parallel",
 };
 
 DEFINE_PRIVATE_STRING_TABLE_LOOKUP(config_key, ConfigKey);
@@ -270,6 +273,15 @@ static int parse_max_per_user(Parser *p, const char *v) {
         return 0;
 }
 
+static int parse_autostart_parallel(Parser *p, const char *v) {
+        uint32_t n;
+
+        if (parse_uint32(v, &n) < 0 || n < 1 || n > CONFIG_AUTOSTART_PARALLEL_MAX)
+                return fail(p, "out of range. Use a number from 1 to %u.", CONFIG_AUTOSTART_PARALLEL_MAX);
+        p->config->autostart_parallel = n;
+        return 0;
+}
+
 static int parse_dnsmasq_user(Parser *p, const char *v) {
         if (!*v)
                 return fail(p, "empty. Name an unprivileged user for dnsmasq, e.g. nobody.");
@@ -321,6 +333,8 @@ static int parse_key(Parser *p, ConfigKey k, const char *v) {
                 return parse_bool_key(p, v, &p->config->vmm_seccomp);
         case K_DHCP_PING:
                 return parse_bool_key(p, v, &n->dhcp_ping);
+        case K_AUTOSTART_PARALLEL:
+                return parse_autostart_parallel(p, v);
         case _K_MAX:
         case _K_INVALID:
                 break;

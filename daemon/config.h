@@ -16,9 +16,12 @@ typedef struct Config {
         unsigned max_instances_per_user;
         Backend default_backend;
         bool vmm_seccomp;
+        unsigned autostart_parallel; /* autostart instances started at once */
 } Config;
 
 #define CONFIG_MAX_INSTANCES_PER_USER_DEFAULT 8
+#define CONFIG_AUTOSTART_PARALLEL_DEFAULT 4
+#define CONFIG_AUTOSTART_PARALLEL_MAX 64
 
 int config_init_defaults(Config *c);
 void config_done(Config *c);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "daemon/bus-auth.h"
+#include "daemon/persist.h"
 #include "common/bus-api.h"
 #include "daemon/instance-bus.h"
 #include "daemon/instance.h"
@@ -229,6 +230,35 @@ static int method_resume(sd_bus_message *message, void *userdata, sd_bus_error *
         return method_suspend_resume(message, userdata, false, error);
 }
 
+/* Persisted at once: the definition is what a reboot brings back. */
+static int method_set_autostart(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        int b, r;
+
+        r = sd_bus_message_read(message, "b", &b);
+        if (r < 0)
+                return r;
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (i->spec.autostart != !!b) {
+                i->spec.autostart = b;
+                instance_log(i, LOG_INFO, "autostart %s", b ? "on" : "off");
+                r = persist_save(manager_state_dir(i->manager), i);
+                if (r < 0)
+                        return sd_bus_error_setf(error,
+                                                 SD_BUS_ERROR_FAILED,
+                                                 "Cannot write the definition of instance %u: %s. See the "
+                                                 "daemon's log.",
+                                                 i->number,
+                                                 strerror(-r));
+                manager_instance_changed(i->manager, i);
+                (void) sd_bus_emit_properties_changed(
+                                sd_bus_message_get_bus(message), i->object_path, INSTANCE_INTERFACE, "Autostart", NULL);
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 /* Instance.Remove() and Manager.RemoveInstance(N). */
 int bus_instance_remove(Instance *i, sd_bus_message *message, sd_bus_error *error) {
         int r;
@@ -298,6 +328,18 @@ static int property_get_nic_strings(
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_autostart(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "b", (int) i->spec.autostart);
+}
+
 static int property_get_booted(
                 sd_bus *bus,
                 const char *path,
@@ -343,6 +385,7 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("ExitStatus", "i", NULL, offsetof(Instance, exit_status), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RestartCount", "u", NULL, offsetof(Instance, restart_count), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RestartPolicy", "s", property_get_restart_policy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Autostart", "b", property_get_autostart, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -350,6 +393,7 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_suspend, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetAutostart", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT, method_set_autostart, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 /* clang-format on */

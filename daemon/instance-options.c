@@ -42,6 +42,7 @@ static const Option options[] = {
         { "host_package", OPT_PATH },
         { "images_dir", OPT_PATH },
         { "start", OPT_BOOL },
+        { "autostart", OPT_BOOL },
         { "stop_timeout_sec", OPT_UINT, 1, SPEC_STOP_TIMEOUT_MAX },
         { "bios", OPT_PATH },
         { "crosvm_disable_sandbox", OPT_BOOL },
@@ -372,6 +373,8 @@ static int option_read_value(sd_bus_message *m, InstanceSpec *s, const Option *o
                 r = sd_bus_message_read(m, "b", &v);
                 if (r >= 0 && streq(o->name, "start"))
                         s->start = v;
+                else if (r >= 0 && streq(o->name, "autostart"))
+                        s->autostart = v;
                 else if (r >= 0)
                         s->crosvm_disable_sandbox = v;
                 break;
@@ -406,7 +409,7 @@ static int option_read_entry(sd_bus_message *m, InstanceSpec *s, uint32_t *seen,
                                "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
                                "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
                                "extra_args, host_package, images_dir, start, stop_timeout_sec, bios, "
-                               "crosvm_disable_sandbox.");
+                               "crosvm_disable_sandbox, autostart.");
         if (*seen & (1U << idx))
                 return invalid(error, key, "given twice.");
         *seen |= 1U << idx;

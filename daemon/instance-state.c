@@ -26,6 +26,7 @@ static const char *const instance_reason_table[_INSTANCE_REASON_MAX] = {
         [REASON_RESTARTING] = "restarting",
         [REASON_WATCHDOG] = "watchdog",
         [REASON_LEAKED_PROCESSES] = "leaked-processes",
+        [REASON_HOST_REBOOT] = "host-reboot",
 };
 
 static const char *const instance_sub_state_table[_INSTANCE_SUB_MAX] = {
@@ -55,6 +56,7 @@ bool instance_reason_is_failure(InstanceReason r) {
         case REASON_KILLED:
         case REASON_GUEST_RESET:
         case REASON_RESTARTING:
+        case REASON_HOST_REBOOT:
                 return false;
         case REASON_CRASHED:
         case REASON_GUEST_PANIC:

@@ -37,6 +37,7 @@ typedef enum InstanceReason {
         REASON_RESTARTING,       /* Restart(): stopping to start again */
         REASON_WATCHDOG,         /* crosvm: the guest's vCPUs stalled (exit 36) */
         REASON_LEAKED_PROCESSES, /* the VMM's tree could not be emptied: the slot is kept */
+        REASON_HOST_REBOOT,      /* back from its persistent definition after the host restarted */
         _INSTANCE_REASON_MAX,
         _INSTANCE_REASON_INVALID = -EINVAL,
 } InstanceReason;

@@ -85,6 +85,7 @@ struct Instance {
         bool removing; /* Remove(): freed once the VMM and its tree are gone */
         bool dirty;    /* properties to emit */
         bool in_gc_queue;
+        bool autostarting; /* started by the autostart queue, not yet out of "starting" */
         Instance *gc_next;
 
         char *runtime_dir;

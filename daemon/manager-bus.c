@@ -18,6 +18,7 @@
 #include "daemon/instance-options.h"
 #include "common/log.h"
 #include "daemon/manager.h"
+#include "daemon/persist.h"
 #include "netsetup/probe.h"
 #include "common/macro.h"
 #include "common/strv.h"
@@ -361,6 +362,7 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 return r;
         Instance *added = TAKE_PTR(i);
         (void) manager_add_instance(m, added);
+        (void) persist_save(m->state_dir, added);
         log_info("Instance %u (uid %u): created (%s)",
                  slot,
                  (unsigned) uid,

@@ -16,6 +16,7 @@
 #include "netsetup/tap.h"
 #include "vmm/kvm.h"
 #include "daemon/manager.h"
+#include "daemon/persist.h"
 #include "daemon/recover.h"
 #include "daemon/state.h"
 #include "common/fileio.h"
@@ -71,6 +72,7 @@ static int manager_lock_runtime_dir(Manager *m) {
 
 static void on_network_changed(Network *n, void *userdata) {
         manager_network_changed(userdata);
+        autostart_network_changed(userdata);
 }
 
 int manager_new(const char *config_path,
@@ -152,6 +154,7 @@ Manager *manager_free(Manager *m) {
                 m->slot_reaps[n] = reap_free(m->slot_reaps[n]);
         }
         sd_event_source_disable_unref(m->gc_source);
+        autostart_done(&m->autostart);
         m->trash = trash_free(m->trash);
         cgroup_layout_done(&m->cgroups);
         sandbox_seccomp_program_done(&m->seccomp);
@@ -572,6 +575,7 @@ void manager_unlink_instance(Manager *m, Instance *i) {
                 return;
         m->instances[i->number] = NULL;
         m->n_instances--;
+        autostart_instance_gone(m, i);
         if (m->network)
                 network_set_slot_busy(m->network, i->number, false);
         if (i->in_gc_queue) {
@@ -624,6 +628,7 @@ void manager_remove_instance(Manager *m, Instance *i) {
         /* A Remove() waiting for this gets its answer once the object is gone from the bus. */
         instance_bus_send_remove_reply(i, NULL, NULL);
         instance_free(i);
+        persist_remove(m->state_dir, number);
         /* A slot kept past num_cvd_accounts for this instance can go now. */
         if (number > m->config.net.n_slots && m->network)
                 network_queue_reconcile(m->network);
@@ -736,6 +741,7 @@ static int on_emit(sd_event_source *s, void *userdata) {
 void manager_instance_changed(Manager *m, Instance *i) {
         if (m->instance_observer)
                 m->instance_observer(i, m->instance_observer_userdata);
+        autostart_instance_changed(m, i);
         i->dirty = true;
         if (m->emit_source)
                 return;
@@ -746,6 +752,10 @@ void manager_instance_changed(Manager *m, Instance *i) {
 /* Accessors for the children: what they may know of the Manager besides the event loop and bus. */
 const char *manager_runtime_dir(const Manager *m) {
         return m->runtime_dir;
+}
+
+const char *manager_state_dir(const Manager *m) {
+        return m->state_dir;
 }
 
 const CgroupLayout *manager_cgroups(const Manager *m) {

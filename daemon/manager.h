@@ -10,6 +10,7 @@
 #include "daemon/bus-auth.h"
 #include "vmm/cgroup.h"
 #include "vmm/sandbox.h"
+#include "daemon/autostart.h"
 #include "daemon/config.h"
 #include "daemon/host-probe.h"
 #include "daemon/instance.h"
@@ -50,6 +51,7 @@ struct Manager {
         Reap *slot_reaps[NET_SLOTS_MAX + 1]; /* leftovers in a free slot's leaf being ended */
         Trash *trash;                        /* instance directories being deleted (daemon/trash.h) */
         bool state_untrusted;                /* state.json was unreadable: kill nothing at start */
+        Autostart autostart;                 /* autostart instances at the daemon's start */
 };
 
 int manager_new(const char *config_path,
@@ -99,6 +101,7 @@ void manager_trash_dir(Manager *m, const char *path);
 
 /* What an instance (or another child) may read of the Manager, besides its event loop and bus. */
 const char *manager_runtime_dir(const Manager *m);
+const char *manager_state_dir(const Manager *m);
 const CgroupLayout *manager_cgroups(const Manager *m);
 bool manager_use_scopes(const Manager *m); /* VMMs go into systemd transient scopes */
 bool manager_vmm_seccomp(const Manager *m);

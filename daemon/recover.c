@@ -15,6 +15,7 @@
 #include "daemon/instance.h"
 #include "common/log.h"
 #include "daemon/manager.h"
+#include "daemon/persist.h"
 #include "daemon/recover.h"
 #include "daemon/state.h"
 #include "common/fileio.h"
@@ -334,6 +335,66 @@ static int recover_load_state(Manager *m) {
         return 0;
 }
 
+/* One definition with no instance: back as "stopped" (host-reboot), holding its slot. */
+static void load_definition(Manager *m, unsigned number) {
+        _cleanup_(state_record_done) StateRecord rec = {};
+        _cleanup_free_ char *error = NULL, *aside = NULL;
+        Instance *i = NULL;
+        int r;
+
+        r = persist_load(m->state_dir, number, &rec, &error);
+        if (r == -ENOENT)
+                return;
+        if (r == -ENOMEM) {
+                log_oom();
+                return;
+        }
+        if (r >= 0) {
+                r = instance_new(m, number, rec.owner, rec.gid, rec.groups, rec.n_groups, &rec.spec, &i);
+                if (r < 0)
+                        (void) asprintf(&error, "%s", strerror(-r));
+        }
+        if (r < 0) {
+                /* Nothing is dropped silently: the file stays, aside, for the administrator. */
+                r = persist_keep_bad(m->state_dir, number, &aside);
+                log_error("The definition of instance %u is damaged (%s): kept as %s. Instance %u is not "
+                          "recreated; read the file, then remove it or create the instance again.",
+                          number,
+                          strempty(error),
+                          r >= 0 ? aside : "it is (it could not be renamed)",
+                          number);
+                return;
+        }
+        i->created_realtime = rec.created;
+        i->dir_fresh = false;
+        (void) manager_add_instance(m, i);
+        instance_enter_recovered(i, INSTANCE_STOPPED, REASON_HOST_REBOOT);
+        log_info("Instance %u (uid %u): back from its definition, stopped (host-reboot)%s",
+                 number,
+                 (unsigned) i->owner,
+                 i->spec.autostart ? "; it starts once the network is up (autostart)" : "");
+}
+
+/* Definitions of instances no state.json (a rebooted host's runtime dir is empty) or orphan
+ * brought back; and definitions written for instances an older daemon left without one. */
+static void recover_load_definitions(Manager *m) {
+        bool numbers[NET_SLOTS_MAX + 1] = {};
+        int r;
+
+        r = persist_scan(m->state_dir, numbers, NET_SLOTS_MAX);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the instance definitions in %s/instances: %m", m->state_dir);
+        for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
+                if (m->instances[n]) {
+                        if (!persist_exists(m->state_dir, n))
+                                (void) persist_save(m->state_dir, m->instances[n]);
+                        continue;
+                }
+                if (numbers[n])
+                        load_definition(m, n);
+        }
+}
+
 int recover_run(Manager *m) {
         int r;
 
@@ -341,5 +402,6 @@ int recover_run(Manager *m) {
          * setup must keep the slots they hold. */
         r = recover_load_state(m);
         recover_collect_orphans(m);
+        recover_load_definitions(m);
         return r;
 }

@@ -115,6 +115,7 @@ static const StateField state_fields[] = {
         STRING("scope", scope, .valid = scope_valid),
         STRING("bios", spec.bios),
         BOOL("crosvm_disable_sandbox", spec.crosvm_disable_sandbox),
+        BOOL("autostart", spec.autostart),
         UINT("console_start", console_start, 0, INT64_MAX),
 };
 

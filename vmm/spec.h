@@ -49,6 +49,7 @@ typedef struct InstanceSpec {
         char *host_package;
         char *images_dir;
         bool start;                /* default true */
+        bool autostart;            /* started again by the daemon at its start (after a reboot) */
         unsigned stop_timeout_sec; /* Stop(): seconds for the guest to power off before QEMU quits; 0: 10 */
 } InstanceSpec;
 

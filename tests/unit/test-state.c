@@ -62,6 +62,7 @@ static const char old_state[] =
         "      \"scope\":null,\n"
         "      \"bios\":null,\n"
         "      \"crosvm_disable_sandbox\":false,\n"
+        "      \"autostart\":false,\n"
         "      \"console_start\":0\n"
         "    },\n"
         "    {\n"
@@ -107,6 +108,7 @@ static const char old_state[] =
         "      \"scope\":\"cuttlefish-instance-7-31337.scope\",\n"
         "      \"bios\":\"\\/home\\/u\\/bios.bin\",\n"
         "      \"crosvm_disable_sandbox\":true,\n"
+        "      \"autostart\":true,\n"
         "      \"console_start\":65536\n"
         "    }\n"
         "  ]\n"
@@ -166,6 +168,7 @@ static void record_seven(StateRecord *r) {
         r->spec.images_dir = strdup("/home/u/images");
         r->spec.bios = strdup("/home/u/bios.bin");
         r->spec.crosvm_disable_sandbox = true;
+        r->spec.autostart = true;
 }
 
 static void record_two(StateRecord *r) {
@@ -209,6 +212,7 @@ static bool record_eq(const StateRecord *a, const StateRecord *b) {
                         x->boot_timeout_sec == y->boot_timeout_sec &&
                         strv_eq(x->extra_args, y->extra_args) && streq_ptr(x->bios, y->bios) &&
                         x->crosvm_disable_sandbox == y->crosvm_disable_sandbox &&
+                        x->autostart == y->autostart &&
                         streq_ptr(x->host_package, y->host_package) &&
                         streq_ptr(x->images_dir, y->images_dir) &&
                         x->stop_timeout_sec == y->stop_timeout_sec;
@@ -327,7 +331,7 @@ static void test_every_key_is_read(void) {
                 state_records_free(records, n);
         }
         /* The keys of every state.json so far. */
-        assert(keys == 32);
+        assert(keys == 33);
         state_record_done(&seven);
 }
 

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Instance definitions that outlive the runtime dir (a host reboot empties /run): STATE_DIR/
+ * instances/N/definition.json, one record of state.json's format with what CreateInstance was given
+ * (owner, groups, number, options, creation time). The directory is root's (0755) and the file is
+ * written by root (0644, a temporary file, fsync, rename), so an owner can neither forge nor change
+ * a definition: what they may write (overlays, a cvd HOME) goes below it, in a directory of theirs. */
+
+#include <stdbool.h>
+
+#include "daemon/state.h"
+
+typedef struct Instance Instance;
+
+/* Writes (or rewrites) i's definition. Logs its failures. */
+int persist_save(const char *state_dir, Instance *i);
+/* Removes number's definition and its directory (when nothing else is left in it). */
+void persist_remove(const char *state_dir, unsigned number);
+/* 1: number has a definition file; 0: not. */
+bool persist_exists(const char *state_dir, unsigned number);
+/* Reads number's definition: 0 and *ret; -ENOENT none; another error with the reason in
+ * *ret_error (a damaged or foreign file: see persist_keep_bad()). */
+int persist_load(const char *state_dir, unsigned number, StateRecord *ret, char **ret_error);
+/* Renames a damaged definition to definition.json.bad-<UTC time>; the new name in *ret_aside. */
+int persist_keep_bad(const char *state_dir, unsigned number, char **ret_aside);
+/* The numbers that have a directory under STATE_DIR/instances (numbers[k] true), for a scan. */
+int persist_scan(const char *state_dir, bool numbers[], unsigned max);
