@@ -33,6 +33,8 @@ APT_PACKAGES=(
         # test guests (tests/guest): QEMU under TCG, the distribution kernel (installed with INITRD=No,
         # see deps), busybox-static and cpio for the guest's own initramfs
         qemu-system-x86 linux-image-amd64 cpio
+        # qemu-img: the instances' overlays over shared images (CreateInstance option images)
+        qemu-utils
         # packaging (suite package): the .deb and its lint, a Debian 12 root booted in systemd-nspawn,
         # the .rpm built with rpmbuild and inspected (rpm2cpio), rpmlint
         debhelper dpkg-dev fakeroot lintian debootstrap systemd-container rpm rpm2cpio rpmlint
@@ -42,7 +44,7 @@ DNF_PACKAGES=(
         libseccomp-devel libfdt-devel virglrenderer-devel
         dbus-daemon polkit dnsmasq nftables iproute shadow-utils systemd mesa-libEGL mesa-dri-drivers
         jq busybox procps-ng util-linux valgrind libasan libubsan
-        qemu-system-x86-core kernel-core cpio
+        qemu-system-x86-core qemu-img kernel-core cpio
         # packaging (suite package): rpmbuild with the real systemd macros (the .deb test needs a Debian host)
         rpm-build systemd-rpm-macros
 )

@@ -35,7 +35,7 @@ int arg_signal = SIGTERM;
 static struct {
         char *backend, *kernel, *initrd, *cmdline, *gpu_mode, *restart, *boot_marker, *host_package,
                         *images_dir, *bios;
-        char **disks, **extra_args;
+        char **disks, **extra_args, **images;
         uint32_t number, cpus, memory_mb, boot_timeout_sec, stop_timeout_sec;
         bool has_number, has_cpus, has_memory_mb, has_boot_timeout, has_stop_timeout, no_start,
                         crosvm_disable_sandbox, autostart;
@@ -104,6 +104,9 @@ int cfctl_append_start_options(sd_bus_message *m) {
                 return r;
         if (arg_start.autostart && (r = sd_bus_message_append(m, "{sv}", "autostart", "b", 1)) < 0)
                 return r;
+        r = append_strv(m, "images", arg_start.images);
+        if (r < 0)
+                return r;
         return sd_bus_message_close_container(m);
 }
 
@@ -154,6 +157,7 @@ static const Verb verbs[] = {
         { "resume",  NULL,     2, 64, VERB_MAY_AUTHORIZE, verb_resume },
         { "rm",      NULL,     2, 64, VERB_MAY_AUTHORIZE, verb_rm },
         { "autostart", NULL,   3, 3,  VERB_MAY_AUTHORIZE, verb_autostart },
+        { "reset",   NULL,     2, 64, VERB_MAY_AUTHORIZE, verb_reset },
         { "list",    NULL,     1, 1,  0,                  verb_list },
         { "status",  NULL,     1, 2,  0,                  verb_status },
         { "show",    NULL,     2, 2,  0,                  verb_show },
@@ -185,6 +189,7 @@ static void help(void) {
                "  resume N...         Continue paused vCPUs\n"
                "  rm N...             Kill the VMM if it runs and remove, releasing the slot\n"
                "  autostart N on|off  Start N when the daemon starts (after a reboot) or not\n"
+               "  reset N...          Discard a stopped instance's overlays (back to its images)\n"
                "  monitor             Print instance events as they happen\n"
                "  doctor              What this host or user lacks, with the command that fixes it\n"
                "\n"
@@ -208,7 +213,8 @@ static void help(void) {
                "     --gpu-mode=MODE  --restart=no|on-failure|always  --boot-marker=TEXT\n"
                "     --boot-timeout-sec=N  --extra-arg=ARG (repeatable)  --host-package=PATH\n"
                "     --images-dir=PATH  --stop-timeout-sec=N  --no-start  --bios=PATH\n"
-               "     --crosvm-disable-sandbox  --autostart\n"
+               "     --crosvm-disable-sandbox  --autostart  --image=PATH (repeatable: a shared,\n"
+               "     read-only base; the instance boots from an overlay of its own)\n"
                "     --wait           Show progress on stderr until booted or failed\n"
                "     --timeout=SEC    Give up waiting after SEC seconds (default 300)\n"
                "  -s --signal=SIG     kill: signal name or number (default TERM)\n"
@@ -241,6 +247,7 @@ enum {
         ARG_BIOS,
         ARG_CROSVM_DISABLE_SANDBOX,
         ARG_AUTOSTART,
+        ARG_IMAGE,
         ARG_STOP_TIMEOUT,
         ARG_WAIT,
         ARG_TIMEOUT,
@@ -272,6 +279,7 @@ static const struct option options[] = {
         { "bios", required_argument, NULL, ARG_BIOS },
         { "crosvm-disable-sandbox", no_argument, NULL, ARG_CROSVM_DISABLE_SANDBOX },
         { "autostart", no_argument, NULL, ARG_AUTOSTART },
+        { "image", required_argument, NULL, ARG_IMAGE },
         { "stop-timeout-sec", required_argument, NULL, ARG_STOP_TIMEOUT },
         { "wait", no_argument, NULL, ARG_WAIT },
         { "timeout", required_argument, NULL, ARG_TIMEOUT },
@@ -391,6 +399,8 @@ static int parse_start_option(int c, char *arg) {
         case ARG_AUTOSTART:
                 arg_start.autostart = true;
                 return 1;
+        case ARG_IMAGE:
+                return strv_push(&arg_start.images, strdup(arg)) < 0 ? log_oom() : 1;
         default:
                 return parse_start_number(c, arg);
         }
@@ -474,6 +484,7 @@ void cfctl_args_reset(void) {
         free(arg_start.bios);
         strv_free(arg_start.disks);
         strv_free(arg_start.extra_args);
+        strv_free(arg_start.images);
         arg_start = (typeof(arg_start)){};
         arg_json = JSON_OFF;
         arg_legend = arg_ask_password = true;

@@ -54,6 +54,7 @@ int verb_suspend(sd_bus *bus, int argc, char *argv[]);
 int verb_resume(sd_bus *bus, int argc, char *argv[]);
 int verb_rm(sd_bus *bus, int argc, char *argv[]);
 int verb_autostart(sd_bus *bus, int argc, char *argv[]);
+int verb_reset(sd_bus *bus, int argc, char *argv[]);
 int verb_list(sd_bus *bus, int argc, char *argv[]);
 int verb_status(sd_bus *bus, int argc, char *argv[]);
 int verb_show(sd_bus *bus, int argc, char *argv[]);

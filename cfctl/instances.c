@@ -323,6 +323,10 @@ int verb_autostart(sd_bus *bus, int argc, char *argv[]) {
         return bus_call(bus, &c, NULL, "b", on);
 }
 
+int verb_reset(sd_bus *bus, int argc, char *argv[]) {
+        return call_instances(bus, argc, argv, "Reset", "reset the instance");
+}
+
 int verb_stop(sd_bus *bus, int argc, char *argv[]) {
         return call_instances(bus, argc, argv, "Stop", "stop the instance");
 }

@@ -6,11 +6,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/backend.h"
 #include "vmm/kvm.h"
 #include "common/log.h"
 #include "daemon/manager.h"
+#include "daemon/persist.h"
 #include "vmm/qemu.h"
 #include "common/macro.h"
 #include "common/strv.h"
@@ -201,6 +203,52 @@ static int qemu_plan_vhost(Instance *i, SpawnPlan *p, QemuPlan *plan, char **ret
         return 0;
 }
 
+/* An overlay per base image, in the instance's persistent disk directory, made by the child as the
+ * owner (qemu-img beside QEMU) when missing. */
+static int qemu_plan_overlays(Instance *i, SpawnPlan *p, char **ret_error) {
+        _cleanup_free_ char *dir = NULL;
+        size_t k = 0;
+        int r;
+
+        if (!i->spec.images)
+                return 0;
+        r = persist_disk_dir(manager_state_dir(i->manager), i->number, i->owner, i->owner_gid, &p->disk_dir);
+        if (r < 0) {
+                (void) asprintf(ret_error,
+                                "cannot make the overlays' directory under %s/instances/%u: %s",
+                                manager_state_dir(i->manager),
+                                i->number,
+                                r == -EPERM ? "something that is not the owner's directory is at disk/"
+                                            : strerror(-r));
+                return r;
+        }
+        dir = strdup(p->exe);
+        if (!dir || !strrchr(dir, '/'))
+                return -ENOMEM;
+        *strrchr(dir, '/') = 0;
+        if (asprintf(&p->qemu_img, "%s/qemu-img", dir) < 0)
+                return -ENOMEM;
+        if (access(p->qemu_img, X_OK) < 0) {
+                (void) asprintf(ret_error,
+                                "%s not found: the overlays of images are made with it. Install qemu-utils "
+                                "(Debian, Ubuntu) or qemu-img (Fedora, CentOS)",
+                                p->qemu_img);
+                return -ENOENT;
+        }
+        STRV_FOREACH (b, i->spec.images) {
+                char *o = NULL;
+
+                if (asprintf(&o, "%s/image-%zu.qcow2", p->disk_dir, k++) < 0)
+                        return -ENOMEM;
+                r = strv_push(&p->overlays, o);
+                if (r >= 0)
+                        r = strv_push(&p->overlay_bases, strdup(*b));
+                if (r < 0 || strv_length(p->overlay_bases) != k)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
         _cleanup_(strv_freep) char **argv = NULL;
         QemuPlan plan;
@@ -242,6 +290,13 @@ static int qemu_plan(Instance *i, SpawnPlan *p, char **ret_error) {
         if (r < 0)
                 return r;
         plan.qmp_fd = p->listen_fd;
+        r = qemu_plan_overlays(i, p, ret_error);
+        if (r < 0) {
+                if (!*ret_error)
+                        (void) asprintf(ret_error, "cannot plan the overlays: %s", strerror(-r));
+                return r;
+        }
+        plan.overlays = (const char *const *) p->overlays;
         r = qemu_build_argv(&i->spec, &plan, &argv);
         if (r < 0) {
                 (void) asprintf(ret_error, "cannot build the QEMU command line: %s", strerror(-r));

@@ -259,6 +259,33 @@ static int method_set_autostart(sd_bus_message *message, void *userdata, sd_bus_
         return sd_bus_reply_method_return(message, NULL);
 }
 
+/* The overlays go; the next start makes them afresh from the base images (Cuttlefish's powerwash). */
+static int method_reset(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        int r;
+
+        r = bus_verify_instance_access(i, message, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (instance_is_active(i) || instance_spawn_running(i) || instance_is_removing(i) ||
+            instance_is_reaping(i))
+                return sd_bus_error_setf(error,
+                                         BUS_ERROR_INVALID_STATE,
+                                         "Instance %u is %s; stop it first ('cfctl stop %u'), then reset it.",
+                                         i->number,
+                                         instance_state_to_string(i->state),
+                                         i->number);
+        r = persist_reset_disk(manager_state_dir(i->manager), i->number);
+        if (r < 0)
+                return sd_bus_error_setf(error,
+                                         SD_BUS_ERROR_FAILED,
+                                         "Cannot delete the overlays of instance %u: %s.",
+                                         i->number,
+                                         strerror(-r));
+        instance_log(i, LOG_INFO, "reset: its overlays are deleted, the next start makes them afresh");
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 /* Instance.Remove() and Manager.RemoveInstance(N). */
 int bus_instance_remove(Instance *i, sd_bus_message *message, sd_bus_error *error) {
         int r;
@@ -394,6 +421,7 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetAutostart", SD_BUS_ARGS("b", enable), SD_BUS_NO_RESULT, method_set_autostart, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reset, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 /* clang-format on */

@@ -34,6 +34,7 @@ static const Option options[] = {
         { "initrd", OPT_PATH },
         { "cmdline", OPT_STRING },
         { "disks", OPT_PATHV },
+        { "images", OPT_PATHV },
         { "gpu_mode", OPT_STRING },
         { "restart", OPT_STRING },
         { "boot_marker", OPT_STRING },
@@ -381,7 +382,27 @@ static int option_read_value(sd_bus_message *m, InstanceSpec *s, const Option *o
         }
         case OPT_STRV:
         case OPT_PATHV:
-                r = read_strv(m, o, streq(o->name, "disks") ? &s->disks : &s->extra_args, error);
+                r = read_strv(m,
+                              o,
+                              streq(o->name, "disks")    ? &s->disks
+                              : streq(o->name, "images") ? &s->images
+                                                         : &s->extra_args,
+                              error);
+                /* A base image is opened inside the sandbox, which has a /tmp of its own. */
+                STRV_FOREACH (p, r >= 0 && streq(o->name, "images") ? s->images : NULL) {
+                        const char *hidden;
+                        bool itself;
+
+                        if ((hidden = instance_path_hidden_dir(*p, &itself)))
+                                return invalid(error,
+                                               o->name,
+                                               "'%s' is under %s, which the VMM does not see (it gets a "
+                                               "private %s). Put the image under /var/tmp or your home "
+                                               "directory.",
+                                               *p,
+                                               hidden,
+                                               hidden);
+                }
                 break;
         }
         return r;
@@ -409,7 +430,7 @@ static int option_read_entry(sd_bus_message *m, InstanceSpec *s, uint32_t *seen,
                                "unknown option. Known: backend, number, cpus, memory_mb, kernel, initrd, "
                                "cmdline, disks, gpu_mode, restart, boot_marker, boot_timeout_sec, "
                                "extra_args, host_package, images_dir, start, stop_timeout_sec, bios, "
-                               "crosvm_disable_sandbox, autostart.");
+                               "crosvm_disable_sandbox, autostart, images.");
         if (*seen & (1U << idx))
                 return invalid(error, key, "given twice.");
         *seen |= 1U << idx;
@@ -438,7 +459,13 @@ static int option_read_entry(sd_bus_message *m, InstanceSpec *s, uint32_t *seen,
 
 /* What no single option can check: whether the backend has something to boot, and the pairs. */
 static int spec_check_combination(const InstanceSpec *s, sd_bus_error *error) {
-        if (s->backend == BACKEND_QEMU && !s->kernel && !s->disks)
+        if (s->images && s->backend != BACKEND_QEMU)
+                return invalid(error,
+                               "images",
+                               "overlays over shared images are made for the qemu backend only so far; use "
+                               "disks with the %s backend.",
+                               backend_to_string(s->backend));
+        if (s->backend == BACKEND_QEMU && !s->kernel && !s->disks && !s->images)
                 return invalid(error, "kernel", "the qemu backend needs a kernel or a disk to boot.");
         if (s->backend == BACKEND_CROSVM && !s->kernel && !s->bios && !s->disks)
                 return invalid(error,

@@ -41,6 +41,10 @@ void spawn_plan_done(SpawnPlan *p) {
         free(p->exe);
         strv_free(p->argv);
         strv_free(p->env);
+        free(p->disk_dir);
+        strv_free(p->overlays);
+        strv_free(p->overlay_bases);
+        free(p->qemu_img);
         for (size_t k = 0; k < p->n_fds; k++)
                 safe_close(p->fds[k]);
         *p = (SpawnPlan){};
@@ -166,6 +170,7 @@ static _noreturn_ void child_fail(int fd, int error, const char *step, const cha
 
 typedef struct SpawnChild {
         const SpawnPlan *plan;
+        char **writable; /* the disks and the disk directory */
         char **cgroup_procs;
         int console;
         int report_fd;
@@ -183,12 +188,55 @@ static void child_check_paths(const Instance *i, const SpawnPlan *plan, int fd) 
         STRV_FOREACH (d, i->spec.disks)
                 if (access(*d, R_OK | W_OK) < 0)
                         child_fail(fd, errno, "disk", *d);
+        STRV_FOREACH (d, i->spec.images)
+                if (access(*d, R_OK) < 0)
+                        child_fail(fd, errno, "image", *d);
         if (plan->check_dir && access(plan->check_dir, R_OK | X_OK) < 0)
                 child_fail(fd, errno, "directory", plan->check_dir);
         if (plan->check_exe && access(plan->argv[0], X_OK) < 0)
                 child_fail(fd, errno, "executable", plan->argv[0]);
         if (plan->cwd && chdir(plan->cwd) < 0)
                 child_fail(fd, errno, "chdir", plan->cwd);
+}
+
+/* "QFI\xfb": qcow2; anything else is taken as raw. Read as the owner, in the child. */
+static const char *image_format(const char *path) {
+        unsigned char magic[4] = {};
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd >= 0) {
+                (void) !read(fd, magic, sizeof(magic));
+                close(fd);
+        }
+        return memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+}
+
+/* The instance's overlays, made by qemu-img as the owner inside the sandbox when missing (first
+ * start, or after Reset()); kept otherwise: they are the guest's data. Its output goes to the
+ * console log. */
+static void child_make_overlays(const SpawnPlan *plan, int report_fd) {
+        for (size_t k = 0; plan->overlays && plan->overlays[k]; k++) {
+                const char *argv[] = { plan->qemu_img, "create", "-q", "-f", "qcow2", "-F",
+                                       image_format(plan->overlay_bases[k]), "-b", plan->overlay_bases[k],
+                                       plan->overlays[k], NULL };
+                int status = 0;
+                pid_t pid;
+
+                if (access(plan->overlays[k], F_OK) >= 0)
+                        continue;
+                pid = fork();
+                if (pid < 0)
+                        child_fail(report_fd, errno, "overlay", plan->overlays[k]);
+                if (pid == 0) {
+                        execv(argv[0], (char **) argv);
+                        _exit(127);
+                }
+                if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        child_fail(report_fd,
+                                   WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : EIO,
+                                   "overlay",
+                                   plan->overlays[k]);
+        }
 }
 
 static _noreturn_ void spawn_child(const Instance *i, SpawnChild *c) {
@@ -221,7 +269,7 @@ static _noreturn_ void spawn_child(const Instance *i, SpawnChild *c) {
                 .new_netns = plan->new_netns,
                 /* Disks stay writable inside the read-only system; the uid's own permissions
                  * still decide. */
-                .writable_paths = (const char *const *) i->spec.disks,
+                .writable_paths = (const char *const *) c->writable,
                 .seccomp = c->seccomp,
                 .seccomp_program = c->seccomp_program,
         };
@@ -233,6 +281,7 @@ static _noreturn_ void spawn_child(const Instance *i, SpawnChild *c) {
         if (plan->listen_fd > 0 && listen(plan->listen_fd, SOMAXCONN) < 0)
                 child_fail(c->report_fd, errno, "listen", i->control_path);
         child_check_paths(i, plan, c->report_fd);
+        child_make_overlays(plan, c->report_fd);
         if (plan->env)
                 execve(plan->argv[0], plan->argv, plan->env);
         else
@@ -421,7 +470,7 @@ int (*instance_spawn_hook)(Instance *i, char **ret_error) = NULL;
 
 int instance_spawn(Instance *i, char **ret_error) {
         _cleanup_(spawn_plan_done) SpawnPlan plan = {};
-        _cleanup_(strv_freep) char **cgroup_procs = NULL;
+        _cleanup_(strv_freep) char **cgroup_procs = NULL, **writable = NULL;
         _cleanup_close_ int console = -EBADF;
         _cleanup_close_pair_ int report_pipe[2] = { -EBADF, -EBADF }, go_pipe[2] = { -EBADF, -EBADF };
         SpawnChild child;
@@ -439,8 +488,22 @@ int instance_spawn(Instance *i, char **ret_error) {
         r = spawn_prepare(i, &plan, &cgroup_procs, &console, ret_error);
         if (r < 0)
                 return r;
+        /* Writable inside the read-only system: the disks, and the overlays' directory. */
+        r = 0;
+        STRV_FOREACH (d, i->spec.disks)
+                if (r >= 0)
+                        r = strv_push(&writable, strdup(*d));
+        if (r >= 0 && plan.disk_dir)
+                r = strv_push(&writable, strdup(plan.disk_dir));
+        if (r >= 0 && strv_length(writable) != strv_length(i->spec.disks) + !!plan.disk_dir)
+                r = -ENOMEM; /* (a strdup() failed: pushed as the end) */
+        if (r < 0) {
+                (void) asprintf(ret_error, "out of memory");
+                return r;
+        }
         child = (SpawnChild){
                 .plan = &plan,
+                .writable = writable,
                 .cgroup_procs = cgroup_procs,
                 .console = console,
                 .seccomp = plan.seccomp && manager_vmm_seccomp(i->manager),

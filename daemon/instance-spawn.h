@@ -37,6 +37,10 @@ typedef struct SpawnPlan {
         const char *check_dir; /* a caller's directory the child checks it can read */
         const char *cwd;       /* working directory; NULL: / as inherited */
         const char *note;      /* for the "VMM started" log line: "KVM", "TCG", ... */
+        char *disk_dir;        /* the instance's persistent disk directory, writable inside; or NULL */
+        char **overlays;       /* made by the child, as the owner, when missing: qcow2 over ... */
+        char **overlay_bases;  /* ... these read-only images (the same count) */
+        char *qemu_img;        /* with this */
 } SpawnPlan;
 
 void spawn_plan_done(SpawnPlan *p);

@@ -85,7 +85,8 @@ struct Instance {
         bool removing; /* Remove(): freed once the VMM and its tree are gone */
         bool dirty;    /* properties to emit */
         bool in_gc_queue;
-        bool autostarting; /* started by the autostart queue, not yet out of "starting" */
+        bool autostarting;       /* started by the autostart queue, not yet out of "starting" */
+        bool definition_unsaved; /* its definition is written with the next coalesced save */
         Instance *gc_next;
 
         char *runtime_dir;

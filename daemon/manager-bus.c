@@ -18,7 +18,6 @@
 #include "daemon/instance-options.h"
 #include "common/log.h"
 #include "daemon/manager.h"
-#include "daemon/persist.h"
 #include "netsetup/probe.h"
 #include "common/macro.h"
 #include "common/strv.h"
@@ -362,7 +361,8 @@ static int method_create_instance(sd_bus_message *message, void *userdata, sd_bu
                 return r;
         Instance *added = TAKE_PTR(i);
         (void) manager_add_instance(m, added);
-        (void) persist_save(m->state_dir, added);
+        /* Written right after this call, with state.json: its fsync is not the caller's wait. */
+        added->definition_unsaved = true;
         log_info("Instance %u (uid %u): created (%s)",
                  slot,
                  (unsigned) uid,

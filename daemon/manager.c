@@ -623,12 +623,13 @@ void manager_remove_instance(Manager *m, Instance *i) {
         unsigned number = i->number;
 
         instance_release(i);
+        /* Its definition and overlays go before the caller hears it is removed. */
+        persist_remove(m->state_dir, number);
         manager_bus_emit_instance_removed(m, i);
         log_info("Instance %u (uid %u): removed", number, (unsigned) i->owner);
         /* A Remove() waiting for this gets its answer once the object is gone from the bus. */
         instance_bus_send_remove_reply(i, NULL, NULL);
         instance_free(i);
-        persist_remove(m->state_dir, number);
         /* A slot kept past num_cvd_accounts for this instance can go now. */
         if (number > m->config.net.n_slots && m->network)
                 network_queue_reconcile(m->network);
@@ -732,6 +733,10 @@ static int on_emit(sd_event_source *s, void *userdata) {
                         continue;
                 i->dirty = false;
                 instance_bus_emit_changed(i);
+                if (i->definition_unsaved) {
+                        i->definition_unsaved = false;
+                        (void) persist_save(m->state_dir, i);
+                }
         }
         manager_persist(m);
         manager_update_status(m);

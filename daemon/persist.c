@@ -87,11 +87,53 @@ int persist_save(const char *state_dir, Instance *i) {
         return 0;
 }
 
+static int disk_dir(const char *state_dir, unsigned number, char **ret) {
+        return asprintf(ret, "%s/instances/%u/disk", state_dir, number) < 0 ? -ENOMEM : 0;
+}
+
+int persist_disk_dir(const char *state_dir, unsigned number, uid_t owner, gid_t gid, char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        struct stat st;
+        int r;
+
+        r = definition_dir_make(state_dir, number);
+        if (r >= 0)
+                r = disk_dir(state_dir, number, &dir);
+        if (r < 0)
+                return r;
+        if (mkdir(dir, 0700) >= 0) {
+                if (lchown(dir, owner, gid) < 0)
+                        return -errno;
+        } else if (errno != EEXIST)
+                return -errno;
+        if (lstat(dir, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode) || st.st_uid != owner)
+                return -EPERM;
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+int persist_reset_disk(const char *state_dir, unsigned number) {
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        r = disk_dir(state_dir, number, &dir);
+        if (r < 0)
+                return r;
+        r = rm_rf(dir);
+        return r == -ENOENT ? 0 : r;
+}
+
 void persist_remove(const char *state_dir, unsigned number) {
         _cleanup_free_ char *path = NULL, *dir = NULL;
+        int r;
 
         if (definition_path(state_dir, number, &path) < 0 || definition_dir(state_dir, number, &dir) < 0)
                 return;
+        r = persist_reset_disk(state_dir, number);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the overlays of instance %u: %m", number);
         if (unlink(path) < 0 && errno != ENOENT)
                 log_warning_errno(-errno, "Failed to remove %s: %m", path);
         if (rmdir(dir) < 0 && errno != ENOENT)

@@ -8,6 +8,7 @@
  * a definition: what they may write (overlays, a cvd HOME) goes below it, in a directory of theirs. */
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "daemon/state.h"
 
@@ -15,8 +16,14 @@ typedef struct Instance Instance;
 
 /* Writes (or rewrites) i's definition. Logs its failures. */
 int persist_save(const char *state_dir, Instance *i);
-/* Removes number's definition and its directory (when nothing else is left in it). */
+/* Removes number's definition, its disk directory (the overlays) and its directory. */
 void persist_remove(const char *state_dir, unsigned number);
+/* STATE_DIR/instances/N/disk: the owner's (0700), made by root when missing (in root's directory,
+ * so nobody can put anything else in its place); an existing one must be a directory of the
+ * owner's. The path in *ret. */
+int persist_disk_dir(const char *state_dir, unsigned number, uid_t owner, gid_t gid, char **ret);
+/* Deletes the disk directory and everything in it (never following a symlink). */
+int persist_reset_disk(const char *state_dir, unsigned number);
 /* 1: number has a definition file; 0: not. */
 bool persist_exists(const char *state_dir, unsigned number);
 /* Reads number's definition: 0 and *ret; -ENOENT none; another error with the reason in

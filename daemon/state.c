@@ -103,6 +103,7 @@ static const StateField state_fields[] = {
         STRING("initrd", spec.initrd),
         STRING("cmdline", spec.cmdline),
         STRV("disks", spec.disks),
+        STRV("images", spec.images),
         ENUM("restart", spec.restart, restart, _RESTART_MAX),
         STRING("boot_marker", spec.boot_marker),
         UINT("boot_timeout_sec", spec.boot_timeout_sec, 0, UINT32_MAX),

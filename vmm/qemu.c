@@ -110,6 +110,15 @@ int qemu_build_argv(const InstanceSpec *spec, const QemuPlan *plan, char ***ret)
                         return r;
         }
 
+        /* The instance's own overlays of spec->images first (the base stays read-only under
+         * each), then the disks it was given writable. */
+        STRV_FOREACH (d, (char **) plan->overlays) {
+                r = argv_add(&l, "-drive");
+                if (r >= 0)
+                        r = argv_add_opt_path(&l, "file=", *d, ",if=virtio,format=qcow2");
+                if (r < 0)
+                        return r;
+        }
         STRV_FOREACH (d, spec->disks) {
                 r = argv_add(&l, "-drive");
                 if (r < 0)

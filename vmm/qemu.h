@@ -14,6 +14,7 @@ typedef struct QemuPlan {
         unsigned n_nics;      /* tap fds are 3 .. 3+n_nics-1 in the child */
         const char *macs[4];  /* one per NIC, "00:1a:11:e1:cf:02" */
         int qmp_fd;           /* the QMP monitor's listening socket, handed over as this fd */
+        const char *const *overlays; /* qcow2 overlays of spec->images, the instance's, or NULL */
         bool paused;          /* -S: start with the CPUs stopped */
         int vhost_net_fds[4]; /* per NIC: an open /dev/vhost-net handed over as this fd; 0: none */
         int vsock_fd;         /* an open /dev/vhost-vsock (CID claimed) handed over as this fd; 0: none */

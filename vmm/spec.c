@@ -39,6 +39,7 @@ void instance_spec_done(InstanceSpec *s) {
         free(s->initrd);
         free(s->cmdline);
         strv_free(s->disks);
+        strv_free(s->images);
         free(s->gpu_mode);
         free(s->boot_marker);
         strv_free(s->extra_args);
@@ -120,6 +121,7 @@ int instance_spec_check(const InstanceSpec *s, char **ret_error) {
             (r = check_string("boot_marker", s->boot_marker, false, ret_error)) < 0 ||
             (r = check_string("gpu_mode", s->gpu_mode, false, ret_error)) < 0 ||
             (r = check_list("disks", s->disks, true, ret_error)) < 0 ||
+            (r = check_list("images", s->images, true, ret_error)) < 0 ||
             (r = check_list("extra_args", s->extra_args, false, ret_error)) < 0)
                 return r;
         return 0;

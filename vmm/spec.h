@@ -39,6 +39,7 @@ typedef struct InstanceSpec {
         char *initrd;
         char *cmdline;
         char **disks;
+        char **images; /* read-only bases: the VMM boots from a qcow2 overlay of each, its own */
         char *gpu_mode;
         RestartPolicy restart;
         char *boot_marker;         /* console text that means "booted"; NULL: booted when running */

@@ -11,8 +11,11 @@
 # What the guest prints on its console (ttyS0), each on a line of its own:
 #   CF-INIT          /init runs and the modules are loaded
 #   LEASE <ip>       eth0 got <ip> by DHCP (or "LEASE-FAILED" when no lease came in 10 s)
+#   DISK <line>      with a virtio disk (/dev/vda): its first line, as it was at boot
 #   CF-BOOTED        boot finished: the marker to wait for
-# Then, from the kernel command line:
+# From the kernel command line, before CF-BOOTED:
+#   cf.disk=TEXT     write TEXT as the disk's first line (after printing the old one)
+# Then:
 #   cf.poweroff=1    power off right after CF-BOOTED (QEMU without -no-shutdown exits, status 0)
 #   cf.panic=1       kernel panic right after CF-BOOTED (sysrq c)
 #   neither          idle forever; the kernel keeps answering ARP/ping on the leased address
@@ -28,7 +31,7 @@ OUT=$1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Debian builds these as modules (CONFIG_VIRTIO=m, VIRTIO_PCI=m, VIRTIO_NET=m); load order matters.
-MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net)
+MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net virtio_blk)
 
 if [ $# -ge 2 ]; then
         KVER=$2
@@ -134,6 +137,16 @@ while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1));
 ip link set eth0 up
 # The script prints "LEASE <ip>"; udhcpc's own chatter stays off the console.
 udhcpc -i eth0 -s /udhcpc.script -t 10 -T 1 -n -q >/dev/null 2>&1 || echo LEASE-FAILED
+i=0
+while [ ! -e /dev/vda ] && [ -d /sys/bus/virtio/drivers/virtio_blk ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -e /dev/vda ]; then
+        echo "DISK $(head -c 64 /dev/vda | head -n 1)"
+        for w in $(cat /proc/cmdline); do
+                case "$w" in
+                cf.disk=*) printf '%s\n' "${w#cf.disk=}" | dd of=/dev/vda conv=notrunc,fsync 2>/dev/null ;;
+                esac
+        done
+fi
 echo CF-BOOTED
 case " $(cat /proc/cmdline) " in
 *" cf.poweroff=1 "*) poweroff -f ;;

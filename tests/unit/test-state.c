@@ -49,6 +49,8 @@ static const char old_state[] =
         "      \"cmdline\":null,\n"
         "      \"disks\":[\n"
         "      ],\n"
+        "      \"images\":[\n"
+        "      ],\n"
         "      \"restart\":\"no\",\n"
         "      \"boot_marker\":null,\n"
         "      \"boot_timeout_sec\":0,\n"
@@ -91,6 +93,9 @@ static const char old_state[] =
         "      \"disks\":[\n"
         "        \"\\/home\\/u\\/a.img\",\n"
         "        \"\\/home\\/u\\/b.img\"\n"
+        "      ],\n"
+        "      \"images\":[\n"
+        "        \"\\/srv\\/base.img\"\n"
         "      ],\n"
         "      \"restart\":\"always\",\n"
         "      \"boot_marker\":\"CF-BOOTED\\n\xe2\x9c\x93"
@@ -158,6 +163,7 @@ static void record_seven(StateRecord *r) {
         r->spec.initrd = strdup("/home/u/initrd.img");
         r->spec.cmdline = strdup("console=hvc0 quiet \"quoted\" back\\slash");
         r->spec.disks = strv_make("/home/u/a.img", "/home/u/b.img", NULL);
+        r->spec.images = strv_make("/srv/base.img", NULL);
         r->spec.restart = RESTART_ALWAYS;
         r->spec.boot_marker = strdup("CF-BOOTED\n\xe2\x9c\x93");
         r->spec.boot_timeout_sec = 321;
@@ -207,6 +213,7 @@ static bool record_eq(const StateRecord *a, const StateRecord *b) {
                         x->backend == y->backend && x->cpus == y->cpus && x->memory_mb == y->memory_mb &&
                         streq_ptr(x->kernel, y->kernel) && streq_ptr(x->initrd, y->initrd) &&
                         streq_ptr(x->cmdline, y->cmdline) && strv_eq(x->disks, y->disks) &&
+                        strv_eq(x->images, y->images) &&
                         streq_ptr(x->gpu_mode, y->gpu_mode) && x->restart == y->restart &&
                         streq_ptr(x->boot_marker, y->boot_marker) &&
                         x->boot_timeout_sec == y->boot_timeout_sec &&
@@ -331,7 +338,7 @@ static void test_every_key_is_read(void) {
                 state_records_free(records, n);
         }
         /* The keys of every state.json so far. */
-        assert(keys == 33);
+        assert(keys == 34);
         state_record_done(&seven);
 }
 
