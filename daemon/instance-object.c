@@ -183,3 +183,34 @@ void instance_add_to_gc_queue(Instance *i) {
         i->in_gc_queue = true;
         manager_queue_gc(i->manager, i);
 }
+
+/* What state.json (run: true) or a definition (false: only what recreates the instance, not its
+ * run: pid, state, console) keeps of an instance. The record borrows the instance's strings: it
+ * lives only as long as the call that writes it. */
+StateRecord instance_record(Instance *i, bool run) {
+        StateRecord rec = {
+                .number = i->number,
+                .owner = i->owner,
+                .gid = i->owner_gid,
+                .groups = i->groups,
+                .n_groups = i->n_groups,
+                .spec = i->spec,
+                .created = i->created_realtime,
+        };
+
+        rec.spec.stop_timeout_sec = i->stop_timeout_sec; /* the one in effect */
+        if (!run)
+                return rec;
+        /* (state_format() only reads them.) */
+        rec.state = (char *) instance_state_to_string(i->state);
+        rec.reason = (char *) instance_reason_to_string(i->reason);
+        rec.booted = i->booted;
+        rec.pid = i->pid;
+        rec.starttime = i->pid_starttime;
+        rec.exe = i->exe;
+        rec.scope = i->scope;
+        rec.started = i->started_realtime;
+        rec.console_start = i->console.start;
+        rec.restart_count = i->restart_count;
+        return rec;
+}

@@ -20,6 +20,7 @@
 #include "daemon/instance-console.h"
 #include "daemon/instance-control.h"
 #include "daemon/instance-spawn.h"
+#include "daemon/state.h"
 #include "daemon/instance-state.h"
 #include "vmm/spec.h"
 
@@ -139,6 +140,8 @@ int instance_adopt(Instance *i, pid_t pid, uint64_t starttime, const char *exe, 
 void instance_enter_recovered(Instance *i, InstanceState state, InstanceReason reason);
 
 bool instance_is_active(const Instance *i); /* a VMM process exists */
+/* For state.json (run) or a definition (daemon/persist.h); borrows i's strings. */
+StateRecord instance_record(Instance *i, bool run);
 bool instance_is_removing(const Instance *i);
 /* Its VMM or what the VMM left is still being ended: Start() must wait. */
 bool instance_is_reaping(const Instance *i);

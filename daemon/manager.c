@@ -638,34 +638,6 @@ void manager_remove_instance(Manager *m, Instance *i) {
         manager_update_status(m);
 }
 
-/* What state.json keeps of an instance. The record borrows the instance's strings: it lives
- * only as long as the state_save() call. */
-static StateRecord instance_to_record(Instance *i) {
-        StateRecord rec = {
-                .number = i->number,
-                .owner = i->owner,
-                .gid = i->owner_gid,
-                .groups = i->groups,
-                .n_groups = i->n_groups,
-                .spec = i->spec,
-                /* (state_save() only reads them.) */
-                .state = (char *) instance_state_to_string(i->state),
-                .reason = (char *) instance_reason_to_string(i->reason),
-                .booted = i->booted,
-                .pid = i->pid,
-                .starttime = i->pid_starttime,
-                .exe = i->exe,
-                .scope = i->scope,
-                .created = i->created_realtime,
-                .started = i->started_realtime,
-                .console_start = i->console.start,
-                .restart_count = i->restart_count,
-        };
-
-        rec.spec.stop_timeout_sec = i->stop_timeout_sec; /* the one in effect */
-        return rec;
-}
-
 int manager_save_state(Manager *m) {
         _cleanup_free_ char *path = path_join(m->runtime_dir, "state.json");
         _cleanup_free_ StateRecord *records = NULL;
@@ -678,7 +650,7 @@ int manager_save_state(Manager *m) {
                 return -ENOMEM;
         for (unsigned k = 1; k <= NET_SLOTS_MAX && n < m->n_instances; k++)
                 if (m->instances[k])
-                        records[n++] = instance_to_record(m->instances[k]);
+                        records[n++] = instance_record(m->instances[k], true);
         return state_save(path, records, n);
 }
 

@@ -49,25 +49,9 @@ static int definition_dir_make(const char *state_dir, unsigned number) {
         return 0;
 }
 
-/* What a definition keeps of an instance: not its run (pid, state, console), only what recreates it. */
-static StateRecord definition_record(Instance *i) {
-        StateRecord rec = {
-                .number = i->number,
-                .owner = i->owner,
-                .gid = i->owner_gid,
-                .groups = i->groups,
-                .n_groups = i->n_groups,
-                .spec = i->spec,
-                .created = i->created_realtime,
-        };
-
-        rec.spec.stop_timeout_sec = i->stop_timeout_sec;
-        return rec;
-}
-
 int persist_save(const char *state_dir, Instance *i) {
         _cleanup_free_ char *path = NULL, *text = NULL;
-        StateRecord rec = definition_record(i);
+        StateRecord rec = instance_record(i, false);
         int r;
 
         r = definition_dir_make(state_dir, i->number);
