@@ -115,6 +115,7 @@ static struct json_object *list_entry(struct json_object *p) {
         json_object_object_add(o, "taps", taps ? json_object_get(taps) : json_object_new_array());
         json_object_object_add(o, "restart_count", json_object_new_int64(json_get_int64(p, "RestartCount")));
         json_object_object_add(o, "autostart", json_object_new_boolean(json_get_bool(p, "Autostart")));
+        json_object_object_add(o, "disk_usage", json_object_new_int64(json_get_int64(p, "DiskUsage")));
         json_object_object_add(o, "status", json_object_new_string(instance_string(p, "StatusText")));
         return o;
 }

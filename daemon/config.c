@@ -49,6 +49,7 @@ typedef enum ConfigKey {
         K_VMM_SECCOMP,
         K_DHCP_PING,
         K_AUTOSTART_PARALLEL,
+        K_MAX_DISK_MB_PER_USER,
         _K_MAX,
         _K_INVALID = -EINVAL,
 } ConfigKey;
@@ -74,6 +75,7 @@ static const char *const config_key_table[_K_MAX] = {
         [K_VMM_SECCOMP] = "vmm_seccomp",
         [K_DHCP_PING] = "dhcp_ping",
         [K_AUTOSTART_PARALLEL] = "autostart_parallel",
+        [K_MAX_DISK_MB_PER_USER] = "max_disk_mb_per_user",
 };
 
 DEFINE_PRIVATE_STRING_TABLE_LOOKUP(config_key, ConfigKey);
@@ -282,6 +284,15 @@ static int parse_autostart_parallel(Parser *p, const char *v) {
         return 0;
 }
 
+static int parse_max_disk(Parser *p, const char *v) {
+        uint32_t n;
+
+        if (parse_uint32(v, &n) < 0)
+                return fail(p, "not a number. Give MiB (0: no limit).");
+        p->config->max_disk_mb_per_user = n;
+        return 0;
+}
+
 static int parse_dnsmasq_user(Parser *p, const char *v) {
         if (!*v)
                 return fail(p, "empty. Name an unprivileged user for dnsmasq, e.g. nobody.");
@@ -335,6 +346,8 @@ static int parse_key(Parser *p, ConfigKey k, const char *v) {
                 return parse_bool_key(p, v, &n->dhcp_ping);
         case K_AUTOSTART_PARALLEL:
                 return parse_autostart_parallel(p, v);
+        case K_MAX_DISK_MB_PER_USER:
+                return parse_max_disk(p, v);
         case _K_MAX:
         case _K_INVALID:
                 break;

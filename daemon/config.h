@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "netsetup/plan.h"
 #include "vmm/spec.h"
@@ -17,6 +18,7 @@ typedef struct Config {
         Backend default_backend;
         bool vmm_seccomp;
         unsigned autostart_parallel; /* autostart instances started at once */
+        uint64_t max_disk_mb_per_user; /* blocks a user's instance directories may use; 0: no limit */
 } Config;
 
 #define CONFIG_MAX_INSTANCES_PER_USER_DEFAULT 8

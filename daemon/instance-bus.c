@@ -117,6 +117,8 @@ static int method_start(sd_bus_message *message, void *userdata, sd_bus_error *e
                                 "Instance %u is already %s.",
                                 i->number,
                                 instance_state_to_string(i->state));
+        if (manager_check_disk_quota(i->manager, i->owner, &e) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_QUOTA_EXCEEDED, "%s.", e);
         r = instance_start(i, &e);
         if (r < 0)
                 return sd_bus_error_setf(
@@ -187,6 +189,9 @@ static int method_restart(sd_bus_message *message, void *userdata, sd_bus_error 
         if (instance_is_removing(i))
                 return sd_bus_error_setf(
                                 error, BUS_ERROR_INVALID_STATE, "Instance %u is being removed.", i->number);
+        /* (Of a stopped instance, a start: the disk quota applies; a running one keeps its disk.) */
+        if (!instance_is_active(i) && manager_check_disk_quota(i->manager, i->owner, &e) < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_QUOTA_EXCEEDED, "%s.", e);
         r = instance_restart(i, &e);
         if (r < 0)
                 return sd_bus_error_setf(
@@ -355,6 +360,18 @@ static int property_get_nic_strings(
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_disk_usage(
+                sd_bus *bus,
+                const char *path,
+                const char *interface,
+                const char *property,
+                sd_bus_message *reply,
+                void *userdata,
+                sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "t", persist_disk_usage(manager_state_dir(i->manager), i->number));
+}
+
 static int property_get_autostart(
                 sd_bus *bus,
                 const char *path,
@@ -413,6 +430,7 @@ static const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("RestartCount", "u", NULL, offsetof(Instance, restart_count), SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RestartPolicy", "s", property_get_restart_policy, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Autostart", "b", property_get_autostart, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DiskUsage", "t", property_get_disk_usage, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("i", signal), SD_BUS_NO_RESULT, method_kill, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -311,6 +311,12 @@ static int create_check_limits(Manager *m, const InstanceSpec *spec, uid_t uid, 
                                 "(max_instances_per_user). Remove one first ('cfctl rm N').",
                                 (unsigned) uid,
                                 m->config.max_instances_per_user);
+        {
+                _cleanup_free_ char *why = NULL;
+
+                if (manager_check_disk_quota(m, uid, &why) < 0)
+                        return sd_bus_error_setf(error, BUS_ERROR_QUOTA_EXCEEDED, "%s.", strempty(why));
+        }
         if (m->network->state != NETWORK_UP && m->network->state != NETWORK_DEGRADED)
                 return sd_bus_error_setf(
                                 error,

@@ -423,6 +423,27 @@ unsigned manager_count_instances_of(Manager *m, uid_t uid) {
         return n;
 }
 
+/* max_disk_mb_per_user: 0 the user is under it (or there is none); -EDQUOT with the figures in
+ * *ret_error. Root has no limit. */
+int manager_check_disk_quota(Manager *m, uid_t uid, char **ret_error) {
+        uint64_t used = 0, limit = m->config.max_disk_mb_per_user;
+
+        if (limit == 0 || uid == 0)
+                return 0;
+        for (unsigned k = 1; k <= NET_SLOTS_MAX; k++)
+                if (m->instances[k] && m->instances[k]->owner == uid)
+                        used += persist_disk_usage(m->state_dir, k);
+        if (used < limit * 1024 * 1024)
+                return 0;
+        (void) asprintf(ret_error,
+                        "uid %u's instances use %llu MiB of disk, the most allowed is %llu MiB "
+                        "(max_disk_mb_per_user). Reset or remove one first ('cfctl reset N', 'cfctl rm N')",
+                        (unsigned) uid,
+                        (unsigned long long) ((used + 1024 * 1024 - 1) / (1024 * 1024)),
+                        (unsigned long long) limit);
+        return -EDQUOT;
+}
+
 static void on_slot_reaped(Reap *r, int result, const char *leftovers, void *userdata) {
         Manager *m = userdata;
 

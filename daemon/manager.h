@@ -74,6 +74,7 @@ void manager_update_status(Manager *m);
 /* Instances */
 int manager_allocate_slot(Manager *m, unsigned wanted, unsigned *ret, char **ret_error);
 unsigned manager_count_instances_of(Manager *m, uid_t uid);
+int manager_check_disk_quota(Manager *m, uid_t uid, char **ret_error);
 unsigned manager_count_active(Manager *m);
 /* Puts i in the table (-EBUSY: its slot is taken) and announces it. */
 int manager_add_instance(Manager *m, Instance *i);

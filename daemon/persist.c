@@ -98,6 +98,31 @@ int persist_disk_dir(const char *state_dir, unsigned number, uid_t owner, gid_t 
         return 0;
 }
 
+uint64_t persist_disk_usage(const char *state_dir, unsigned number) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        uint64_t sum = 0;
+        struct stat st;
+
+        int fd;
+
+        if (disk_dir(state_dir, number, &dir) < 0)
+                return 0;
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return 0;
+        }
+        while ((de = readdir(d)))
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && S_ISREG(st.st_mode))
+                        sum += (uint64_t) st.st_blocks * 512;
+        return sum;
+}
+
 int persist_reset_disk(const char *state_dir, unsigned number) {
         _cleanup_free_ char *dir = NULL;
         int r;

@@ -8,6 +8,7 @@
  * a definition: what they may write (overlays, a cvd HOME) goes below it, in a directory of theirs. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "daemon/state.h"
@@ -22,6 +23,9 @@ void persist_remove(const char *state_dir, unsigned number);
  * so nobody can put anything else in its place); an existing one must be a directory of the
  * owner's. The path in *ret. */
 int persist_disk_dir(const char *state_dir, unsigned number, uid_t owner, gid_t gid, char **ret);
+/* The blocks the files of number's disk directory use, in bytes (0 when there is none). Only
+ * lstat()ed: nothing there is opened or followed. */
+uint64_t persist_disk_usage(const char *state_dir, unsigned number);
 /* Deletes the disk directory and everything in it (never following a symlink). */
 int persist_reset_disk(const char *state_dir, unsigned number);
 /* 1: number has a definition file; 0: not. */

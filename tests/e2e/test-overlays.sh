@@ -79,6 +79,20 @@ as_user "$A" "$CFCTL" restart "$NA"
 cf_wait_for 150 booted "$NA" || cf_fail "$NA did not boot after reset: $(instance_json "$NA")"
 assert_eq "$(disk_lines "$NA")" "DISK base|DISK written-by-A|DISK base|" "what $A's guest saw after the reset"
 
+# The disk quota: a user whose instances use more than max_disk_mb_per_user is refused a new one,
+# and a start, with the figures. (A file of theirs in their disk directory counts as overlays do.)
+cf_write_config "num_cvd_accounts=4" "dhcp_ping=no" "max_disk_mb_per_user=1"
+"$CFCTL" reload || cf_fail "reload with max_disk_mb_per_user"
+as_user "$B" dd if=/dev/zero of="$CF_TMP/state/instances/$NB/disk/filler" bs=1M count=3 status=none
+[ "$(instance_field "$NB" disk_usage)" -ge $((3 * 1024 * 1024)) ] || cf_fail "DiskUsage of $NB: $(instance_json "$NB")"
+out=$(as_user "$B" "$CFCTL" --no-ask-password start --no-start --kernel="$GUEST_KERNEL" 2>&1) && cf_fail "$B created an instance over the disk quota"
+echo "$out" | grep -q "uid $(id -u "$B")'s instances use [0-9]* MiB of disk, the most allowed is 1 MiB (max_disk_mb_per_user)" ||
+        cf_fail "unclear error over the disk quota: $out"
+as_user "$B" "$CFCTL" stop "$NB"
+cf_wait_for 30 stopped "$NB" || cf_fail "$NB did not stop"
+out=$(as_user "$B" "$CFCTL" --no-ask-password restart "$NB" 2>&1) && cf_fail "$B started an instance over the disk quota"
+echo "$out" | grep -q "max_disk_mb_per_user" || cf_fail "unclear error for a start over the disk quota: $out"
+
 # Remove deletes the overlays with the definition.
 as_user "$A" "$CFCTL" rm "$NA"
 as_user "$B" "$CFCTL" rm "$NB"
