@@ -120,6 +120,7 @@ fail:;
 
 /* fds 3, 4, 5: taps; 6: the QMP listener. */
 static char **floor_argv(const char *kernel, char **extra) {
+        /* clang-format off */
         static const char *const fixed[] = {
                 "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-accel", "tcg",
                 "-cpu", "max", "-m", "128", "-smp", "1",
@@ -130,6 +131,7 @@ static char **floor_argv(const char *kernel, char **extra) {
                 "-serial", "stdio",
                 "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
         };
+        /* clang-format on */
         size_t n = ELEMENTSOF(fixed), m = 0;
         char **argv;
 
@@ -211,7 +213,9 @@ static int vmm_wait_ready(Vmm *v, unsigned n) {
                                 continue;
                         l = read(v[k].qmp, buf, sizeof(buf) - 1);
                         if (l <= 0) {
-                                fprintf(stderr, "QEMU %i closed its monitor (did it start?)\n", (int) v[k].pid);
+                                fprintf(stderr,
+                                        "QEMU %i closed its monitor (did it start?)\n",
+                                        (int) v[k].pid);
                                 return -EIO;
                         }
                         buf[l] = 0;
@@ -342,24 +346,26 @@ static int create_send(sd_bus *bus, Pending *p, const char *kernel, char **extra
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
+        r = sd_bus_message_new_method_call(
+                        bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "CreateInstance");
         if (r < 0)
                 return r;
         if ((r = sd_bus_message_open_container(m, 'a', "{sv}")) < 0 ||
-            (r = sd_bus_message_append(m,
-                                       "{sv}{sv}{sv}{sv}",
-                                       "number",
-                                       "u",
-                                       p->number,
-                                       "kernel",
-                                       "s",
-                                       kernel,
-                                       "cpus",
-                                       "u",
-                                       1,
-                                       "memory_mb",
-                                       "u",
-                                       128)) < 0 ||
+            (r = sd_bus_message_append(
+                             m,
+                             "{sv}{sv}{sv}{sv}",
+                             "number",
+                             "u",
+                             p->number,
+                             "kernel",
+                             "s",
+                             kernel,
+                             "cpus",
+                             "u",
+                             1,
+                             "memory_mb",
+                             "u",
+                             128)) < 0 ||
             (r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
             (r = sd_bus_message_append(m, "s", "extra_args")) < 0 ||
             (r = sd_bus_message_open_container(m, 'v', "as")) < 0 ||
@@ -405,10 +411,20 @@ static int remove_all(sd_bus *bus, const Run *run) {
         for (unsigned k = 0; k < run->n; k++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 int r = sd_bus_call_method(
-                                bus, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "RemoveInstance", &e, NULL, "u",
+                                bus,
+                                BUS_NAME,
+                                MANAGER_PATH,
+                                MANAGER_INTERFACE,
+                                "RemoveInstance",
+                                &e,
+                                NULL,
+                                "u",
                                 run->p[k].number);
                 if (r < 0) {
-                        fprintf(stderr, "RemoveInstance %u: %s\n", run->p[k].number, e.message ?: strerror(-r));
+                        fprintf(stderr,
+                                "RemoveInstance %u: %s\n",
+                                run->p[k].number,
+                                e.message ?: strerror(-r));
                         return r;
                 }
         }
@@ -424,14 +440,15 @@ static int do_ours(unsigned count, unsigned par, const char *kernel, char **extr
         r = sd_bus_default_system(&bus);
         if (r < 0)
                 return r;
-        r = sd_bus_match_signal(bus,
-                                NULL,
-                                BUS_NAME,
-                                NULL,
-                                "org.freedesktop.DBus.Properties",
-                                "PropertiesChanged",
-                                on_properties_changed,
-                                &run);
+        r = sd_bus_match_signal(
+                        bus,
+                        NULL,
+                        BUS_NAME,
+                        NULL,
+                        "org.freedesktop.DBus.Properties",
+                        "PropertiesChanged",
+                        on_properties_changed,
+                        &run);
         if (r < 0)
                 return r;
         run.n = 1;
@@ -475,7 +492,8 @@ int main(int argc, char *argv[]) {
         unsigned count, par;
         int r;
 
-        if (argc < 5 || parse_count(argv[2], 100000, &count) < 0 || parse_count(argv[3], PAR_MAX, &par) < 0) {
+        if (argc < 5 || parse_count(argv[2], 100000, &count) < 0 ||
+            parse_count(argv[3], PAR_MAX, &par) < 0) {
                 fprintf(stderr, "Usage: %s floor|ours COUNT PAR KERNEL [ARG...]\n", argv[0]);
                 return 2;
         }

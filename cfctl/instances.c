@@ -313,10 +313,11 @@ int verb_autostart(sd_bus *bus, int argc, char *argv[]) {
         else if (streq(argv[2], "off") || streq(argv[2], "no") || streq(argv[2], "false"))
                 on = 0;
         else
-                return log_error_errno(-EINVAL,
-                                       "'%s' is not on or off. Use 'cfctl autostart %u on' or '... off'.",
-                                       argv[2],
-                                       number);
+                return log_error_errno(
+                                -EINVAL,
+                                "'%s' is not on or off. Use 'cfctl autostart %u on' or '... off'.",
+                                argv[2],
+                                number);
         const BusCall c = { .instance = number,
                             .method = "SetAutostart",
                             .what = "change the instance's autostart",

@@ -56,7 +56,8 @@ void autostart_network_changed(Manager *m) {
         Autostart *a = &m->autostart;
         unsigned queued = 0;
 
-        if (a->begun || !m->network || (m->network->state != NETWORK_UP && m->network->state != NETWORK_DEGRADED))
+        if (a->begun || !m->network ||
+            (m->network->state != NETWORK_UP && m->network->state != NETWORK_DEGRADED))
                 return;
         a->begun = true;
         for (unsigned n = 1; n <= NET_SLOTS_MAX; n++)

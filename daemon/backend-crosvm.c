@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The crosvm backend: "crosvm run" with the slot's taps as fds, its control socket (bound by the
- * daemon in the instance runtime dir as the owner, handed over listening), and crosvm's own client ("crosvm stop|suspend|resume SOCKET") run as the
- * instance's owner for control. The VM's fate is crosvm's exit code (--extended-status). */
+ * daemon in the instance runtime dir as the owner, handed over listening), and crosvm's own client ("crosvm
+ * stop|suspend|resume SOCKET") run as the instance's owner for control. The VM's fate is crosvm's exit code
+ * (--extended-status). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,7 @@ typedef struct Config {
         unsigned max_instances_per_user;
         Backend default_backend;
         bool vmm_seccomp;
-        unsigned autostart_parallel; /* autostart instances started at once */
+        unsigned autostart_parallel;   /* autostart instances started at once */
         uint64_t max_disk_mb_per_user; /* blocks a user's instance directories may use; 0: no limit */
 } Config;
 

@@ -251,15 +251,20 @@ static int method_set_autostart(sd_bus_message *message, void *userdata, sd_bus_
                 instance_log(i, LOG_INFO, "autostart %s", b ? "on" : "off");
                 r = persist_save(manager_state_dir(i->manager), i);
                 if (r < 0)
-                        return sd_bus_error_setf(error,
-                                                 SD_BUS_ERROR_FAILED,
-                                                 "Cannot write the definition of instance %u: %s. See the "
-                                                 "daemon's log.",
-                                                 i->number,
-                                                 strerror(-r));
+                        return sd_bus_error_setf(
+                                        error,
+                                        SD_BUS_ERROR_FAILED,
+                                        "Cannot write the definition of instance %u: %s. See the "
+                                        "daemon's log.",
+                                        i->number,
+                                        strerror(-r));
                 manager_instance_changed(i->manager, i);
                 (void) sd_bus_emit_properties_changed(
-                                sd_bus_message_get_bus(message), i->object_path, INSTANCE_INTERFACE, "Autostart", NULL);
+                                sd_bus_message_get_bus(message),
+                                i->object_path,
+                                INSTANCE_INTERFACE,
+                                "Autostart",
+                                NULL);
         }
         return sd_bus_reply_method_return(message, NULL);
 }
@@ -274,19 +279,21 @@ static int method_reset(sd_bus_message *message, void *userdata, sd_bus_error *e
                 return r < 0 ? r : 1;
         if (instance_is_active(i) || instance_spawn_running(i) || instance_is_removing(i) ||
             instance_is_reaping(i))
-                return sd_bus_error_setf(error,
-                                         BUS_ERROR_INVALID_STATE,
-                                         "Instance %u is %s; stop it first ('cfctl stop %u'), then reset it.",
-                                         i->number,
-                                         instance_state_to_string(i->state),
-                                         i->number);
+                return sd_bus_error_setf(
+                                error,
+                                BUS_ERROR_INVALID_STATE,
+                                "Instance %u is %s; stop it first ('cfctl stop %u'), then reset it.",
+                                i->number,
+                                instance_state_to_string(i->state),
+                                i->number);
         r = persist_reset_disk(manager_state_dir(i->manager), i->number);
         if (r < 0)
-                return sd_bus_error_setf(error,
-                                         SD_BUS_ERROR_FAILED,
-                                         "Cannot delete the overlays of instance %u: %s.",
-                                         i->number,
-                                         strerror(-r));
+                return sd_bus_error_setf(
+                                error,
+                                SD_BUS_ERROR_FAILED,
+                                "Cannot delete the overlays of instance %u: %s.",
+                                i->number,
+                                strerror(-r));
         instance_log(i, LOG_INFO, "reset: its overlays are deleted, the next start makes them afresh");
         return sd_bus_reply_method_return(message, NULL);
 }
@@ -369,7 +376,8 @@ static int property_get_disk_usage(
                 void *userdata,
                 sd_bus_error *error) {
         Instance *i = userdata;
-        return sd_bus_message_append(reply, "t", persist_disk_usage(manager_state_dir(i->manager), i->number));
+        return sd_bus_message_append(
+                        reply, "t", persist_disk_usage(manager_state_dir(i->manager), i->number));
 }
 
 static int property_get_autostart(

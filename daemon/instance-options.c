@@ -384,9 +384,9 @@ static int option_read_value(sd_bus_message *m, InstanceSpec *s, const Option *o
         case OPT_PATHV:
                 r = read_strv(m,
                               o,
-                              streq(o->name, "disks")    ? &s->disks
-                              : streq(o->name, "images") ? &s->images
-                                                         : &s->extra_args,
+                              streq(o->name, "disks")                    ? &s->disks
+                                              : streq(o->name, "images") ? &s->images
+                                                                         : &s->extra_args,
                               error);
                 /* A base image is opened inside the sandbox, which has a /tmp of its own. */
                 STRV_FOREACH (p, r >= 0 && streq(o->name, "images") ? s->images : NULL) {

@@ -216,9 +216,17 @@ static const char *image_format(const char *path) {
  * console log. */
 static void child_make_overlays(const SpawnPlan *plan, int report_fd) {
         for (size_t k = 0; plan->overlays && plan->overlays[k]; k++) {
-                const char *argv[] = { plan->qemu_img, "create", "-q", "-f", "qcow2", "-F",
-                                       image_format(plan->overlay_bases[k]), "-b", plan->overlay_bases[k],
-                                       plan->overlays[k], NULL };
+                const char *argv[] = { plan->qemu_img,
+                                       "create",
+                                       "-q",
+                                       "-f",
+                                       "qcow2",
+                                       "-F",
+                                       image_format(plan->overlay_bases[k]),
+                                       "-b",
+                                       plan->overlay_bases[k],
+                                       plan->overlays[k],
+                                       NULL };
                 int status = 0;
                 pid_t pid;
 

@@ -775,7 +775,8 @@ const SeccompProgram *manager_seccomp_program(Manager *m) {
                 return &m->seccomp;
         r = sandbox_seccomp_compile(&m->seccomp);
         if (r < 0) {
-                log_debug_errno(r, "Cannot compile the VMM syscall filter ahead (%m); each VMM's child compiles it.");
+                log_debug_errno(r,
+                                "Cannot compile the VMM syscall filter ahead (%m); each VMM's child compiles it.");
                 return NULL;
         }
         return &m->seccomp;

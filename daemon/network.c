@@ -71,7 +71,8 @@ static bool network_link_matters(const char *name, void *userdata) {
         Network *n = userdata;
         unsigned slot;
 
-        return !(slot_parse_tap_name(name, &slot, NULL) > 0 && slot >= 1 && slot <= NET_SLOTS_MAX && n->busy_slots[slot]);
+        return !(slot_parse_tap_name(name, &slot, NULL) > 0 && slot >= 1 && slot <= NET_SLOTS_MAX &&
+                 n->busy_slots[slot]);
 }
 
 void network_set_slot_busy(Network *n, unsigned slot, bool busy) {
@@ -464,13 +465,14 @@ static void network_schedule_delete_recycled(Network *n) {
 
         if (n->recycle_timer)
                 return;
-        r = sd_event_add_time_relative(n->event,
-                                       &n->recycle_timer,
-                                       CLOCK_MONOTONIC,
-                                       RECYCLE_DELETE_DELAY_USEC,
-                                       100 * USEC_PER_MSEC,
-                                       on_recycle_delay,
-                                       n);
+        r = sd_event_add_time_relative(
+                        n->event,
+                        &n->recycle_timer,
+                        CLOCK_MONOTONIC,
+                        RECYCLE_DELETE_DELAY_USEC,
+                        100 * USEC_PER_MSEC,
+                        on_recycle_delay,
+                        n);
         if (r < 0)
                 network_delete_recycled(n);
 }

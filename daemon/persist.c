@@ -62,12 +62,13 @@ int persist_save(const char *state_dir, Instance *i) {
         if (r >= 0)
                 r = write_file_atomic(path, text, 0644);
         if (r < 0)
-                return log_error_errno(r,
-                                       "Instance %u (uid %u): cannot write its definition under %s/instances: %m. "
-                                       "It will not come back after a reboot.",
-                                       i->number,
-                                       (unsigned) i->owner,
-                                       state_dir);
+                return log_error_errno(
+                                r,
+                                "Instance %u (uid %u): cannot write its definition under %s/instances: %m. "
+                                "It will not come back after a reboot.",
+                                i->number,
+                                (unsigned) i->owner,
+                                state_dir);
         return 0;
 }
 
@@ -177,7 +178,10 @@ int persist_load(const char *state_dir, unsigned number, StateRecord *ret, char 
         }
         /* Ours: root's regular file with one link, nothing an owner could have made. */
         if (!S_ISREG(st.st_mode) || st.st_uid != 0 || st.st_nlink != 1) {
-                (void) asprintf(ret_error, "it is not a file the daemon wrote (owner %u, mode %o)", st.st_uid, st.st_mode);
+                (void) asprintf(ret_error,
+                                "it is not a file the daemon wrote (owner %u, mode %o)",
+                                st.st_uid,
+                                st.st_mode);
                 return -EPERM;
         }
         r = read_full_file(path, &text, NULL);
@@ -192,7 +196,10 @@ int persist_load(const char *state_dir, unsigned number, StateRecord *ret, char 
                 if (r != 0)
                         (void) asprintf(ret_error, "%s", strempty(error));
                 else
-                        (void) asprintf(ret_error, "it holds %zu records, not instance %u's alone", n, number);
+                        (void) asprintf(ret_error,
+                                        "it holds %zu records, not instance %u's alone",
+                                        n,
+                                        number);
                 state_records_free(records, n);
                 return -EINVAL;
         }

@@ -383,7 +383,8 @@ static void recover_load_definitions(Manager *m) {
 
         r = persist_scan(m->state_dir, numbers, NET_SLOTS_MAX);
         if (r < 0)
-                log_warning_errno(r, "Cannot read the instance definitions in %s/instances: %m", m->state_dir);
+                log_warning_errno(
+                                r, "Cannot read the instance definitions in %s/instances: %m", m->state_dir);
         for (unsigned n = 1; n <= NET_SLOTS_MAX; n++) {
                 if (m->instances[n]) {
                         if (!persist_exists(m->state_dir, n))

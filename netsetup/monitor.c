@@ -73,7 +73,8 @@ static void link_attrs(const struct nlmsghdr *h, uint32_t *ret_group, const char
 
 /* "cvd-r<ifindex>": a tap given back, renamed aside until it is deleted (links_recycle()). */
 static bool recycled_name(const char *name) {
-        return name && strncmp(name, "cvd-r", 5) == 0 && name[5] && strspn(name + 5, "0123456789") == strlen(name + 5);
+        return name && strncmp(name, "cvd-r", 5) == 0 && name[5] &&
+                        strspn(name + 5, "0123456789") == strlen(name + 5);
 }
 
 /* IFA_LABEL of an IPv4 address message (the link's name, renamed with it), or NULL. */

@@ -208,7 +208,8 @@ int sandbox_seccomp_compile(SeccompProgram *ret) {
         n = pread(fd, buf, st.st_size, 0);
         if (n != st.st_size)
                 return n < 0 ? -errno : -EIO;
-        *ret = (SeccompProgram){ .filter = TAKE_PTR(buf), .len = (unsigned short) (st.st_size / sizeof(struct sock_filter)) };
+        *ret = (SeccompProgram){ .filter = TAKE_PTR(buf),
+                                 .len = (unsigned short) (st.st_size / sizeof(struct sock_filter)) };
         return 0;
 }
 

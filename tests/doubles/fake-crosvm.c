@@ -111,12 +111,16 @@ static int listen_on(const char *path, bool *ret_handed_over) {
         if (strncmp(path, "/proc/self/fd/", 14) == 0) {
                 fd = atoi(path + 14);
                 if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening != 1) {
-                        fprintf(stderr, "fake-crosvm: %s: specified descriptor is not a listening socket\n", path);
+                        fprintf(stderr,
+                                "fake-crosvm: %s: specified descriptor is not a listening socket\n",
+                                path);
                         return -1;
                 }
                 len = sizeof(int);
                 if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
-                        fprintf(stderr, "fake-crosvm: %s: not SOCK_SEQPACKET, crosvm's clients could not connect\n", path);
+                        fprintf(stderr,
+                                "fake-crosvm: %s: not SOCK_SEQPACKET, crosvm's clients could not connect\n",
+                                path);
                         return -1;
                 }
                 *ret_handed_over = true;

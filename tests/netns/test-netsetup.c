@@ -148,8 +148,8 @@ static void test_recycle(void) {
                 assert(link_table_count_group(&t, NET_NETDEV_GROUP_RECYCLE) == 2);
                 for (size_t k = 0; k < t.n_links; k++)
                         if (t.links[k].group == NET_NETDEV_GROUP_RECYCLE)
-                                assert(strncmp(t.links[k].name, "cvd-r", 5) == 0 && !(t.links[k].flags & IFF_UP) &&
-                                       t.links[k].master == 0);
+                                assert(strncmp(t.links[k].name, "cvd-r", 5) == 0 &&
+                                       !(t.links[k].flags & IFF_UP) && t.links[k].master == 0);
         }
         apply(&c, &r2);
         assert(r2.created == 2);

@@ -679,7 +679,10 @@ _noreturn_ static void child_seccomp(const Env *e) {
         }
 
         r = compiled_filter ? sandbox_seccomp_program_load(compiled_filter) : sandbox_seccomp_load();
-        check(r == 0, "%s (%ld)", compiled_filter ? "sandbox_seccomp_program_load()" : "sandbox_seccomp_load()", r);
+        check(r == 0,
+              "%s (%ld)",
+              compiled_filter ? "sandbox_seccomp_program_load()" : "sandbox_seccomp_load()",
+              r);
         check(status_field_is("Seccomp", "2"), "Seccomp is 2");
         check(getpid() == pid, "getpid works");
 

@@ -213,14 +213,12 @@ static bool record_eq(const StateRecord *a, const StateRecord *b) {
                         x->backend == y->backend && x->cpus == y->cpus && x->memory_mb == y->memory_mb &&
                         streq_ptr(x->kernel, y->kernel) && streq_ptr(x->initrd, y->initrd) &&
                         streq_ptr(x->cmdline, y->cmdline) && strv_eq(x->disks, y->disks) &&
-                        strv_eq(x->images, y->images) &&
-                        streq_ptr(x->gpu_mode, y->gpu_mode) && x->restart == y->restart &&
-                        streq_ptr(x->boot_marker, y->boot_marker) &&
+                        strv_eq(x->images, y->images) && streq_ptr(x->gpu_mode, y->gpu_mode) &&
+                        x->restart == y->restart && streq_ptr(x->boot_marker, y->boot_marker) &&
                         x->boot_timeout_sec == y->boot_timeout_sec &&
                         strv_eq(x->extra_args, y->extra_args) && streq_ptr(x->bios, y->bios) &&
                         x->crosvm_disable_sandbox == y->crosvm_disable_sandbox &&
-                        x->autostart == y->autostart &&
-                        streq_ptr(x->host_package, y->host_package) &&
+                        x->autostart == y->autostart && streq_ptr(x->host_package, y->host_package) &&
                         streq_ptr(x->images_dir, y->images_dir) &&
                         x->stop_timeout_sec == y->stop_timeout_sec;
 }
